@@ -1,0 +1,1 @@
+"""The logship archie: web page and JSON API for live, recent and history."""

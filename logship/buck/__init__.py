@@ -1,0 +1,1 @@
+"""The logship buck: receive, acknowledge and store time-bucketed events."""

@@ -1,0 +1,1 @@
+"""The logship porter: merge buckets into the recent index and the archive."""

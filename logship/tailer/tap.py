@@ -1,0 +1,17 @@
+"""twistd entry point of C{logship-tailer}.
+
+Not implemented yet: the options parser says so instead of starting a service.
+"""
+
+from twisted.python import usage
+
+from logship._notyet import not_implemented_options
+
+Options: type[usage.Options] = not_implemented_options("logship-tailer")
+
+
+def makeService(config: usage.Options) -> None:
+    """
+    Never reached: L{Options} refuses to parse until the service exists.
+    """
+    raise NotImplementedError("logship-tailer")
