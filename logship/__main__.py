@@ -1,0 +1,5 @@
+"""C{python -m logship}: the same as the C{logship} command."""
+
+from logship.cli import main
+
+main()
