@@ -1,0 +1,570 @@
+"""Typed wire messages and their encoding: msgpack header, zlib payload.
+
+Pure code, no I/O.
+
+Protocol steps (this layer only; C{docs/protocol.md} has the whole picture):
+
+  1. A message body is a msgpack array of exactly two items:
+     C{[header, payload]}.  C{header} is a map with string keys; its
+     C{"type"} names the message.  C{payload} is binary or nil.
+  2. Each message type has an exact set of header keys, each of an exact
+     msgpack type and range (a boolean is not an integer, an integer is not
+     a boolean); a missing, extra or mistyped key, an unknown type, trailing
+     bytes, invalid UTF-8 or an oversize item is L{MalformedMessage}.
+  3. L{Batch} and L{BucketPut} carry their bytes as a zlib stream in the
+     payload.  Decompression is bounded (L{MAX_BATCH_BYTES},
+     L{MAX_CHUNK}): a stream that would expand beyond is refused as a
+     decompression bomb before the excess is produced; a truncated stream or
+     bytes after its end are refused too.
+  4. A batch's decompressed payload is its events as records (a 2-byte
+     big-endian length, then the event), which must fill it exactly: no
+     torn record, and as many as the header's C{events} count says.
+  5. A L{Hello} with another version is refused as L{UnsupportedVersion}
+     before anything else in it is checked, so that versions can change the
+     hello and still get a clear answer.
+
+Events are opaque here: serialized events (L{logship.event.encode}), at
+most 65535 bytes each.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, TypeAlias, get_args
+
+import msgpack
+
+from logship.wire import WireError
+from logship.wire.framing import MAX_FRAME
+
+#: The version this code speaks.
+PROTOCOL_VERSION = 1
+
+Role = Literal["tailer", "buck", "porter"]
+Durability = Literal["live", "ack1", "ack2", "ack2+fsync"]
+ROLES: tuple[Role, ...] = get_args(Role)
+DURABILITIES: tuple[Durability, ...] = get_args(Durability)
+
+#: The longest serialized event (it follows a 2-byte length).
+MAX_EVENT_SIZE = 0xFFFF
+#: The most bytes of records (2-byte length + event, each) in one batch.
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+#: The most bytes of bucket file in one L{BucketPut}.
+MAX_CHUNK = 1024 * 1024
+#: The longest node name, in characters.
+MAX_NODE = 255
+#: The longest error reason, in characters.
+MAX_REASON = 1024
+#: zlib level for payloads: level 3 costs about what level 1 does on event
+#: batches and gives 6% smaller frames (see docs/protocol.md).
+COMPRESS_LEVEL = 3
+
+_MAX_U64 = (1 << 64) - 1
+_MAX_U32 = (1 << 32) - 1
+_SHA256_SIZE = 32
+_RANDOM_SIZE = 32
+_LENGTH = struct.Struct(">H")
+_UNPACK_LIMITS: dict[str, Any] = dict(
+    raw=False,
+    strict_map_key=True,
+    use_list=True,
+    max_bin_len=MAX_FRAME,
+    max_str_len=4 * MAX_REASON,
+    max_array_len=2,
+    max_map_len=16,
+    max_ext_len=0,
+)
+
+
+class MalformedMessage(WireError):
+    """
+    A frame body is not a valid message; C{detail} says why.
+    """
+
+    code = "malformed"
+
+
+class UnsupportedVersion(MalformedMessage):
+    """
+    A hello speaks another protocol version.
+
+    @ivar version: the version the peer speaks.
+    """
+
+    code = "bad-version"
+
+    def __init__(self, version: int) -> None:
+        super().__init__(
+            f"protocol version {version} is not supported;"
+            f" this node speaks version {PROTOCOL_VERSION}"
+        )
+        self.version = version
+
+
+class MessageTooLarge(ValueError):
+    """
+    A message to send does not fit the limits (a bug of the sender: split
+    batches by L{MAX_BATCH_BYTES} and bucket files by L{MAX_CHUNK}).
+    """
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> None:
+    if type(value) is not int or not low <= value <= high:
+        raise ValueError(
+            f"{name} must be an integer from {low} to {high}, not {value!r:.40}"
+        )
+
+
+def _check_bool(name: str, value: object) -> None:
+    if type(value) is not bool:
+        raise ValueError(f"{name} must be a boolean, not {value!r:.40}")
+
+
+def _check_bytes(name: str, value: object, size: int | None = None) -> None:
+    if type(value) is not bytes or (size is not None and len(value) != size):
+        want = "bytes" if size is None else f"{size} bytes"
+        raise ValueError(f"{name} must be {want}, not {value!r:.40}")
+
+
+def _check_text(name: str, value: object, max_chars: int) -> None:
+    if (
+        type(value) is not str
+        or not 0 < len(value) <= max_chars
+        or not value.isprintable()
+    ):
+        raise ValueError(
+            f"{name} must be 1 to {max_chars} printable characters, not {value!r:.40}"
+        )
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    if type(value) is not str or value not in choices:
+        raise ValueError(
+            f"{name} must be one of {', '.join(choices)}, not {value!r:.40}"
+        )
+
+
+def _check_header(header: dict[Any, Any], kind: str, names: tuple[str, ...]) -> None:
+    missing = [n for n in names if n not in header]
+    if missing:
+        raise MalformedMessage(f"{kind}: missing field(s) {', '.join(missing)}")
+    if len(header) != len(names) + 1:
+        extra = sorted(repr(k)[:40] for k in header if k != "type" and k not in names)
+        raise MalformedMessage(f"{kind}: unexpected field(s) {', '.join(extra)}")
+
+
+def _deflate(data: bytes) -> bytes:
+    return zlib.compress(data, COMPRESS_LEVEL)
+
+
+def _inflate(payload: bytes, limit: int, kind: str) -> bytes:
+    """
+    Decompress C{payload}, producing at most C{limit} bytes.
+
+    @raise MalformedMessage: if it is not one complete zlib stream, or would
+        expand beyond C{limit} (a decompression bomb).
+    """
+    inflater = zlib.decompressobj()
+    try:
+        data = inflater.decompress(payload, limit + 1)
+    except zlib.error as e:
+        raise MalformedMessage(f"{kind}: corrupt compressed payload ({e})") from None
+    if len(data) > limit or inflater.unconsumed_tail:
+        raise MalformedMessage(
+            f"{kind}: payload expands beyond {limit} bytes (decompression bomb)"
+        )
+    if not inflater.eof:
+        raise MalformedMessage(f"{kind}: compressed payload is truncated")
+    if inflater.unused_data:
+        raise MalformedMessage(f"{kind}: bytes after the compressed payload")
+    return data
+
+
+def _no_payload(payload: bytes | None, kind: str) -> None:
+    if payload is not None:
+        raise MalformedMessage(f"{kind}: unexpected payload")
+
+
+def _need_payload(payload: bytes | None, kind: str) -> bytes:
+    if payload is None:
+        raise MalformedMessage(f"{kind}: missing payload")
+    return payload
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """
+    The first message each side sends (in a handshake frame).
+
+    @ivar version: the protocol version the sender speaks.
+    @ivar role: what the sender is.
+    @ivar node: the sender's name (1 to 255 printable characters), for logs
+        and counters; not an authenticated identity beyond holding the key.
+    @ivar nonce: 32 fresh random bytes; both hellos' values make the
+        session keys.
+    @ivar insecure: the sender runs without a key (lab mode).
+    """
+
+    TYPE: ClassVar[str] = "hello"
+
+    version: int
+    role: Role
+    node: str
+    nonce: bytes
+    insecure: bool
+
+    def __post_init__(self) -> None:
+        _check_int("version", self.version, 0, _MAX_U32)
+        _check_choice("role", self.role, ROLES)
+        _check_text("node", self.node, MAX_NODE)
+        _check_bytes("nonce", self.nonce, _RANDOM_SIZE)
+        _check_bool("insecure", self.insecure)
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        header = {
+            "version": self.version,
+            "role": self.role,
+            "node": self.node,
+            "nonce": self.nonce,
+            "insecure": self.insecure,
+        }
+        return header, None
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> Hello:
+        version = header.get("version")
+        if type(version) is int and version != PROTOCOL_VERSION:
+            raise UnsupportedVersion(version)
+        _check_header(
+            header, cls.TYPE, ("version", "role", "node", "nonce", "insecure")
+        )
+        _no_payload(payload, cls.TYPE)
+        return cls(
+            header["version"],
+            header["role"],
+            header["node"],
+            header["nonce"],
+            header["insecure"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """
+    Events for a buck to write.
+
+    @ivar batch_id: chosen by the sender, echoed in the L{Ack}.
+    @ivar durability: C{"live"} (never acknowledged, not written),
+        C{"ack1"}/C{"ack2"} (acknowledged once written), C{"ack2+fsync"}
+        (acknowledged once written and fsynced).
+    @ivar events: serialized events, each at most L{MAX_EVENT_SIZE} bytes,
+        together at most L{MAX_BATCH_BYTES} with a 2-byte length each.
+    """
+
+    TYPE: ClassVar[str] = "batch"
+
+    batch_id: int
+    durability: Durability
+    events: list[bytes]
+
+    def __post_init__(self) -> None:
+        _check_int("batch_id", self.batch_id, 0, _MAX_U64)
+        _check_choice("durability", self.durability, DURABILITIES)
+        if type(self.events) is not list:
+            raise ValueError("events must be a list of bytes")
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        pack = _LENGTH.pack
+        parts: list[bytes] = []
+        append = parts.append
+        for event in self.events:
+            # struct refuses lengths over 65535 for us.
+            try:
+                append(pack(len(event)))
+            except struct.error:
+                raise MessageTooLarge(
+                    f"an event of {len(event)} bytes exceeds {MAX_EVENT_SIZE}"
+                ) from None
+            append(event)
+        records = b"".join(parts)
+        if len(records) > MAX_BATCH_BYTES:
+            raise MessageTooLarge(
+                f"a batch of {len(records)} bytes of records exceeds {MAX_BATCH_BYTES}"
+            )
+        header = {
+            "batch_id": self.batch_id,
+            "durability": self.durability,
+            "events": len(self.events),
+        }
+        return header, _deflate(records)
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> Batch:
+        _check_header(header, cls.TYPE, ("batch_id", "durability", "events"))
+        count = header["events"]
+        _check_int("events", count, 0, MAX_BATCH_BYTES // 2)
+        records = _inflate(_need_payload(payload, cls.TYPE), MAX_BATCH_BYTES, cls.TYPE)
+        events = parse_records(records)
+        if len(events) != count:
+            raise MalformedMessage(
+                f"batch: header says {count} events, payload holds {len(events)}"
+            )
+        return cls(header["batch_id"], header["durability"], events)
+
+
+def parse_records(records: bytes) -> list[bytes]:
+    """
+    Split concatenated records (2-byte big-endian length + event) exactly.
+
+    @raise MalformedMessage: if the last record is torn.
+    """
+    events: list[bytes] = []
+    append = events.append
+    unpack = _LENGTH.unpack_from
+    position = 0
+    end = len(records)
+    while position < end:
+        if end - position < 2:
+            raise MalformedMessage(f"batch: torn record length at byte {position}")
+        (length,) = unpack(records, position)
+        start = position + 2
+        position = start + length
+        if position > end:
+            raise MalformedMessage(
+                f"batch: torn record at byte {start - 2}:"
+                f" {length} bytes announced, {end - start} left"
+            )
+        append(records[start:position])
+    return events
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """
+    A buck wrote a batch (and fsynced it if its durability asked).
+
+    @ivar batch_id: the acknowledged batch.
+    @ivar events: how many of its events were written.
+    """
+
+    TYPE: ClassVar[str] = "ack"
+
+    batch_id: int
+    events: int
+
+    def __post_init__(self) -> None:
+        _check_int("batch_id", self.batch_id, 0, _MAX_U64)
+        _check_int("events", self.events, 0, _MAX_U32)
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        return {"batch_id": self.batch_id, "events": self.events}, None
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> Ack:
+        _check_header(header, cls.TYPE, ("batch_id", "events"))
+        _no_payload(payload, cls.TYPE)
+        return cls(header["batch_id"], header["events"])
+
+
+@dataclass(frozen=True, slots=True)
+class BucketPut:
+    """
+    One chunk of a closed bucket file, shipped whole in order.
+
+    @ivar upload_id: chosen by the sender, the same for every chunk of one
+        file, echoed in the L{BucketAck}.
+    @ivar start: the bucket's start, seconds since the epoch.
+    @ivar seconds: the bucket interval (divides 3600).
+    @ivar offset: where C{data} starts in the file.
+    @ivar data: at most L{MAX_CHUNK} bytes of the file.
+    @ivar last: this chunk ends the file.
+    @ivar sha256: on the last chunk only, the SHA-256 of the whole file.
+    """
+
+    TYPE: ClassVar[str] = "bucket-put"
+
+    upload_id: int
+    start: int
+    seconds: int
+    offset: int
+    data: bytes
+    last: bool
+    sha256: bytes | None
+
+    def __post_init__(self) -> None:
+        _check_int("upload_id", self.upload_id, 0, _MAX_U64)
+        _check_int("start", self.start, 0, _MAX_U64)
+        _check_int("seconds", self.seconds, 1, 3600)
+        if 3600 % self.seconds:
+            raise ValueError(f"seconds must divide 3600, not {self.seconds}")
+        _check_int("offset", self.offset, 0, _MAX_U64)
+        _check_bytes("data", self.data)
+        if len(self.data) > MAX_CHUNK:
+            raise MessageTooLarge(
+                f"a chunk of {len(self.data)} bytes exceeds {MAX_CHUNK}"
+            )
+        _check_bool("last", self.last)
+        if self.last:
+            _check_bytes("sha256", self.sha256, _SHA256_SIZE)
+        elif self.sha256 is not None:
+            raise ValueError("sha256 goes on the last chunk only")
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        header = {
+            "upload_id": self.upload_id,
+            "start": self.start,
+            "seconds": self.seconds,
+            "offset": self.offset,
+            "last": self.last,
+            "sha256": self.sha256,
+        }
+        return header, _deflate(self.data)
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> BucketPut:
+        _check_header(
+            header,
+            cls.TYPE,
+            ("upload_id", "start", "seconds", "offset", "last", "sha256"),
+        )
+        data = _inflate(_need_payload(payload, cls.TYPE), MAX_CHUNK, cls.TYPE)
+        return cls(
+            header["upload_id"],
+            header["start"],
+            header["seconds"],
+            header["offset"],
+            data,
+            header["last"],
+            header["sha256"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BucketAck:
+    """
+    A buck merged a whole uploaded bucket file (checksum verified).
+
+    @ivar upload_id: the upload, as in its L{BucketPut} chunks.
+    @ivar start: the bucket's start.
+    @ivar events: how many events the file held.
+    @ivar new: how many of them the buck did not have yet.
+    """
+
+    TYPE: ClassVar[str] = "bucket-ack"
+
+    upload_id: int
+    start: int
+    events: int
+    new: int
+
+    def __post_init__(self) -> None:
+        _check_int("upload_id", self.upload_id, 0, _MAX_U64)
+        _check_int("start", self.start, 0, _MAX_U64)
+        _check_int("events", self.events, 0, _MAX_U64)
+        _check_int("new", self.new, 0, self.events)
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        header = {
+            "upload_id": self.upload_id,
+            "start": self.start,
+            "events": self.events,
+            "new": self.new,
+        }
+        return header, None
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> BucketAck:
+        _check_header(header, cls.TYPE, ("upload_id", "start", "events", "new"))
+        _no_payload(payload, cls.TYPE)
+        return cls(
+            header["upload_id"], header["start"], header["events"], header["new"]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """
+    The sender is about to close the connection, and says why.
+
+    @ivar reason: 1 to L{MAX_REASON} printable characters (see
+        L{error_for} to build one from any text).
+    @ivar batch_id: the batch that caused it, if one did.
+    """
+
+    TYPE: ClassVar[str] = "error"
+
+    reason: str
+    batch_id: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_text("reason", self.reason, MAX_REASON)
+        if self.batch_id is not None:
+            _check_int("batch_id", self.batch_id, 0, _MAX_U64)
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        return {"reason": self.reason, "batch_id": self.batch_id}, None
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> Error:
+        _check_header(header, cls.TYPE, ("reason", "batch_id"))
+        _no_payload(payload, cls.TYPE)
+        return cls(header["reason"], header["batch_id"])
+
+
+def error_for(reason: str, batch_id: int | None = None) -> Error:
+    """
+    An L{Error} for any text: non-printable characters become spaces, and
+    the text is cut to L{MAX_REASON} characters.
+    """
+    text = "".join(c if c.isprintable() else " " for c in reason[:MAX_REASON]).strip()
+    return Error(text or "error", batch_id)
+
+
+Message: TypeAlias = Hello | Batch | Ack | BucketPut | BucketAck | Error
+
+#: Message types by their C{"type"}; the porter's later messages (bucket
+#: requests and data) join here.
+_TYPES: dict[str, type[Message]] = {
+    cls.TYPE: cls for cls in (Hello, Batch, Ack, BucketPut, BucketAck, Error)
+}
+
+
+def encode_message(message: Message) -> bytes:
+    """
+    Encode a message as a frame body (before sealing).
+
+    @raise MessageTooLarge: if a batch or chunk exceeds its limit.
+    """
+    header, payload = message._to_wire()
+    header["type"] = message.TYPE
+    return msgpack.packb([header, payload], use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def decode_message(body: bytes) -> Message:
+    """
+    Decode a frame body (after opening) into a message.
+
+    @raise MalformedMessage: if C{body} is anything but one valid message
+        (L{UnsupportedVersion} for a hello of another version).
+    """
+    try:
+        obj = msgpack.unpackb(body, **_UNPACK_LIMITS)
+    except (ValueError, msgpack.UnpackException) as e:
+        raise MalformedMessage(f"not a msgpack message ({type(e).__name__})") from None
+    if type(obj) is not list or len(obj) != 2:
+        raise MalformedMessage("a message is a [header, payload] array")
+    header, payload = obj
+    if type(header) is not dict:
+        raise MalformedMessage("the header is not a map")
+    if payload is not None and type(payload) is not bytes:
+        raise MalformedMessage("the payload is neither binary nor nil")
+    kind = header.get("type")
+    cls = _TYPES.get(kind) if type(kind) is str else None
+    if cls is None:
+        raise MalformedMessage(f"unknown message type {kind!r:.40}")
+    try:
+        return cls._from_wire(header, payload)
+    except ValueError as e:  # a field the constructor refuses
+        raise MalformedMessage(f"{kind}: {e}") from None
