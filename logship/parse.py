@@ -19,8 +19,9 @@ Formats recognised (the first byte of the line picks the candidates):
  3. Time prefixes: ISO 8601 as rsyslog writes it (C{2026-11-26T09:37:01.1234
     +01:00 host app[pid]: msg}, with or without C{<PRI>}, with or without an
     offset), log4j (C{2015-07-29 17:41:44,747 ...}), Apache error logs
-    (C{[Sun Dec 04 04:47:44 2005] ...}) and HDFS (C{081109 203615 ...}).  The
-    last three carry no host or tag: only the time is taken.
+    (C{[Sun Dec 04 04:47:44 2005] ...}, the weekday must match the date) and
+    HDFS (C{081109 203615 ...}, years 2000-2099).  The last three carry no
+    host or tag: only the time and the one SP after it are taken.
  4. Anything else is headerless.  C{<PRI>} alone (valid: 0-191, no leading
     zero) is still taken, and so is C{<PRI>TAG: msg} (no time, no host).
 
@@ -35,8 +36,10 @@ What goes where:
    month in the window "from 10 months before the month of C{now} (in C{tz})
    to 1 month after it": read on 2 Jan 2027, C{Dec 31} is 2026; read on
    31 Dec 2026, C{Jan 1} is 2027; read in June, C{Jul} is this year and
-   C{Aug} last year.  An impossible date (C{Feb 29} in a common year) makes
-   the time unusable (see below).
+   C{Aug} last year (see L{infer_year}).  A year written in the line wins.
+ - An impossible date (C{Feb 29} in a common year, C{Sep 31}, hour 24,
+   second 60) makes the time unusable: the line is headerless, with its
+   PRI still taken if valid.
  - PRI -> C{pri}; no PRI -> L{PRI_NONE} (not rsyslog's default 13: we do not
    invent a priority the source did not give).
  - HOSTNAME -> C{host} (C{None} for NILVALUE or when there is none).
@@ -61,8 +64,8 @@ What goes where:
  - Everything else is kept: C{message} is always a suffix of C{raw}, and
    what was cut off is the header whose fields are listed above (plus the
    separators between them).  When a field cannot be represented (a host
-   over 255 bytes, a tag name over 255 bytes, an impossible date), it is not
-   taken and its text stays in the message.
+   over 255 bytes or with control bytes, a tag name over 255 bytes, an
+   impossible date), it is not taken and its text stays in the message.
 """
 
 from __future__ import annotations
@@ -72,7 +75,6 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from itertools import product
-from operator import call as _call
 
 #: Points are counted in 10^-8 s ticks since the Unix epoch.
 TICKS_PER_SECOND = 100_000_000
@@ -298,6 +300,14 @@ _SD_PARAM = re.compile(
 )
 _SD_UNESCAPE = re.compile(rb'\\(["\\\]])')
 
+# A whole valid STRUCTURED-DATA, for checking without building dicts (the
+# same grammar as parse_structured_data; the tests hold the two together).
+_SD_VALID_ELEMENT = (
+    rb"\[(" + _SD_NAME + rb")(?: " + _SD_NAME + rb'= ?"(?:[^"\\\]]|\\.)*")*\]'
+)
+_SD_VALID = re.compile(rb"(?:" + _SD_VALID_ELEMENT + rb")+\Z", re.DOTALL)
+_SD_VALID_IDS = re.compile(_SD_VALID_ELEMENT, re.DOTALL)
+
 _SPLIT = re.compile(rb"([!-~]{1,32}) (" + _SD + rb")(?: |\Z)", re.DOTALL)
 
 
@@ -341,6 +351,22 @@ def parse_structured_data(sd: bytes) -> dict[str, dict[str, str]]:
         pos += 1
         result[sd_id] = params
     return result
+
+
+def _valid_sd(sd: bytes) -> bool:
+    """
+    Whether L{parse_structured_data} would accept C{sd}, faster.
+    """
+    if _SD_VALID.match(sd) is None:
+        return False
+    try:
+        sd.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    if sd.count(b"[") > 1:
+        ids = _SD_VALID_IDS.findall(sd)
+        return len(set(ids)) == len(ids)
+    return True
 
 
 def split_structured(message: bytes) -> tuple[bytes | None, bytes | None, bytes]:
@@ -400,10 +426,13 @@ _TAG_CHARS = (
 _TAG = re.compile(_TAG_CHARS)
 
 # The common case in one match: "Mmm dd hh:mm:ss HOST TAG".
-_RFC3164_FAST = re.compile(
+_RFC3164_FAST_TEXT = (
     rb"([A-Za-z]{3}) {1,2}([0-9]{1,2}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) "
     rb"(" + _HOST_CHARS + rb") " + _TAG_CHARS
 )
+_RFC3164_FAST = re.compile(_RFC3164_FAST_TEXT)
+# The same with an optional PRI, for parse_line's inlined fast path.
+_SYSLOG_FAST = re.compile(rb"(?:<(0|[1-9][0-9]{0,2})>)?" + _RFC3164_FAST_TEXT)
 
 _ISO_TIME = re.compile(
     rb"([0-9]{4})-([0-9]{2})-([0-9]{2})([T ])([0-9]{2}):([0-9]{2}):([0-9]{2})"
@@ -431,11 +460,14 @@ del _c
 
 
 # Building a frozen slotted dataclass through its __init__ costs one
-# object.__setattr__ per field, about half the time of a whole parse.  _make
-# sets the slots with their descriptors from C instead; the result is the
-# same object (no __post_init__ exists to skip).
+# object.__setattr__ per field, a large part of a whole parse.  _make sets
+# the slots through their descriptors instead; the result is the same object
+# (Parsed has no __post_init__ to skip).
 _new = object.__new__
-_SLOT_SETTERS = tuple(getattr(Parsed, f.name).__set__ for f in fields(Parsed))
+(
+    _SET_POINT, _SET_RESOLUTION, _SET_PRI, _SET_HOST,
+    _SET_APP, _SET_PID, _SET_MESSAGE, _SET_STRUCTURED,
+) = (getattr(Parsed, f.name).__set__ for f in fields(Parsed))  # fmt: skip
 
 
 def _make(
@@ -452,14 +484,14 @@ def _make(
     C{Parsed(...)}, faster.
     """
     parsed = _new(Parsed)
-    any(
-        map(
-            _call,
-            _SLOT_SETTERS,
-            (parsed,) * 8,
-            (point, resolution, pri, host, app, pid, message, structured),
-        )
-    )
+    _SET_POINT(parsed, point)
+    _SET_RESOLUTION(parsed, resolution)
+    _SET_PRI(parsed, pri)
+    _SET_HOST(parsed, host)
+    _SET_APP(parsed, app)
+    _SET_PID(parsed, pid)
+    _SET_MESSAGE(parsed, message)
+    _SET_STRUCTURED(parsed, structured)
     return parsed
 
 
@@ -565,6 +597,31 @@ def _hdfs(raw: bytes, tz: tzinfo) -> Parsed | None:
     return _make(point, TICKS_PER_SECOND, PRI_NONE, None, b"", None, raw[m.end() :])
 
 
+@lru_cache(maxsize=4096)
+def _apache_minute(
+    tz: tzinfo,
+    weekday: bytes,
+    month_name: bytes,
+    day: bytes,
+    hour: bytes,
+    minute: bytes,
+    year: bytes,
+) -> int | None:
+    """
+    L{_local_minute} for an Apache C{Www Mmm dd hh:mm ... yyyy} as found in
+    the line, or C{None} if the date does not exist or is not that weekday.
+    """
+    month = _MONTHS.get(month_name)
+    if month is None:
+        return None
+    y, d = int(year), int(day)
+    days = _epoch_day(y, month, d)
+    # 1970-01-01 was a Thursday.
+    if days is None or _WEEKDAYS[(days + 3) % 7] != weekday:
+        return None
+    return _local_minute(tz, y, month, d, int(hour), int(minute))
+
+
 def _apache(raw: bytes, tz: tzinfo) -> Parsed | None:
     """
     Parse an Apache error-log C{[Www Mmm dd hh:mm:ss[.f] yyyy]} prefix, or
@@ -574,17 +631,8 @@ def _apache(raw: bytes, tz: tzinfo) -> Parsed | None:
     if m is None:
         return None
     wday, mon, d, h, mi, s, frac, y = m.groups()
-    month = _MONTHS.get(mon)
-    if month is None:
-        return None
-    days = _epoch_day(int(y), month, int(d))
-    # 1970-01-01 was a Thursday.
-    if days is None or _WEEKDAYS[(days + 3) % 7] != wday:
-        return None
     ticks, resolution = _fraction(frac)
-    point = _point(
-        _local_minute(tz, int(y), month, int(d), int(h), int(mi)), s, ticks
-    )
+    point = _point(_apache_minute(tz, wday, mon, d, h, mi, y), s, ticks)
     if point is None:
         return None
     return _make(point, resolution, PRI_NONE, None, b"", None, raw[m.end() :])
@@ -608,11 +656,8 @@ def _rfc5424(raw: bytes, pos: int, pri: int, now: float, tz: tzinfo) -> Parsed |
         if found is None:
             return None
         point = found
-    if sd != b"-":
-        try:
-            parse_structured_data(sd)
-        except ValueError:
-            return None
+    if sd != b"-" and not _valid_sd(sd):
+        return None
     pid = None if procid == b"-" else procid
     if app == b"-":
         app = pid or b""
@@ -714,37 +759,30 @@ def parse_line(
         ever occur, the line is returned as headerless.)
     """
     try:
-        # Fast path, the common "Mmm dd hh:mm:ss HOST TAG msg" line inlined
-        # (the same steps as _rfc3164's first branch, without the calls).
-        if raw and _KIND[raw[0]] == _LETTER:
-            m = _RFC3164_FAST.match(raw)
-            if m is not None and raw[m.end(6) - 1] != 58:
-                mon, day, hour, minute, second, host, app, pid = m.groups()
+        # Fast path, the common "[<PRI>]Mmm dd hh:mm:ss HOST TAG msg" line
+        # inlined (the steps of _with_pri and _rfc3164, without the calls).
+        kind = _KIND[raw[0]] if raw else 0
+        if kind == _LETTER or kind == _LT:
+            m = _SYSLOG_FAST.match(raw)
+            if m is not None and raw[m.end(7) - 1] != 58:
+                pri, mon, day, hour, minute, second, host, app, pid = m.groups()
+                priority = PRI_NONE if pri is None else int(pri)
                 start = _syslog_minute(
                     tz, mon, day, hour, minute, year,
                     0 if year is not None else int(now // 1),
                 )  # fmt: skip
-                if start is not None:
+                if start is not None and (pri is None or priority <= 191):
                     seconds = start + int(second)
                     if second < b"60" and 0 <= seconds <= _MAX_SECONDS:
                         parsed = _new(Parsed)
-                        any(
-                            map(
-                                _call,
-                                _SLOT_SETTERS,
-                                (parsed,) * 8,
-                                (
-                                    seconds * TICKS_PER_SECOND,
-                                    TICKS_PER_SECOND,
-                                    PRI_NONE,
-                                    host,
-                                    app,
-                                    pid,
-                                    raw[m.end() :],
-                                    False,
-                                ),
-                            )
-                        )
+                        _SET_POINT(parsed, seconds * TICKS_PER_SECOND)
+                        _SET_RESOLUTION(parsed, TICKS_PER_SECOND)
+                        _SET_PRI(parsed, priority)
+                        _SET_HOST(parsed, host)
+                        _SET_APP(parsed, app)
+                        _SET_PID(parsed, pid)
+                        _SET_MESSAGE(parsed, raw[m.end() :])
+                        _SET_STRUCTURED(parsed, False)
                         return parsed
         return _parse(raw, now, tz, year)
     except Exception:

@@ -22,6 +22,7 @@ from logship.parse import (
     TICKS_PER_SECOND,
     Parsed,
     _parse,
+    _valid_sd,
     infer_year,
     parse_line,
     parse_structured_data,
@@ -43,7 +44,7 @@ def ticks(*args: int, tz: tzinfo = UTC, fraction: int = 0) -> int:
     """
     The point of a wall-clock time in C{tz}, plus C{fraction} ticks.
     """
-    moment = datetime(*args, tzinfo=tz)  # type: ignore[misc]
+    moment = datetime(*args, tzinfo=tz)  # type: ignore[arg-type,misc]
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     return (moment - epoch) // timedelta(seconds=1) * TICKS_PER_SECOND + fraction
 
@@ -464,6 +465,24 @@ def test_parse_structured_data() -> None:
 def test_parse_structured_data_rejects(sd: bytes) -> None:
     with pytest.raises(ValueError):
         parse_structured_data(sd)
+    assert not _valid_sd(sd)
+
+
+SD_PIECES = [b"[", b"]", b" ", b"=", b'"', b"\\", b"a", b"id@1", b'k="v"', b"\xff",
+             b"\xc3\xa9", b"\n", b"= ", b"[a]", b'[a k="v"]', b"x" * 33]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(SD_PIECES), max_size=10).map(b"".join))
+@example(b'[a k="v"][b][a]')
+@example(b'[a k="\\]"]')
+def test_sd_check_agrees_with_sd_parser(sd: bytes) -> None:
+    try:
+        parse_structured_data(sd)
+    except ValueError:
+        assert not _valid_sd(sd)
+    else:
+        assert _valid_sd(sd)
 
 
 def test_split_structured() -> None:
@@ -919,6 +938,7 @@ def test_corpus_times_and_order(name: str) -> None:
     points = []
     for line in lines:
         p = parse_line(line, now=NOW, tz=UTC, year=2026)
+        assert p == _parse(line, NOW, UTC, 2026)
         assert line.endswith(p.message) and len(p.message) < len(line)
         assert p.point == _independent_point(name, line)
         points.append(p.point)
@@ -1033,13 +1053,17 @@ def built_lines(draw: st.DrawFn) -> bytes:
 @example(b"", NOW, UTC)
 @example(b"<", NOW, UTC)
 def test_never_raises_on_any_bytes(raw: bytes, now: float, tz: tzinfo) -> None:
-    check_invariants(raw, _parse(raw, now, tz, None), now)
+    p = _parse(raw, now, tz, None)
+    check_invariants(raw, p, now)
+    assert parse_line(raw, now=now, tz=tz) == p  # the inlined fast path agrees
 
 
 @settings(max_examples=500, deadline=None)
 @given(st.one_of(mutated_lines(), built_lines()), st.sampled_from([UTC, NY]))
 def test_never_raises_on_mutated_headers(raw: bytes, tz: tzinfo) -> None:
-    check_invariants(raw, _parse(raw, NOW, tz, None))
+    p = _parse(raw, NOW, tz, None)
+    check_invariants(raw, p)
+    assert parse_line(raw, now=NOW, tz=tz) == p  # the inlined fast path agrees
 
 
 @pytest.mark.parametrize("raw", VALID_LINES)
