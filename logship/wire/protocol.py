@@ -63,6 +63,7 @@ from logship.wire.messages import (
     Hello,
     MalformedMessage,
     Message,
+    PreparedMessage,
     Role,
     decode_message,
     encode_message,
@@ -162,9 +163,10 @@ class IPeerConnection(Interface):
     insecure = Attribute("C{True} if the connection is not sealed (lab mode).")
     is_open = Attribute("C{True} until the connection starts closing.")
 
-    def send(message: Message) -> bool:
+    def send(message: Message | PreparedMessage) -> bool:
         """
-        Send a message (not a L{Hello} nor an L{Error}: see C{close}).
+        Send a message (not a L{Hello} nor an L{Error}: see C{close}),
+        or a message encoded once by L{prepare_message} for several peers.
 
         @return: C{True} if written, C{False} if the connection is closing
             or closed (the message is dropped).
@@ -368,7 +370,7 @@ class PeerConnection:
     def is_open(self) -> bool:
         return isinstance(self._wire._state, _Connected)
 
-    def send(self, message: Message) -> bool:
+    def send(self, message: Message | PreparedMessage) -> bool:
         return self._wire._send(message)
 
     def close(self, reason: str | None = None, batch_id: int | None = None) -> None:
@@ -583,15 +585,19 @@ class WireProtocol(Protocol):
             self._deliver(error)
         self._close(None, CloseReason("peer-error", error.reason))
 
-    def _send(self, message: Message) -> bool:
+    def _send(self, message: Message | PreparedMessage) -> bool:
         state = self._state
         if not isinstance(state, _Connected):
             return False
-        if isinstance(message, (Hello, Error)):
+        if isinstance(message, PreparedMessage):
+            plain, body = message.message, message.body
+        else:
+            plain, body = message, None
+        if isinstance(plain, (Hello, Error)):
             raise ValueError(
-                f"{message.TYPE} is sent by the protocol itself; see close()"
+                f"{plain.TYPE} is sent by the protocol itself; see close()"
             )
-        self._write(state.seal(encode_message(message)))
+        self._write(state.seal(encode_message(plain) if body is None else body))
         self._stats.messages_sent += 1
         return True
 

@@ -27,6 +27,7 @@ from logship.wire.messages import (
     Hello,
     decode_message,
     encode_message,
+    prepare_message,
 )
 from logship.wire.protocol import (
     CLOSE_TIMEOUT,
@@ -122,7 +123,24 @@ class _WireTestCase(SynchronousTestCase):
         self.assertEqual(self.server_handler.messages_from(pair.client_address), [])
         self.assertTrue(pair.lost)
         self.assertGoodClientWorks()
+        self.assertNewClientWorks()
         return event
+
+    def assertNewClientWorks(self) -> None:
+        """
+        A correct client connecting now is served.
+        """
+        handler = RecordingHandler()
+        key = self.server_key
+        pair = connect_pair(
+            self.server, client_factory(self.clock, handler, key=key), self.clock
+        )
+        [peer] = handler.connected_peers
+        peer.send(Batch(999, "ack1", events(3)))
+        pair.flush()
+        self.assertEqual(handler.messages, [(peer, Ack(999, 3))])
+        pair.client_transport.loseConnection()
+        pair.flush()
 
 
 class ExchangeTests(_WireTestCase):
@@ -258,6 +276,29 @@ class ExchangeTests(_WireTestCase):
         self.assertEqual((ours.code, ours.detail), ("closed", "disk full"))
         self.assertEqual(self.good_peer.send(Ack(1, 1)), False)
         self.assertEqual(self.server.stats.rejected, Counter())
+
+    def test_prepared_message(self) -> None:
+        """
+        A batch encoded once goes to two servers (as a tailer sends to R
+        bucks), each connection sealing it with its own keys.
+        """
+        other_handler = RecordingHandler()
+        other_server = server_factory(self.clock, other_handler)
+        client_handler = RecordingHandler()
+        other = connect_pair(
+            other_server, client_factory(self.clock, client_handler), self.clock
+        )
+        batch = Batch(8, "ack2", events(50))
+        prepared = prepare_message(batch)
+        peers = [self.good_peer, *client_handler.connected_peers]
+        for peer in peers:
+            self.assertTrue(peer.send(prepared))
+        self.good.flush()
+        other.flush()
+        self.assertEqual(self.server_handler.messages[-1][1], batch)
+        self.assertEqual(other_handler.messages[-1][1], batch)
+        self.assertEqual(client_handler.messages[-1][1], Ack(8, 50))
+        self.assertRaises(ValueError, self.good_peer.send, prepare_message(Error("x")))
 
     def test_send_refuses_hello_and_error(self) -> None:
         self.assertRaises(ValueError, self.good_peer.send, Error("no"))
@@ -435,7 +476,12 @@ class RejectionTests(_WireTestCase):
         self.assertEqual(event["reason"], "bad-seal")
         self.assertEqual(bad_factory.stats.rejected, Counter({"bad-seal": 1}))
         self.assertEqual(bad_handler.connected_peers, [])
-        self.assertEqual(self.server_handler.connected_peers[1:], [])
+        bad = [
+            p
+            for p in self.server_handler.connected_peers
+            if p.address == pair.client_address
+        ]
+        self.assertEqual(bad, [])
 
     def test_flipped_bit_in_hello(self) -> None:
         manual = ManualClient()
@@ -580,10 +626,12 @@ class RejectionTests(_WireTestCase):
         self.assertRejected(pair, "malformed", "decompression bomb")
 
     def test_torn_batch(self) -> None:
+        """
+        A batch whose last record is cut short is refused whole.
+        """
         manual = ManualClient()
         pair, peer = handshake_by_hand(self.server, self.clock, manual)
-        body = bytearray(encode_message(Batch(1, "ack2", events(10))))
-        header, payload = msgpack.unpackb(bytes(body))
+        header, payload = msgpack.unpackb(encode_message(Batch(1, "ack2", events(10))))
         records = zlib.decompress(payload)[:-5]
         torn = msgpack.packb([header, zlib.compress(records)], use_bin_type=True)
         peer.send_raw(manual.session_frame(torn))
