@@ -1,0 +1,1338 @@
+"""Follow one log file across rotations: lose nothing, read nothing twice.
+
+Synchronous file code with no reactor.  The tailer service calls
+L{Follower.poll} from a C{LoopingCall}.  It hands the returned lines to the
+encoder and appends the events to its local bucket files, and only then
+persists L{ReadResult.state}.  After a crash, a new L{Follower} built from
+the persisted state reads the same bytes again, cut into the same lines.
+Duplicates are possible, loss is not, and the replays collapse because
+the points are deterministic.
+
+Identity.  A file is known by C{(st_dev, st_ino)} and by a I{fingerprint}:
+the SHA-256 of its first C{fingerprint_length} bytes (up to 1024, counted
+in decompressed bytes for C{.gz}).  A young file's fingerprint grows as
+the file is read, so it always covers what was read (up to the limit).
+Another file I{matches} an identity if its first C{fingerprint_length}
+bytes hash to the fingerprint.  A match on inode and fingerprint together
+is the same file (renamed, or not moved).  A match on the fingerprint alone
+is the same content under another inode: compressed (C{.gz}), or copied by
+copytruncate.  An inode match with a different fingerprint is a new file
+that reuses the inode.
+
+Order.  The generations of a path, oldest first, are
+L{logship.tailer.rotated.scan_rotated}'s list followed by the live path.
+The follower remembers the I{previous} file, the last one it finished (or,
+on a first start, the newest rotated file then present).  Files after it
+in that list are unread, so the search for the current file starts there.
+The search prefers the oldest match, so an ambiguous young fingerprint
+gives duplicates rather than loss.
+
+Each poll:
+
+  1. Check the open file (C{fstat}, then its first bytes when its size or
+     mtime changed, and every few polls in any case).  If it shrank below
+     what was read, or its first bytes changed, it was I{copytruncated}:
+     find the copy by fingerprint (not by the live inode), read the copy
+     from the saved offset to its end, then the newer files, then the
+     live file from 0.
+  2. Read at most C{max_read} bytes through the descriptor kept open, so a
+     renamed file can be finished.  Complete lines are returned.  A partial
+     last line stays in memory and is not counted in the offset, except
+     that a line longer than C{max_line} is returned in pieces.
+  3. At the end of the file: if the path still names it, wait.  If not
+     (renamed, deleted, or the file is a rotated generation), find it in
+     the list and move on to the next one.  Move to the live path only when
+     the new file has data (a single writer has then reopened, so the old
+     file is complete) or after C{rotate_wait} polls.  Read the old file
+     once more, after seeing that, before leaving it.  A last line without
+     LF in a finished file is returned as a line.
+
+See C{docs/rotation.md} for each rotation scheme, restarts and the limits.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from twisted.logger import Logger
+
+from logship.tailer.rotated import scan_rotated
+
+#: How many bytes from the start of a file its fingerprint covers.
+FINGERPRINT_SIZE = 1024
+
+#: The version of L{FollowState.to_json}'s format.
+STATE_VERSION = 1
+
+#: Bytes of a compressed file skipped (decompressed, to reach a saved offset)
+#: per poll, as a multiple of C{max_read}: skipping is cheaper than reading.
+_SKIP_FACTOR = 8
+
+#: At most this many steps (reads, file switches) per poll.
+_MAX_STEPS = 64
+
+#: Re-check what is cached (the identity of the open file, a directory
+#: listing while waiting) at least every this many polls, even when nothing
+#: seems to have changed: file and directory times are coarse, and two
+#: changes in one tick look like one.
+_RECHECK_POLLS = 8
+
+#: How far back from the end C{start_at_end} looks for the last line end.
+_START_AT_END_WINDOW = 1 << 16
+
+
+@dataclass(frozen=True, slots=True)
+class FileIdentity:
+    """
+    What tells one file from another.
+
+    @ivar dev: C{st_dev} of the file (of the C{.gz} file when compressed).
+    @ivar inode: C{st_ino}, likewise.
+    @ivar fingerprint: hex SHA-256 of the first C{fingerprint_length} bytes
+        (decompressed).
+    @ivar fingerprint_length: how many bytes the fingerprint covers; C{0}
+        when nothing was read: such an identity matches any content, and only
+        the inode tells it.
+    """
+
+    dev: int
+    inode: int
+    fingerprint: str
+    fingerprint_length: int
+
+    def to_json(self) -> dict[str, Any]:
+        """
+        A JSON-compatible dict of this identity.
+        """
+        return {
+            "dev": self.dev,
+            "inode": self.inode,
+            "fingerprint": self.fingerprint,
+            "fingerprint_length": self.fingerprint_length,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> FileIdentity:
+        """
+        Read what L{to_json} wrote.
+
+        @raise ValueError: if C{data} is not such a dict.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError("file identity: not an object")
+        return cls(
+            dev=_get_int(data, "dev"),
+            inode=_get_int(data, "inode"),
+            fingerprint=_get_str(data, "fingerprint"),
+            fingerprint_length=_get_int(data, "fingerprint_length"),
+        )
+
+
+#: The fingerprint of no bytes.
+_EMPTY_FINGERPRINT = hashlib.sha256(b"").hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class FollowState:
+    """
+    Where a L{Follower} is, to persist after the lines it returned are
+    stored, and to build a L{Follower} from after a restart.
+
+    The fields C{dev}, C{inode}, C{fingerprint} and C{fingerprint_length}
+    identify the file being read (see L{FileIdentity}).  C{inode == 0}
+    means no file is open: read whatever comes after C{previous}.
+
+    @ivar path: the configured path (the key; not necessarily where the file
+        is now).
+    @ivar offset: bytes of the file returned as lines (decompressed for
+        C{.gz}); the next line starts there.
+    @ivar size: the largest size seen for the file, or C{None}; only used to
+        say how much may be lost if the file disappears.
+    @ivar name: where the file was last seen (for log messages only).
+    @ivar previous: the last file finished, or on a first start the newest
+        rotated file then present; C{None} if there was none.  Files after
+        it are unread.
+    @ivar extra: the caller's data, kept with the offset (the point
+        sequencer's state); JSON-compatible.
+    """
+
+    path: str
+    dev: int
+    inode: int
+    fingerprint: str
+    fingerprint_length: int
+    offset: int
+    size: int | None = None
+    name: str | None = None
+    previous: FileIdentity | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def identity(self) -> FileIdentity:
+        """
+        The identity of the file this state is about.
+        """
+        return FileIdentity(
+            self.dev, self.inode, self.fingerprint, self.fingerprint_length
+        )
+
+    def with_extra(self, extra: Mapping[str, Any]) -> FollowState:
+        """
+        This state with C{extra} replaced (by a copy of C{extra}).
+        """
+        return replace(self, extra=dict(extra))
+
+    def to_json(self) -> dict[str, Any]:
+        """
+        A JSON-compatible dict of this state (for L{save_checkpoint}).
+
+        @see: L{logship.tailer.checkpoint.save_checkpoint}
+        """
+        return {
+            "version": STATE_VERSION,
+            "path": self.path,
+            "dev": self.dev,
+            "inode": self.inode,
+            "fingerprint": self.fingerprint,
+            "fingerprint_length": self.fingerprint_length,
+            "offset": self.offset,
+            "size": self.size,
+            "name": self.name,
+            "previous": None if self.previous is None else self.previous.to_json(),
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> FollowState:
+        """
+        Read what L{to_json} wrote.
+
+        @raise ValueError: if C{data} is not a valid state; the message says
+            what is wrong.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError("follow state: not an object")
+        version = data.get("version")
+        if version != STATE_VERSION:
+            raise ValueError(f"follow state: unknown version {version!r}")
+        size = data.get("size")
+        if size is not None and (type(size) is not int or size < 0):
+            raise ValueError("follow state: 'size' must be a non-negative integer")
+        name = data.get("name")
+        if name is not None and not isinstance(name, str):
+            raise ValueError("follow state: 'name' must be a string")
+        previous = data.get("previous")
+        extra = data.get("extra", {})
+        if not isinstance(extra, Mapping):
+            raise ValueError("follow state: 'extra' must be an object")
+        try:
+            previous_identity = (
+                None if previous is None else FileIdentity.from_json(previous)
+            )
+        except ValueError as e:
+            raise ValueError(f"follow state: 'previous': {e}") from None
+        fingerprint_length = _get_int(data, "fingerprint_length")
+        return cls(
+            path=_get_str(data, "path"),
+            dev=_get_int(data, "dev"),
+            inode=_get_int(data, "inode"),
+            fingerprint=_get_str(data, "fingerprint"),
+            fingerprint_length=fingerprint_length,
+            offset=_get_int(data, "offset"),
+            size=size,
+            name=name,
+            previous=previous_identity,
+            extra=dict(extra),
+        )
+
+
+def _get_int(data: Mapping[str, Any], key: str) -> int:
+    value = data.get(key)
+    if type(value) is not int or value < 0:
+        raise ValueError(f"{key!r} must be a non-negative integer, not {value!r}")
+    return value
+
+
+def _get_str(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise ValueError(f"{key!r} must be a string, not {value!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """
+    One line read, or one piece of a line longer than C{max_line}.
+
+    @ivar data: the bytes, without the LF; a CR before the LF is kept (the
+        encoder strips it, as L{logship.ingest.split_lines} does).
+    @ivar ended: C{False} for a piece that the next L{Line} continues;
+        C{True} for a whole line or the last piece of one.
+    """
+
+    data: bytes
+    ended: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    """
+    What one L{Follower.poll} read.
+
+    @ivar lines: the lines, in file order.
+    @ivar state: the state to persist once the lines are safely stored.
+    @ivar more: C{True} if the poll stopped on its C{max_read} budget (or
+        step limit) with more to read: poll again soon.
+    """
+
+    lines: list[Line]
+    state: FollowState
+    more: bool
+
+
+@dataclass
+class FollowCounters:
+    """
+    What a L{Follower} did, for metrics.
+
+    @ivar lines: whole lines returned (pieces of a long line count once).
+    @ivar pieces: pieces of long lines returned with C{ended=False}.
+    @ivar bytes: bytes returned (line terminators included).
+    @ivar files_finished: files read to their end and left (after a
+        rename-and-create rotation, or rotated files caught up with).
+    @ivar truncations: copytruncate rotations seen (the file shrank or its
+        first bytes changed).
+    @ivar rotated_files_opened: rotated generations opened (resuming in one
+        after a restart, a copytruncate copy, a generation never read).
+    @ivar files_lost: files that could not be found again (deleted, or the
+        copy of a truncation missing); what was left unread in them is lost.
+    @ivar bytes_lost: lower bound of the bytes lost (when the size was known).
+    @ivar corrupt_files: compressed files that could not be decompressed to
+        their end.
+    """
+
+    lines: int = 0
+    pieces: int = 0
+    bytes: int = 0
+    files_finished: int = 0
+    truncations: int = 0
+    rotated_files_opened: int = 0
+    files_lost: int = 0
+    bytes_lost: int = 0
+    corrupt_files: int = 0
+
+
+class _Fingerprint:
+    """
+    A running SHA-256 over the first bytes of a file, up to C{limit}.
+    """
+
+    def __init__(self, head: bytes, limit: int) -> None:
+        self.limit = max(limit, len(head))
+        self._hash = hashlib.sha256(head)
+        self.length = len(head)
+
+    def extend(self, start: int, data: bytes) -> None:
+        """
+        Feed bytes read at C{start}; only the part that continues the
+        covered prefix, up to the limit, is used.
+        """
+        if self.length >= self.limit:
+            return
+        if start <= self.length < start + len(data):
+            piece = data[self.length - start : self.limit - start]
+            self._hash.update(piece)
+            self.length += len(piece)
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+    def matches(self, head: bytes) -> bool:
+        """
+        Whether C{head} (the file's first bytes now) starts with the
+        covered prefix.
+        """
+        return (
+            len(head) >= self.length
+            and hashlib.sha256(head[: self.length]).hexdigest() == self.hexdigest()
+        )
+
+
+def _matches(head: bytes | None, identity: FileIdentity) -> bool:
+    """
+    Whether a file whose first bytes are C{head} has C{identity}'s
+    fingerprint.
+    """
+    if head is None:
+        return False
+    length = identity.fingerprint_length
+    return (
+        len(head) >= length
+        and hashlib.sha256(head[:length]).hexdigest() == identity.fingerprint
+    )
+
+
+class _Candidate:
+    """
+    A file found where a generation of the log may be: a rotated name, or
+    the live path.  Its first bytes are read on demand, once.
+    """
+
+    def __init__(
+        self, path: Path, gz: bool, result: os.stat_result, live: bool
+    ) -> None:
+        self.path = path
+        self.gz = gz
+        self.dev = result.st_dev
+        self.inode = result.st_ino
+        self.size = result.st_size
+        self.live = live
+        self._head: bytes | None = None
+        self._head_read = 0
+
+    def head(self, size: int) -> bytes | None:
+        """
+        The first C{size} bytes (fewer if the file is shorter), decompressed;
+        C{None} if the file cannot be read.
+        """
+        if self._head_read < size:
+            self._head_read = size
+            try:
+                if self.gz:
+                    with gzip.open(self.path, "rb") as f:
+                        self._head = _read_up_to(f, size)
+                else:
+                    with open(self.path, "rb") as f:
+                        self._head = f.read(size)
+            except (OSError, EOFError, zlib.error):
+                self._head = None
+        return self._head
+
+    def matches(self, identity: FileIdentity) -> bool:
+        return _matches(
+            self.head(max(identity.fingerprint_length, FINGERPRINT_SIZE)), identity
+        )
+
+    def identity(self, fingerprint_size: int) -> FileIdentity:
+        """
+        This file's identity (fingerprint of what it holds now).
+        """
+        head = self.head(fingerprint_size) or b""
+        head = head[:fingerprint_size]
+        return FileIdentity(
+            self.dev, self.inode, hashlib.sha256(head).hexdigest(), len(head)
+        )
+
+
+def _read_up_to(f: Any, size: int) -> bytes:
+    """
+    Read C{size} bytes from C{f}, fewer only at its end.
+    """
+    chunks = []
+    left = size
+    while left > 0:
+        chunk = f.read(left)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+class _Source:
+    """
+    An open file being read, through a descriptor kept open.
+
+    @ivar position: bytes consumed from the file (returned, or waiting as a
+        partial line).
+    @ivar skip: bytes still to skip to reach the starting offset (only
+        compressed files, which cannot seek).
+    """
+
+    gz = False
+
+    def __init__(
+        self, name: Path, dev: int, inode: int, fingerprint: _Fingerprint
+    ) -> None:
+        self.name = name
+        self.dev = dev
+        self.inode = inode
+        self.fingerprint = fingerprint
+        self.position = 0
+        self.skip = 0
+        self.seen_size = 0
+        self.broken = False
+        # The last bytes consumed, just before position.
+        self.tail = b""
+
+    def identity(self) -> FileIdentity:
+        return FileIdentity(
+            self.dev,
+            self.inode,
+            self.fingerprint.hexdigest(),
+            self.fingerprint.length,
+        )
+
+    def read(self, size: int) -> bytes:
+        raise NotImplementedError()
+
+    def close(self) -> None:
+        raise NotImplementedError()
+
+
+class _PlainSource(_Source):
+    """
+    A plain file, read with C{pread} at C{position}.
+
+    @ivar last_key: C{(size, mtime_ns)} at the last identity check.
+    @ivar checked_at: the poll number of the last full identity check.
+    """
+
+    def __init__(
+        self,
+        name: Path,
+        fd: int,
+        result: os.stat_result,
+        fingerprint: _Fingerprint,
+    ) -> None:
+        super().__init__(name, result.st_dev, result.st_ino, fingerprint)
+        self.fd = fd
+        self.seen_size = result.st_size
+        self.last_key = (result.st_size, result.st_mtime_ns)
+        self.checked_at = 0
+
+    def read(self, size: int) -> bytes:
+        data = os.pread(self.fd, size, self.position)
+        self.seen_size = max(self.seen_size, self.position + len(data))
+        return data
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class _GzipSource(_Source):
+    """
+    A gzip-compressed rotated file, decompressed as a stream; positions
+    count decompressed bytes.
+    """
+
+    gz = True
+
+    def __init__(
+        self,
+        name: Path,
+        raw: Any,
+        result: os.stat_result,
+        fingerprint: _Fingerprint,
+    ) -> None:
+        super().__init__(name, result.st_dev, result.st_ino, fingerprint)
+        self._raw = raw
+        self._stream = gzip.GzipFile(fileobj=raw, mode="rb")
+
+    def read(self, size: int) -> bytes:
+        data = self._stream.read(size)
+        self.seen_size = max(self.seen_size, self.position + len(data))
+        return data
+
+    def close(self) -> None:
+        self._stream.close()
+        self._raw.close()
+
+
+class Follower:
+    """
+    Follows one configured path across rotations.
+
+    Build one per configured path, from its persisted L{FollowState} (or
+    C{None} on a first start), call L{poll} periodically, and persist the
+    returned state once the returned lines are stored.  Call L{close} when
+    done, to release the open file.
+
+    @ivar counters: what this follower did (L{FollowCounters}).
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        state: FollowState | None = None,
+        *,
+        max_read: int = 1 << 20,
+        max_line: int = 1 << 20,
+        start_at_end: bool = False,
+        rotate_wait: int = 20,
+        fingerprint_size: int = FINGERPRINT_SIZE,
+    ) -> None:
+        """
+        @param path: the path to follow; rotated generations are looked for
+            next to it under logrotate's names.
+        @param state: where to resume, as persisted; C{None} on a first
+            start.
+        @param max_read: at most this many bytes are read per poll.
+        @param max_line: a line longer than this is returned in pieces of
+            this size (the last piece is C{1..max_line} bytes).
+        @param start_at_end: on a first start (C{state is None}) with the
+            file present, skip what it holds: start after its last line end.
+            Otherwise it is read from the beginning.  Rotated generations
+            present on a first start are never read.
+        @param rotate_wait: after a rename, wait this many polls for the new
+            file to get data (the writer to reopen) before leaving the old
+            one; a new file with data is followed at once.
+        @param fingerprint_size: bytes covered by a file's fingerprint.
+        """
+        if max_read < 1 or max_line < 1 or fingerprint_size < 1:
+            raise ValueError("max_read, max_line and fingerprint_size must be > 0")
+        self._path = Path(path)
+        if state is not None and state.path != str(self._path):
+            raise ValueError(
+                f"state is for {state.path!r}, not for {str(self._path)!r}"
+            )
+        self._initial = state
+        self._max_read = max_read
+        self._max_line = max_line
+        self._start_at_end = start_at_end
+        self._rotate_wait = rotate_wait
+        self._fingerprint_size = fingerprint_size
+        self._extra: dict[str, Any] = {} if state is None else dict(state.extra)
+        self._started = False
+        self._source: _Source | None = None
+        self._offset = 0
+        self._carry = b""
+        self._previous: FileIdentity | None = None
+        # No file open: open the first file after self._previous when one
+        # appears.
+        self._resume = False
+        self._waiting_logged = False
+        self._polls = 0
+        # Detached (renamed away) file at its end since this poll, or None.
+        self._detached_since: int | None = None
+        # (directory key, poll number, decision) of the last listing that
+        # ended in waiting.
+        self._wait_cache: tuple[object, int, _Candidate | None] | None = None
+        self.counters = FollowCounters()
+
+    @property
+    def path(self) -> Path:
+        """
+        The configured path.
+        """
+        return self._path
+
+    @property
+    def state(self) -> FollowState:
+        """
+        The state after the lines returned so far (what the last L{poll}
+        returned, with the C{extra} last given to L{set_extra}).
+        """
+        if not self._started and self._initial is not None:
+            return self._initial.with_extra(self._extra)
+        source = self._source
+        if source is None:
+            return FollowState(
+                path=str(self._path),
+                dev=0,
+                inode=0,
+                fingerprint=_EMPTY_FINGERPRINT,
+                fingerprint_length=0,
+                offset=0,
+                previous=self._previous,
+                extra=dict(self._extra),
+            )
+        identity = source.identity()
+        return FollowState(
+            path=str(self._path),
+            dev=identity.dev,
+            inode=identity.inode,
+            fingerprint=identity.fingerprint,
+            fingerprint_length=identity.fingerprint_length,
+            offset=self._offset,
+            size=max(source.seen_size, source.position),
+            name=str(source.name),
+            previous=self._previous,
+            extra=dict(self._extra),
+        )
+
+    def set_extra(self, extra: Mapping[str, Any]) -> None:
+        """
+        Set the caller's data carried in L{state} (e.g. the point
+        sequencer's state after the lines of the last poll).
+        """
+        self._extra = dict(extra)
+
+    def close(self) -> None:
+        """
+        Close the open file, if any.  The follower must not be polled again.
+        """
+        if self._source is not None:
+            self._source.close()
+            self._source = None
+
+    def poll(self) -> ReadResult:
+        """
+        Read what is new: at most C{max_read} bytes, across rotations.
+
+        @return: the complete lines read (and pieces of over-long lines),
+            and the state to persist once they are stored.
+        """
+        self._polls += 1
+        out: list[Line] = []
+        budget = self._max_read
+        more = False
+        if not self._started:
+            self._started = True
+            self._start()
+        for _ in range(_MAX_STEPS):
+            source = self._source
+            if source is None:
+                if not self._resume or not self._open_after_previous():
+                    break
+                continue
+            if source.skip:
+                budget = self._skip(source, budget)
+                if source.skip:
+                    more = True
+                    break
+                continue
+            if isinstance(source, _PlainSource):
+                verdict = self._check(source)
+                if verdict is _TRUNCATED:
+                    self._on_truncation(source)
+                    continue
+                if verdict is _ROTATED_WHILE_EMPTY:
+                    self._close_source()
+                    self._resume = True
+                    continue
+            if budget <= 0:
+                more = True
+                break
+            data = self._read(source, budget)
+            budget -= len(data)
+            if data:
+                self._consume(source, data, out)
+                if budget <= 0:
+                    more = True
+                    break
+                continue
+            following = self._next_file(source)
+            if following is None:
+                break
+            # Read the old file once more, now that the next one was seen
+            # ready: what its writer wrote before switching is there now.
+            data = self._read(source, budget)
+            if data:
+                budget -= len(data)
+                self._consume(source, data, out)
+                continue
+            self._finish(source, out, following)
+        else:
+            more = True
+        self.counters.lines += sum(1 for line in out if line.ended)
+        self.counters.pieces += sum(1 for line in out if not line.ended)
+        return ReadResult(out, self.state, more)
+
+    # -- starting ---------------------------------------------------------
+
+    def _start(self) -> None:
+        """
+        First poll: decide what to read, from the saved state or the path.
+        """
+        state = self._initial
+        if state is None:
+            # The newest rotated file with content (see _finish for why not
+            # an empty one) marks where history ends.
+            for candidate in reversed(self._scan(include_live=False)):
+                identity = candidate.identity(self._fingerprint_size)
+                if identity.fingerprint_length:
+                    self._previous = identity
+                    break
+            if not self._open_first():
+                self._resume = True
+            return
+        self._previous = state.previous
+        if state.inode == 0 or (state.fingerprint_length == 0 and state.offset == 0):
+            # Nothing read from this file: it is simply the one after
+            # previous, wherever it is now.
+            self._resume = True
+            return
+        candidates = self._scan()
+        found = _locate(
+            candidates,
+            state.identity,
+            state.offset,
+            self._window_start(candidates),
+            prefer_copy=state.offset <= state.fingerprint_length,
+        )
+        if found is None:
+            self._report_lost(
+                state.name or state.path,
+                state.offset,
+                state.size,
+                "not found at its path nor under a rotated name",
+            )
+            self._resume = True
+            return
+        candidate = candidates[found]
+        if not self._open(candidate, state.offset):
+            self._resume = True
+            return
+        self._log.info(
+            "Resuming {path} in {name} at offset {offset}.",
+            follow_event="resumed",
+            path=str(self._path),
+            name=str(candidate.path),
+            offset=state.offset,
+        )
+
+    def _open_first(self) -> bool:
+        """
+        First start without state: open the live path at its start (or at
+        its last line end with C{start_at_end}).
+        """
+        try:
+            result = os.stat(self._path)
+        except FileNotFoundError:
+            return False
+        candidate = _Candidate(self._path, False, result, live=True)
+        if not self._open(candidate, 0):
+            return False
+        source = self._source
+        if self._start_at_end and isinstance(source, _PlainSource):
+            self._offset = source.position = _last_line_end(source.fd)
+        return True
+
+    def _open_after_previous(self) -> bool:
+        """
+        Open the first file after L{_previous} (the live path if none);
+        C{False} while there is none yet.
+        """
+        key = self._directory_key()
+        cache = self._wait_cache
+        if (
+            cache is not None
+            and cache[0] == key
+            and self._polls - cache[1] < _RECHECK_POLLS
+        ):
+            return False
+        candidates = self._scan()
+        start = self._window_start(candidates)
+        if start >= len(candidates):
+            self._wait_cache = (key, self._polls, None)
+            if not self._waiting_logged:
+                self._waiting_logged = True
+                self._log.info(
+                    "Waiting for {path} to appear.",
+                    follow_event="waiting",
+                    path=str(self._path),
+                )
+            return False
+        self._wait_cache = None
+        if not self._open(candidates[start], 0):
+            return False
+        self._resume = False
+        self._waiting_logged = False
+        return True
+
+    # -- opening and closing ------------------------------------------------
+
+    def _open(self, candidate: _Candidate, offset: int) -> bool:
+        """
+        Open C{candidate} to read from C{offset}; C{False} if it vanished or
+        cannot be opened.
+        """
+        try:
+            if candidate.gz:
+                source: _Source = self._open_gzip(candidate.path)
+                source.skip = offset
+                source.position = 0
+            else:
+                source = self._open_plain(candidate.path, offset)
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            self._log.warn(
+                "Cannot open {name}: {error}",
+                follow_event="open_failed",
+                path=str(self._path),
+                name=str(candidate.path),
+                error=str(e),
+            )
+            return False
+        if not candidate.live:
+            self.counters.rotated_files_opened += 1
+        self._source = source
+        self._offset = offset
+        self._carry = b""
+        self._detached_since = None
+        self._wait_cache = None
+        return True
+
+    def _open_plain(self, name: Path, offset: int) -> _PlainSource:
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            result = os.fstat(fd)
+            head = os.pread(fd, self._fingerprint_size, 0)
+            start = max(0, offset - self._fingerprint_size)
+            tail = os.pread(fd, offset - start, start)
+        except BaseException:
+            os.close(fd)
+            raise
+        source = _PlainSource(
+            name, fd, result, _Fingerprint(head, self._fingerprint_size)
+        )
+        source.position = offset
+        source.tail = tail
+        source.checked_at = self._polls
+        return source
+
+    def _open_gzip(self, name: Path) -> _GzipSource:
+        raw = open(name, "rb")
+        try:
+            result = os.fstat(raw.fileno())
+            try:
+                with gzip.open(name, "rb") as head_file:
+                    head = _read_up_to(head_file, self._fingerprint_size)
+            except (OSError, EOFError, zlib.error):
+                head = b""
+            return _GzipSource(
+                name, raw, result, _Fingerprint(head, self._fingerprint_size)
+            )
+        except BaseException:
+            raw.close()
+            raise
+
+    def _close_source(self) -> None:
+        if self._source is not None:
+            self._source.close()
+        self._source = None
+        self._carry = b""
+        self._offset = 0
+        self._wait_cache = None
+
+    # -- reading --------------------------------------------------------------
+
+    def _skip(self, source: _Source, budget: int) -> int:
+        """
+        Skip (decompress and drop) toward a compressed file's saved offset.
+
+        @return: the budget left.
+        """
+        allowance = budget * _SKIP_FACTOR
+        skipped = 0
+        while source.skip and skipped < allowance:
+            data = self._read(source, min(source.skip, allowance - skipped, 1 << 20))
+            if not data:
+                # Shorter than the saved offset: nothing more of it to read.
+                source.skip = 0
+                break
+            source.fingerprint.extend(source.position, data)
+            source.position += len(data)
+            source.skip -= len(data)
+            skipped += len(data)
+        return max(0, budget - -(-skipped // _SKIP_FACTOR))
+
+    def _read(self, source: _Source, size: int) -> bytes:
+        """
+        Read from C{source}; a compressed file that cannot be decompressed
+        further ends there (logged and counted).
+        """
+        if source.broken:
+            return b""
+        try:
+            return source.read(size)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+            source.broken = True
+            self.counters.corrupt_files += 1
+            self._log.error(
+                "Cannot decompress {name} after {position} bytes ({error}): "
+                "the rest of it is lost.",
+                follow_event="corrupt",
+                path=str(self._path),
+                name=str(source.name),
+                position=source.position,
+                error=str(e),
+            )
+            return b""
+
+    def _consume(self, source: _Source, data: bytes, out: list[Line]) -> None:
+        """
+        Cut C{data} (read at C{source.position}) into lines.
+        """
+        source.fingerprint.extend(source.position, data)
+        source.position += len(data)
+        keep = self._fingerprint_size
+        source.tail = data[-keep:] if len(data) >= keep else (source.tail + data)[-keep:]
+        buffer = self._carry + data if self._carry else data
+        parts = buffer.split(b"\n")
+        rest = parts.pop()
+        limit = self._max_line
+        for part in parts:
+            if len(part) <= limit:
+                out.append(Line(part, True))
+            else:
+                self._pieces(part, out, ended=True)
+        if len(rest) > limit:
+            # Keep 1..limit bytes: the line's last piece is cut the same way
+            # whether its LF is already here or not.
+            cut = (len(rest) - 1) // limit * limit
+            self._pieces(rest[:cut], out, ended=False)
+            rest = rest[cut:]
+        consumed = len(buffer) - len(rest)
+        self._offset += consumed
+        self.counters.bytes += consumed
+        self._carry = rest
+
+    def _pieces(self, line: bytes, out: list[Line], *, ended: bool) -> None:
+        """
+        Append C{line} in pieces of C{max_line}; the last is C{ended}.
+        """
+        limit = self._max_line
+        count = len(line)
+        for start in range(0, count, limit):
+            out.append(Line(line[start : start + limit], ended and start + limit >= count))
+
+    # -- identity checks and rotations -----------------------------------
+
+    def _check(self, source: _PlainSource) -> object:
+        """
+        Whether the open plain file is still the file read so far.
+
+        Checked when its size or mtime changed, and every few polls anyway
+        (times are coarse: a truncation and a rewrite to the same size can
+        fall in one tick).
+
+        @return: C{_SAME}; C{_TRUNCATED} (copytruncate: it shrank below what
+            was read, or its first bytes or the bytes before the read
+            position changed, or -- for a young file, whose fingerprint
+            covers all that was read -- a copy of it appeared); or
+            C{_ROTATED_WHILE_EMPTY} (nothing read yet, and rotated files
+            appeared after the previous file: copytruncate took what it
+            held).
+        """
+        result = os.fstat(source.fd)
+        key = (result.st_size, result.st_mtime_ns)
+        if key == source.last_key and self._polls - source.checked_at < _RECHECK_POLLS:
+            return _SAME
+        source.last_key = key
+        source.checked_at = self._polls
+        source.seen_size = max(source.seen_size, result.st_size)
+        position = source.position
+        if result.st_size < position:
+            return _TRUNCATED
+        fingerprint = source.fingerprint
+        length = fingerprint.length
+        if length and not fingerprint.matches(os.pread(source.fd, length, 0)):
+            return _TRUNCATED
+        tail = source.tail
+        if tail and os.pread(source.fd, len(tail), position - len(tail)) != tail:
+            return _TRUNCATED
+        if position <= length or length == 0:
+            # What was read is also the start of the file now: a
+            # copytruncate followed by the same bytes again would go
+            # unseen, but for the copy it left.
+            copied = self._copies(source)
+            if copied:
+                self.counters.truncations += 1
+                if length == 0:
+                    self._log.info(
+                        "{path} was rotated before its first byte was read; "
+                        "reading {copies} first.",
+                        follow_event="truncated",
+                        path=str(self._path),
+                        copies=[str(c.path) for c in copied],
+                    )
+                    return _ROTATED_WHILE_EMPTY
+                return _TRUNCATED
+        return _SAME
+
+    def _copies(self, source: _PlainSource) -> list[_Candidate]:
+        """
+        Rotated files after the previous file that start like C{source}
+        (any non-empty one if nothing was read), if C{source} is the live
+        file: copies that copytruncate left.
+        """
+        if not self._is_live(source):
+            return []
+        rotated = self._scan(include_live=False)
+        identity = source.identity()
+        return [
+            c
+            for c in rotated[self._window_start(rotated) :]
+            if (c.dev, c.inode) != (source.dev, source.inode)
+            and c.matches(identity)
+            and (identity.fingerprint_length or c.head(1))
+        ]
+
+    def _is_live(self, source: _PlainSource) -> bool:
+        try:
+            result = os.stat(self._path)
+        except FileNotFoundError:
+            return False
+        return (result.st_dev, result.st_ino) == (source.dev, source.inode)
+
+    def _on_truncation(self, source: _PlainSource) -> None:
+        """
+        The open file shrank or changed its start: find the copy of what it
+        held (copytruncate), read it from our offset, then what follows.
+        """
+        identity = source.identity()
+        offset = self._offset
+        seen = max(source.seen_size, source.position)
+        self.counters.truncations += 1
+        self._close_source()
+        candidates = self._scan()
+        found = _locate(
+            candidates,
+            identity,
+            offset,
+            self._window_start(candidates),
+            exclude=(source.dev, source.inode),
+        )
+        if found is None or not self._open(candidates[found], offset):
+            self._report_lost(
+                str(source.name), offset, seen, "truncated, and no copy was found"
+            )
+            self._resume = True
+            return
+        self._log.info(
+            "{name} was truncated (copytruncate); reading its copy {copy} "
+            "from offset {offset}.",
+            follow_event="truncated",
+            path=str(self._path),
+            name=str(source.name),
+            copy=str(candidates[found].path),
+            offset=offset,
+        )
+
+    def _next_file(self, source: _Source) -> _Candidate | None:
+        """
+        At the end of C{source}: the file to read next, or C{None} to stay
+        (the path still names it, or the next file is not ready).
+        """
+        try:
+            live = os.stat(self._path)
+        except FileNotFoundError:
+            live = None
+        if (
+            isinstance(source, _PlainSource)
+            and live is not None
+            and (live.st_dev, live.st_ino) == (source.dev, source.inode)
+        ):
+            self._detached_since = None
+            return None
+        if self._detached_since is None:
+            self._detached_since = self._polls
+        key = self._directory_key()
+        cache = self._wait_cache
+        if (
+            cache is not None
+            and cache[0] == key
+            and self._polls - cache[1] < _RECHECK_POLLS
+        ):
+            following = cache[2]
+        else:
+            candidates = self._scan()
+            start = self._window_start(candidates)
+            found = _locate(candidates, source.identity(), source.position, start)
+            if found is not None:
+                # Where it is now, for the state and the log.
+                source.name = candidates[found].path
+            rest = candidates[start:] if found is None else candidates[found + 1 :]
+            following = rest[0] if rest else None
+            self._wait_cache = (key, self._polls, following)
+        if following is None:
+            return None
+        if (
+            following.live
+            and following.size == 0
+            and self._polls - self._detached_since < self._rotate_wait
+        ):
+            # The writer may not have reopened yet: its last lines could
+            # still go to the old file.
+            return None
+        return following
+
+    def _finish(self, source: _Source, out: list[Line], following: _Candidate) -> None:
+        """
+        Leave C{source} (read to its end) for C{following}.
+        """
+        if self._carry:
+            # A last line without LF: its file is complete.
+            out.append(Line(self._carry, True))
+            self._offset += len(self._carry)
+            self.counters.bytes += len(self._carry)
+            self._carry = b""
+        self.counters.files_finished += 1
+        identity = source.identity()
+        if identity.fingerprint_length:
+            # An empty file is known by its inode only, which the file
+            # system gives to another file once this one is deleted; keep
+            # the older previous file instead (reading an empty file again
+            # is harmless).
+            self._previous = identity
+        self._log.info(
+            "Finished {name} at offset {offset}; continuing with {following}.",
+            follow_event="rotated",
+            path=str(self._path),
+            name=str(source.name),
+            offset=self._offset,
+            following=str(following.path),
+        )
+        self._close_source()
+        if not self._open(following, 0):
+            self._resume = True
+
+    def _report_lost(
+        self, name: str, offset: int, size: int | None, reason: str
+    ) -> None:
+        """
+        Log and count a file that cannot be found again.
+        """
+        lost = None if size is None else max(0, size - offset)
+        self.counters.files_lost += 1
+        if lost:
+            self.counters.bytes_lost += lost
+        self._log.warn(
+            "Lost track of {name} ({reason}) after offset {offset}: "
+            "{lost_text} may be lost.  Continuing with the next file.",
+            follow_event="file_lost",
+            path=str(self._path),
+            name=name,
+            reason=reason,
+            offset=offset,
+            lost_bytes=lost,
+            lost_text=(
+                "an unknown number of bytes (size unknown)"
+                if lost is None
+                else f"at least {lost} bytes"
+            ),
+        )
+
+    # -- listing ----------------------------------------------------------------
+
+    def _scan(self, include_live: bool = True) -> list[_Candidate]:
+        """
+        The generations of the path, oldest first: rotated files, then the
+        live path (if it exists and C{include_live}).
+        """
+        candidates = [
+            _Candidate(found.path, found.gz, found.stat, live=False)
+            for found in scan_rotated(self._path)
+        ]
+        if include_live:
+            try:
+                result = os.stat(self._path)
+            except FileNotFoundError:
+                pass
+            else:
+                candidates.append(_Candidate(self._path, False, result, live=True))
+        return candidates
+
+    def _window_start(self, candidates: list[_Candidate]) -> int:
+        """
+        Index of the first candidate after the previous file (0 if unknown:
+        if it was deleted, so were all older ones).
+        """
+        if self._previous is None:
+            return 0
+        found = _locate(candidates, self._previous, 0, 0)
+        return 0 if found is None else found + 1
+
+    def _directory_key(self) -> object:
+        """
+        Something that changes when the directory or the path changes.
+        """
+        try:
+            directory = os.stat(self._path.parent).st_mtime_ns
+        except OSError:
+            directory = None
+        try:
+            live = os.stat(self._path)
+        except OSError:
+            return (directory, None)
+        return (directory, live.st_dev, live.st_ino, live.st_size, live.st_mtime_ns)
+
+
+_SAME = object()
+_TRUNCATED = object()
+_ROTATED_WHILE_EMPTY = object()
+
+
+def _locate(
+    candidates: list[_Candidate],
+    identity: FileIdentity,
+    offset: int,
+    start: int,
+    *,
+    exclude: tuple[int, int] | None = None,
+    prefer_copy: bool = False,
+) -> int | None:
+    """
+    Find the file with C{identity} among C{candidates}.
+
+    First by inode and fingerprint (the file itself), then by fingerprint
+    alone (a compressed or copied version; the oldest such).  Candidates
+    from C{start} on are searched first, then the others.  A plain file
+    shorter than C{offset} is not it.  An identity with no fingerprint is
+    found by inode only.
+
+    @param exclude: C{(dev, inode)} of a file that is not it (the live file
+        after a truncation).
+    @param prefer_copy: the fingerprint covers all that was read: if the
+        inode match is the live file and a copy (fingerprint match under
+        another inode) is among the candidates from C{start} on, the live
+        file may have been copytruncated and rewritten with the same first
+        bytes: take the copy (duplicates rather than loss).
+    @return: the index, or C{None}.
+    """
+    order = list(range(start, len(candidates))) + list(range(0, start))
+
+    def eligible(c: _Candidate) -> bool:
+        return (c.dev, c.inode) != exclude and (c.gz or c.size >= offset)
+
+    wanted = (identity.dev, identity.inode)
+    for i in order:
+        c = candidates[i]
+        if (c.dev, c.inode) == wanted and eligible(c) and c.matches(identity):
+            if c.live and prefer_copy and identity.fingerprint_length:
+                for j in range(start, len(candidates)):
+                    other = candidates[j]
+                    if (
+                        not other.live
+                        and (other.dev, other.inode) != wanted
+                        and eligible(other)
+                        and other.matches(identity)
+                    ):
+                        return j
+            return i
+    if identity.fingerprint_length == 0:
+        return None
+    for i in order:
+        c = candidates[i]
+        if eligible(c) and c.matches(identity):
+            return i
+    return None
+
+
+def _last_line_end(fd: int) -> int:
+    """
+    The offset just after the last LF near the end of the file (its size if
+    there is none in the last 64 KiB).
+    """
+    size = os.fstat(fd).st_size
+    start = max(0, size - _START_AT_END_WINDOW)
+    tail = os.pread(fd, size - start, start)
+    end = tail.rfind(b"\n")
+    if end < 0:
+        # No line end: the whole file is one unfinished line (read it when
+        # it ends), or the last line is longer than the window (skip it).
+        return 0 if start == 0 else size
+    return start + end + 1
