@@ -151,9 +151,13 @@ _SEP = b"A"
 
 #: Maps the separator to "1" and every other byte to "0".
 _TO_BITS = bytes(0x31 if b == _SEP[0] else 0x30 for b in range(256))
+
 #: Bounded caches (cleared when full): they hold what depends only on the
 #: line "template" or on the names, which repeat from one event to the next.
-_CACHE_SIZE = 8192
+#: Templates longer than _CACHE_MAX_KEY bytes are not cached, so the caches
+#: stay within a few MiB whatever the input.
+_CACHE_SIZE = 4096
+_CACHE_MAX_KEY = 1024
 #: gaps joined by _SEP -> (marks with its length, line with its length)
 _template_cache: dict[bytes, tuple[bytes, bytes]] = {}
 #: (shn, app) -> shn and app with their lengths
@@ -185,9 +189,10 @@ def _template(key: bytes) -> tuple[bytes, bytes]:
     nbytes = (len(bits) + 7) >> 3
     marks = int(bits.ljust(nbytes << 3, b"0"), 2).to_bytes(nbytes, "big")
     fields = (_pack_u16(nbytes) + marks, _pack_u16(len(line)) + line)
-    if len(_template_cache) >= _CACHE_SIZE:
-        _template_cache.clear()
-    _template_cache[key] = fields
+    if len(key) <= _CACHE_MAX_KEY:
+        if len(_template_cache) >= _CACHE_SIZE:
+            _template_cache.clear()
+        _template_cache[key] = fields
     return fields
 
 
@@ -347,9 +352,10 @@ def _format_for(marks: bytes, line: bytes) -> bytes:
     fmt = b"%s".join(
         line[a:b].replace(b"%", b"%%") for a, b in zip(starts, stops)
     )
-    if len(_format_cache) >= _CACHE_SIZE:
-        _format_cache.clear()
-    _format_cache[(marks, line)] = fmt
+    if ll <= _CACHE_MAX_KEY:
+        if len(_format_cache) >= _CACHE_SIZE:
+            _format_cache.clear()
+        _format_cache[(marks, line)] = fmt
     return fmt
 
 
@@ -469,14 +475,15 @@ def worst_case_size(message_length: int) -> int:
     With C{L} bytes of line and C{k} tokens of C{S} bytes in all
     (C{L + S = n}), tokens are separated by at least one line byte and are
     not empty, so C{k <= min(L + 1, S)}; the size is
-    C{15 + 256 + 256 + (2 + L // 8 + 1) + (2 + 256 + S + k - 1) + (2 + L)},
+    C{14 + 256 + 256 + (2 + L // 8 + 1) + (2 + 256 + S + k - 1) + (2 + L)},
     largest near C{L = n / 2}: about C{1.5625 n + 790}.
 
     @param message_length: C{n}.
     @return: the bound in bytes.
     """
     n = message_length
-    fixed = 15 + (1 + MAX_NAME) + (1 + MAX_NAME) + 2 + 2 + (MAX_NAME + 1) + 2
+    # header, shn and app with lengths, three 2-byte lengths, pid and its space
+    fixed = 14 + (1 + MAX_NAME) + (1 + MAX_NAME) + 2 + 2 + 2 + (MAX_NAME + 1)
     best = 0
     # the maximum of L // 8 + 1 + L + S + k - 1 over L is near L = n / 2;
     # check a window around it (and the ends) exactly

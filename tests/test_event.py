@@ -319,6 +319,7 @@ def test_worst_case_is_tight() -> None:
     message = b"a " * (MAX_PART // 2)
     data = encode(Event(0, 0, b"h" * 255, b"a" * 255, b"p" * 255, message))
     assert worst_case_size(MAX_PART) - len(data) < 16
+    assert len(data) == worst_case_size(MAX_PART)
 
 
 def test_split_prefers_spaces_and_utf8() -> None:
@@ -502,3 +503,16 @@ def test_corpus_round_trip(name: str) -> None:
         got = decode(data)
         assert got.message == line, (name, n)
         assert got == e
+
+
+def test_long_templates_not_cached() -> None:
+    """
+    Templates over the cache's key limit are encoded and decoded without
+    being cached.
+    """
+    message = b"x" + b" =" * 1000 + b"y"
+    e = Event(0, 0, b"", b"", None, message)
+    data = encode(e)
+    assert decode(data) == e
+    assert b"A" + b" =" * 1000 + b"A" not in event_module._template_cache
+    assert all(len(line) <= 1024 for _, line in event_module._format_cache)
