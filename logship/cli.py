@@ -1,0 +1,383 @@
+"""The C{logship} command: parse, import, cat, keygen, demo.
+
+Every user mistake ends in one line on stderr, never a traceback: exit
+status 2 for bad usage (unknown option, missing file), 1 for bad data (a
+corrupt bucket record, an unreadable key).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta, timezone, tzinfo
+from pathlib import Path
+from typing import BinaryIO, NoReturn
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from logship.bucket import (
+    TornRecord,
+    check_bucket_seconds,
+    iter_records,
+    list_buckets,
+)
+from logship.event import CorruptEvent, Event, decode
+from logship.importer import import_files
+from logship.ingest import LineEncoder, split_lines
+from logship.keys import KeyFileError, write_new_key
+from logship.render import event_json, event_text, whole_lines
+from logship.sample import sample_lines
+
+USAGE_ERROR = 2
+DATA_ERROR = 1
+
+
+class CommandError(Exception):
+    """
+    A failure to report in one line and exit with C{status}.
+    """
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def local_zone() -> tzinfo:
+    """
+    This machine's time zone, with its daylight saving rules when known.
+    """
+    name = os.environ.get("TZ", "").lstrip(":")
+    try:
+        if name:
+            return ZoneInfo(name)
+        with open("/etc/localtime", "rb") as f:
+            return ZoneInfo.from_file(f, key="localtime")
+    except (OSError, ValueError, ZoneInfoNotFoundError):
+        return datetime.now().astimezone().tzinfo or timezone.utc
+
+
+def zone(text: str) -> tzinfo:
+    """
+    A C{--tz} value: a zone name (C{Europe/Berlin}, C{UTC}) or an offset
+    (C{+01:00}, C{-0530}).
+    """
+    sign = {"+": 1, "-": -1}.get(text[:1])
+    if sign is not None:
+        digits = text[1:].replace(":", "")
+        if len(digits) == 4 and digits.isdigit():
+            hours, minutes = int(digits[:2]), int(digits[2:])
+            if hours < 24 and minutes < 60:
+                return timezone(sign * timedelta(hours=hours, minutes=minutes))
+    try:
+        return ZoneInfo(text)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise argparse.ArgumentTypeError(
+            f"unknown time zone {text!r} (use a name like Europe/Berlin or an"
+            " offset like +01:00)"
+        ) from None
+
+
+def host_name(text: str) -> bytes:
+    """
+    A C{--host} value: 1 to 255 bytes, no spaces.
+    """
+    data = text.encode("utf-8", "surrogateescape")
+    if not 0 < len(data) <= 255 or b" " in data:
+        raise argparse.ArgumentTypeError("a host name is 1 to 255 bytes, no spaces")
+    return data
+
+
+def bucket_seconds(text: str) -> int:
+    """
+    A C{--bucket-seconds} value: a whole number of seconds dividing an hour.
+    """
+    try:
+        return check_bucket_seconds(int(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _existing(path: Path) -> Path:
+    if not path.exists():
+        raise CommandError(f"{path}: no such file or directory", USAGE_ERROR)
+    return path
+
+
+class Progress:
+    """
+    A one-line progress bar on a terminal's stderr; silent elsewhere.
+    """
+
+    def __init__(self, stream=sys.stderr, clock: Callable[[], float] = time.monotonic):
+        self._stream = stream
+        self._clock = clock
+        self._enabled = stream.isatty()
+        self._last = 0.0
+        self._shown = False
+
+    def __call__(self, path: Path, done: int, total: int) -> None:
+        now = self._clock()
+        if not self._enabled or now - self._last < 0.2:
+            return
+        self._last = now
+        percent = 100 * done // total if total else 100
+        bar = "#" * (percent // 5)
+        self._stream.write(f"\r{path.name[:30]:30} [{bar:20}] {percent:3d}%")
+        self._stream.flush()
+        self._shown = True
+
+    def done(self) -> None:
+        """
+        Clear the bar before the summary is printed.
+        """
+        if self._shown:
+            self._stream.write("\r" + " " * 60 + "\r")
+            self._stream.flush()
+
+
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _write_json(out: BinaryIO, events: Iterator[Event]) -> None:
+    for event in events:
+        out.write(json.dumps(event_json(event), ensure_ascii=False).encode() + b"\n")
+
+
+def cmd_parse(args: argparse.Namespace, out: BinaryIO) -> int:
+    """
+    C{logship parse}: one JSON object per input line.
+    """
+    encoder = LineEncoder(host=args.host, tz=args.tz, year=args.year)
+    if str(args.file) == "-":
+        stream = sys.stdin.buffer
+    else:
+        stream = open(_existing(args.file), "rb")
+    now = time.time()
+    with stream:
+        chunks = iter(lambda: stream.read(1 << 16), b"")
+        lines = split_lines(chunks)
+        _write_json(out, (e for line in lines for e in whole_lines(encoder.events(line, now))))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, out: BinaryIO) -> int:
+    """
+    C{logship import}: parse files into time-bucketed files, with a summary.
+    """
+    paths = [_existing(p) for p in args.files]
+    progress = Progress()
+    started = time.monotonic()
+    try:
+        summary = import_files(
+            paths,
+            args.buckets,
+            host=args.host,
+            tz=args.tz,
+            year=args.year,
+            bucket_seconds=args.bucket_seconds,
+            progress=progress,
+        )
+    except OSError as e:
+        raise CommandError(f"{e.filename}: {e.strerror}", DATA_ERROR) from None
+    finally:
+        progress.done()
+    elapsed = max(time.monotonic() - started, 1e-9)
+    ratio = summary.bytes_out / summary.bytes_in if summary.bytes_in else 0.0
+    print(
+        f"{summary.lines} lines, {summary.events} events, {summary.buckets} buckets;"
+        f" {summary.bytes_in} bytes in, {summary.bytes_out} bytes out"
+        f" ({ratio:.2f}x); {summary.lines / elapsed:,.0f} lines/s",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _bucket_files(paths: Sequence[Path]) -> list[Path]:
+    """
+    The bucket files named by C{paths} (files, or directories searched for
+    bucket files), directories' files in time order.
+    """
+    files: list[Path] = []
+    for path in paths:
+        if _existing(path).is_dir():
+            files.extend(p for _, p in list_buckets(path))
+        else:
+            files.append(path)
+    return files
+
+
+def _read_bucket(path: Path, report: Callable[[str], None]) -> list[Event]:
+    """
+    The events of one bucket file in point order; problems go to C{report}.
+    """
+    events = []
+    try:
+        with open(path, "rb") as f:
+            for offset, data in iter_records(f):
+                try:
+                    events.append(decode(data))
+                except CorruptEvent as e:
+                    report(f"{path}: record at byte {offset}: {e}")
+    except TornRecord as e:
+        report(f"{path}: {e} (ignored)")
+    except OSError as e:
+        report(f"{path}: {e.strerror}")
+    events.sort(key=lambda e: e.point)
+    return events
+
+
+def cmd_cat(args: argparse.Namespace, out: BinaryIO) -> int:
+    """
+    C{logship cat}: decode bucket files to text lines or JSON, each file's
+    events in point order, long lines joined again.
+    """
+    problems = []
+
+    def report(problem: str) -> None:
+        problems.append(problem)
+        _stderr(f"logship cat: {problem}")
+
+    files = _bucket_files(args.paths)
+    events = whole_lines(e for path in files for e in _read_bucket(path, report))
+    if args.json:
+        _write_json(out, events)
+    else:
+        for event in events:
+            out.write(event_text(event) + b"\n")
+    return DATA_ERROR if problems else 0
+
+
+def cmd_keygen(args: argparse.Namespace, out: BinaryIO) -> int:
+    """
+    C{logship keygen}: write a new cluster key, mode 0600, never overwriting.
+    """
+    try:
+        write_new_key(args.path)
+    except KeyFileError as e:
+        raise CommandError(str(e), DATA_ERROR) from None
+    print(f"wrote a new cluster key to {args.path}", file=sys.stderr)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, out: BinaryIO) -> int:
+    """
+    C{logship demo}: import the given files, or a generated sample log, into
+    buckets in a work directory and show them back.
+    """
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="logship-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    files = [_existing(p) for p in args.files]
+    if not files:
+        sample = workdir / "sample.log"
+        with open(sample, "wb") as f:
+            for line in sample_lines(2000, start=time.time() - 600, rate=4):
+                f.write(line + b"\n")
+        files = [sample]
+    buckets = workdir / "buckets"
+    summary = import_files(
+        files,
+        buckets,
+        host=host_name(socket.gethostname().split(".")[0] or "localhost"),
+        tz=local_zone(),
+        year=None,
+        bucket_seconds=60,
+    )
+    shown = 0
+    for _, path in list_buckets(buckets)[-2:]:
+        for event in whole_lines(_read_bucket(path, _stderr)):
+            out.write(event_text(event) + b"\n")
+            shown += 1
+    print(
+        f"\nlogship demo: {summary.lines} lines from {', '.join(map(str, files))}"
+        f" into {summary.buckets} buckets under {buckets}; the last {shown}"
+        f" events above.\nSee them all with: logship cat {buckets}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """
+    The argument parser of every C{logship} command.
+    """
+    parser = argparse.ArgumentParser(
+        prog="logship", description="Collect, store and use event logs."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, run: Callable, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(run=run)
+        return sub
+
+    def add_reading(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--host",
+            type=host_name,
+            default=host_name(socket.gethostname().split(".")[0] or "localhost"),
+            help="host name for lines that do not name one (default: this host)",
+        )
+        sub.add_argument(
+            "--year", type=int, help="year of timestamps without one (default: inferred)"
+        )
+        sub.add_argument(
+            "--tz",
+            type=zone,
+            default=local_zone(),
+            help="time zone of timestamps without an offset (default: local)",
+        )
+
+    sub = add("parse", cmd_parse, "parse log lines and print one JSON object per line")
+    add_reading(sub)
+    sub.add_argument("file", nargs="?", type=Path, default=Path("-"), metavar="FILE|-")
+
+    sub = add("import", cmd_import, "parse log files into time-bucketed files")
+    add_reading(sub)
+    sub.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    sub.add_argument("--buckets", type=Path, required=True, metavar="DIR")
+    sub.add_argument(
+        "--bucket-seconds",
+        type=bucket_seconds,
+        default=60,
+        help="bucket interval in seconds (default: 60)",
+    )
+
+    sub = add("cat", cmd_cat, "decode bucket files (or directories of them) in time order")
+    sub.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    sub.add_argument("--json", action="store_true", help="print JSON objects")
+
+    sub = add("keygen", cmd_keygen, "write a new cluster key (mode 0600)")
+    sub.add_argument("path", type=Path, metavar="PATH")
+
+    sub = add("demo", cmd_demo, "run logship on this machine and show the result")
+    sub.add_argument("--workdir", type=Path, metavar="DIR")
+    sub.add_argument("files", nargs="*", type=Path, metavar="FILE")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """
+    Run the C{logship} command and exit with its status.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status = args.run(args, sys.stdout.buffer)
+        sys.stdout.flush()
+    except CommandError as e:
+        print(f"logship {args.command}: {e}", file=sys.stderr)
+        status = e.status
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        status = 0
+    except KeyboardInterrupt:
+        status = 130
+    sys.exit(status)

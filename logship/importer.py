@@ -1,0 +1,130 @@
+"""C{logship import}: read log files into time-bucketed files.
+
+Synchronous and single-threaded: a command-line job, not a service.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from pathlib import Path
+
+from logship.bucket import BucketWriter, bucket_relpath, bucket_start
+from logship.event import encode
+from logship.ingest import LineEncoder, split_lines
+
+_CHUNK = 1 << 20
+
+#: At most this many bucket files are open at once while importing.
+MAX_OPEN_BUCKETS = 64
+
+
+@dataclass
+class ImportSummary:
+    """
+    What an import did.
+
+    @ivar lines: lines read.
+    @ivar events: events written (a long line gives several).
+    @ivar buckets: distinct bucket files written to.
+    @ivar bytes_in: bytes read from the input files.
+    @ivar bytes_out: bytes appended to bucket files.
+    """
+
+    lines: int = 0
+    events: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    bucket_paths: set[Path] = field(default_factory=set)
+
+    @property
+    def buckets(self) -> int:
+        """
+        The number of distinct bucket files written to.
+        """
+        return len(self.bucket_paths)
+
+
+class _Buckets:
+    """
+    The bucket files an import appends to, a bounded number open at once.
+    """
+
+    def __init__(self, root: Path, bucket_seconds: int, summary: ImportSummary):
+        self._root = root
+        self._seconds = bucket_seconds
+        self._summary = summary
+        self._open: OrderedDict[int, BucketWriter] = OrderedDict()
+
+    def append(self, point: int, data: bytes) -> None:
+        start = bucket_start(point, self._seconds)
+        writer = self._open.get(start)
+        if writer is None:
+            if len(self._open) >= MAX_OPEN_BUCKETS:
+                self._close(self._open.popitem(last=False)[1])
+            path = self._root / bucket_relpath(start, self._seconds)
+            writer = self._open[start] = BucketWriter(path)
+            self._summary.bucket_paths.add(path)
+        else:
+            self._open.move_to_end(start)
+        writer.append(data)
+
+    def _close(self, writer: BucketWriter) -> None:
+        writer.close()
+        self._summary.bytes_out += writer.written
+
+    def close(self) -> None:
+        while self._open:
+            self._close(self._open.popitem()[1])
+
+
+def import_files(
+    paths: list[Path],
+    root: Path,
+    *,
+    host: bytes,
+    tz: tzinfo,
+    year: int | None,
+    bucket_seconds: int,
+    progress: Callable[[Path, int, int], None] = lambda path, done, total: None,
+    now: Callable[[], float] = time.time,
+) -> ImportSummary:
+    """
+    Parse log files and append their events to bucket files under C{root}.
+
+    Lines without a timestamp get the time the import started, so that a
+    file's headerless lines keep their order within one second.
+
+    @param progress: called now and then with the current file, the bytes
+        of it read so far, and its size.
+    @raise OSError: if a file cannot be read or a bucket written.
+    """
+    summary = ImportSummary()
+    buckets = _Buckets(root, bucket_seconds, summary)
+    started = now()
+    try:
+        for path in paths:
+            encoder = LineEncoder(host=host, tz=tz, year=year)
+            total = path.stat().st_size
+            with open(path, "rb") as f:
+                done = 0
+
+                def chunks():
+                    nonlocal done
+                    while chunk := f.read(_CHUNK):
+                        done += len(chunk)
+                        progress(path, done, total)
+                        yield chunk
+
+                for line in split_lines(chunks()):
+                    summary.lines += 1
+                    for event in encoder.events(line, started):
+                        buckets.append(event.point, encode(event))
+                        summary.events += 1
+            summary.bytes_in += done
+    finally:
+        buckets.close()
+    return summary

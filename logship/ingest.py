@@ -1,0 +1,87 @@
+"""From raw lines of one source to events: parse, fill points, split long lines.
+
+The one place that turns a line into L{Event}s, used by C{logship import} and
+C{logship parse} now and by the tailer later, so that all of them give the
+same events (and the same points) for the same lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import tzinfo
+
+from logship.event import MAX_NAME, Event, new_event, split_event, split_message
+from logship.parse import parse_line
+from logship.points import PointSequencer
+
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """
+    Cut a stream of byte chunks into lines without their terminators.
+
+    A line ends with LF; one CR before it is part of the terminator too.  A
+    last line without LF is a line as well.
+    """
+    rest = b""
+    for chunk in chunks:
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            yield line[:-1] if line.endswith(b"\r") else line
+    if rest:
+        yield rest[:-1] if rest.endswith(b"\r") else rest
+
+
+class LineEncoder:
+    """
+    Turns the lines of one source (one file of one host) into events.
+
+    @ivar points: the source's point sequencer; its state goes with the
+        source's read offset, so that re-reading gives the same points.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: bytes,
+        tz: tzinfo,
+        year: int | None = None,
+        points: PointSequencer | None = None,
+    ) -> None:
+        """
+        @param host: host name for lines that do not name one.
+        @param tz: time zone of timestamps without an offset.
+        @param year: year of timestamps without one (inferred if C{None}).
+        @param points: the sequencer to continue from (a new one if C{None}).
+        """
+        if not 0 < len(host) <= MAX_NAME:
+            raise ValueError(f"host name must be 1 to {MAX_NAME} bytes long")
+        self._host = host
+        self._tz = tz
+        self._year = year
+        self.points = PointSequencer() if points is None else points
+
+    def events(self, raw: bytes, now: float) -> list[Event]:
+        """
+        The events of one line: one, or several parts of a long line.
+
+        @param raw: the line without its terminator.
+        @param now: the reading time, seconds since the epoch.
+        """
+        parsed = parse_line(raw, now=now, tz=self._tz, year=self._year)
+        shn = self._host if parsed.host is None else parsed.host
+        points = [
+            self.points.next(parsed.point, parsed.resolution)
+            for _ in split_message(parsed.message)
+        ]
+        event = new_event(
+            points[0],
+            parsed.pri,
+            shn,
+            parsed.app,
+            parsed.pid,
+            parsed.message,
+            structured=parsed.structured,
+        )
+        return [event] if len(points) == 1 else split_event(event, points)

@@ -1,0 +1,107 @@
+"""Showing events to people: text lines, JSON objects, long lines joined again.
+
+Used by C{logship parse}, C{logship cat} and later by the web API, so that an
+event looks the same everywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from typing import Any
+
+from logship.event import Event, join_parts, tokens_of
+from logship.parse import PRI_NONE, TICKS_PER_SECOND, split_structured
+
+
+def iso_time(point: int) -> str:
+    """
+    The ISO 8601 UTC time of a point, to the microsecond.
+
+    >>> iso_time(179568582012345678)
+    '2026-11-26T09:37:00.123456Z'
+    """
+    seconds, ticks = divmod(point, TICKS_PER_SECOND)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + (
+        f".{ticks // 100:06d}Z"
+    )
+
+
+def whole_lines(events: Iterable[Event]) -> Iterator[Event]:
+    """
+    Join the parts of long lines (events flagged C{continued}) again.
+
+    Parts of one line follow each other in point order from the same host
+    and app; a part whose successor never comes is shown as it is.
+
+    @param events: events in point order.
+    @return: the events, each long line as one event (not continued).
+    """
+    pending: list[Event] = []
+    for event in events:
+        if pending and (event.shn, event.app) != (pending[0].shn, pending[0].app):
+            yield from pending
+            pending = []
+        if event.continued:
+            pending.append(event)
+        elif pending:
+            pending.append(event)
+            yield replace(pending[0], message=join_parts(pending))
+            pending = []
+        else:
+            yield event
+    yield from pending
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """
+    The JSON object of an event, as C{logship parse} and C{logship cat --json}
+    print it.  Byte fields are shown as UTF-8; a message that is not valid
+    UTF-8 also comes whole in C{message_b64}, so nothing is lost.
+    """
+    message = event.message
+    pri = None if event.pri == PRI_NONE else event.pri
+    obj: dict[str, Any] = {
+        "point": event.point,
+        "time": iso_time(event.point),
+        "host": _text(event.shn),
+        "app": _text(event.app),
+        "pid": None if event.pid is None else _text(event.pid),
+        "severity": None if pri is None else pri & 7,
+        "facility": None if pri is None else pri >> 3,
+        "message": _text(message),
+        "tokens": [_text(t) for t in tokens_of(event)],
+        "crc": zlib.crc32(message),
+    }
+    try:
+        message.decode("utf-8")
+    except UnicodeDecodeError:
+        obj["message_b64"] = base64.b64encode(message).decode("ascii")
+    if event.structured:
+        msgid, sd, _ = split_structured(message)
+        obj["msgid"] = None if msgid is None else _text(msgid)
+        obj["sd"] = None if sd is None else _text(sd)
+    if event.continued:
+        obj["continued"] = True
+    return obj
+
+
+def event_text(event: Event) -> bytes:
+    """
+    The text line of an event: C{time host app[pid]: message}, bytes as stored.
+    """
+    pid = b"" if event.pid is None else b"[" + event.pid + b"]"
+    return b"%s %s %s%s: %s" % (
+        iso_time(event.point).encode(),
+        event.shn,
+        event.app,
+        pid,
+        event.message,
+    )

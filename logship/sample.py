@@ -1,0 +1,80 @@
+"""A deterministic generator of realistic syslog lines, for the demo and benchmarks.
+
+The lines look like a small fleet's C{/var/log/syslog}: sshd logins and
+failures, cron jobs, kernel messages, nginx and postfix, with addresses,
+users, paths and ids people search for.  The same seed gives the same lines.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+
+_HOSTS = ["web1", "web2", "db1", "mail", "gw", "build7"]
+_USERS = ["root", "alice", "bob", "deploy", "postgres", "www-data", "admin"]
+_PATHS = ["/var/log/syslog", "/etc/nginx/nginx.conf", "/srv/app/current", "/tmp/x.sock"]
+
+
+def _ip(rng: random.Random) -> str:
+    return f"{rng.choice([10, 172, 192, 203])}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+
+
+def _message(rng: random.Random) -> tuple[str, str]:
+    """
+    One (tag name, message) pair.
+    """
+    kind = rng.randrange(10)
+    user = rng.choice(_USERS)
+    if kind < 3:
+        return "sshd", rng.choice(
+            [
+                f"Accepted publickey for {user} from {_ip(rng)} port {rng.randrange(1024, 65535)} ssh2: ED25519 SHA256:{rng.getrandbits(64):016x}",
+                f"Failed password for invalid user {user} from {_ip(rng)} port {rng.randrange(1024, 65535)} ssh2",
+                f"Disconnected from user {user} {_ip(rng)} port {rng.randrange(1024, 65535)}",
+                f"pam_unix(sshd:session): session opened for user {user}(uid={rng.randrange(1000, 1100)}) by (uid=0)",
+            ]
+        )
+    if kind < 5:
+        return "CRON", f"({user}) CMD (run-parts --report /etc/cron.hourly)"
+    if kind < 7:
+        return "nginx", (
+            f'{_ip(rng)} - - "GET /api/v1/items/{rng.randrange(100000)} HTTP/1.1" '
+            f'{rng.choice([200, 200, 200, 304, 404, 500])} {rng.randrange(100, 90000)} '
+            f'"-" "Mozilla/5.0 (X11; Linux x86_64)" rt={rng.random():.3f}'
+        )
+    if kind < 8:
+        return "kernel", rng.choice(
+            [
+                f"[{rng.uniform(1, 99999):.6f}] eth0: renamed from veth{rng.getrandbits(28):07x}",
+                f"[{rng.uniform(1, 99999):.6f}] EXT4-fs (sda1): re-mounted. Opts: errors=remount-ro",
+                f"[{rng.uniform(1, 99999):.6f}] Out of memory: Killed process {rng.randrange(100, 99999)} (python3)",
+            ]
+        )
+    if kind < 9:
+        queue = f"{rng.getrandbits(40):010X}"
+        return "postfix/smtpd", f"{queue}: client=mail{rng.randrange(9)}.example.org[{_ip(rng)}], sasl_username={user}@example.com"
+    return "systemd", f"Started Session {rng.randrange(1, 9999)} of user {user}; see {rng.choice(_PATHS)}"
+
+
+def sample_lines(
+    count: int, *, start: float | None = None, rate: float = 100.0, seed: int = 0
+) -> Iterator[bytes]:
+    """
+    Generate C{count} RFC 3164 file-format lines (without terminators).
+
+    @param start: the time of the first line (seconds since the epoch, shown
+        in UTC); now by default.
+    @param rate: lines per second of log time, so the lines spread over
+        C{count / rate} seconds; several lines share each second.
+    @param seed: the random seed; the same seed gives the same lines.
+    """
+    rng = random.Random(seed)
+    now = time.time() if start is None else start
+    pids = {host: rng.randrange(300, 30000) for host in _HOSTS}
+    for i in range(count):
+        when = time.strftime("%b %e %H:%M:%S", time.gmtime(now + i / rate))
+        host = rng.choice(_HOSTS)
+        app, message = _message(rng)
+        pid = "" if app == "kernel" else f"[{pids[host] + rng.randrange(50)}]"
+        yield f"{when} {host} {app}{pid}: {message}".encode()
