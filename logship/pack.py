@@ -3,9 +3,10 @@
 Pure code, no I/O.  A bucket file is a list of records (2-byte length +
 serialized event), which compresses poorly: binary fields interleaved with
 text.  L{pack} lays the same events out in columns, each column homogeneous
-(fixed-width integers split into byte planes, dictionaries for the repeated
-host and app names, then all the messages as text), and compresses the lot
-with zlib.  L{unpack} gives back the same events, in the same order.
+(small varints and bytes, dictionaries for the repeated host and app names,
+then all the messages as text), and compresses the lot with zlib.
+L{unpack} gives back the same events, in the same order.  On the corpus the
+result is smaller than zlib of the raw lines (see C{docs/format.md}).
 
 Layout (big-endian; see C{docs/format.md} "Packed bucket")::
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import struct
 import zlib
+from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
@@ -113,7 +114,7 @@ def test_marks_length() -> None:
         ({"continued": True, "pid": b"1", "structured": True}, 0xE0),
     ],
 )
-def test_flags(fields: dict[str, object], flags: int) -> None:
+def test_flags(fields: dict[str, Any], flags: int) -> None:
     """
     The flags sit in the high bits of the version byte, the format version
     in its low 5 bits.
@@ -176,7 +177,7 @@ def test_new_event() -> None:
         ({"message": b"a " * 40000}, "split"),
     ],
 )
-def test_encode_rejects(fields: dict[str, object], reason: str) -> None:
+def test_encode_rejects(fields: dict[str, Any], reason: str) -> None:
     """
     Fields out of range, and messages too long for one event, raise
     ValueError (callers truncate names and split messages).
