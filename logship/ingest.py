@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import tzinfo
 
-from logship.event import MAX_NAME, Event, new_event, split_event, split_message
+from logship.event import MAX_NAME, MAX_PART, Event, split_event, split_message
 from logship.parse import parse_line
 from logship.points import PointSequencer
 
@@ -71,17 +71,17 @@ class LineEncoder:
         """
         parsed = parse_line(raw, now=now, tz=self._tz, year=self._year)
         shn = self._host if parsed.host is None else parsed.host
-        points = [
-            self.points.next(parsed.point, parsed.resolution)
-            for _ in split_message(parsed.message)
-        ]
-        event = new_event(
+        parts = 1 if len(parsed.message) <= MAX_PART else len(split_message(parsed.message))
+        next_point = self.points.next
+        points = [next_point(parsed.point, parsed.resolution) for _ in range(parts)]
+        event = Event(
             points[0],
             parsed.pri,
             shn,
             parsed.app,
             parsed.pid,
             parsed.message,
-            structured=parsed.structured,
+            False,
+            parsed.structured,
         )
-        return [event] if len(points) == 1 else split_event(event, points)
+        return [event] if parts == 1 else split_event(event, points)

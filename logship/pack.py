@@ -36,7 +36,7 @@ import struct
 import zlib
 from typing import Iterable
 
-from logship.event import MAX_NAME, Event, new_event
+from logship.event import MAX_NAME, Event
 
 MAGIC = b"LSPK"
 PACK_VERSION = 1
@@ -367,7 +367,7 @@ def _read_body(body: bytes, n: int) -> list[Event]:
             pid = None
         f = flags[i]
         events.append(
-            new_event(
+            Event(
                 point,
                 pris[i],
                 hosts[host_index[i]],

@@ -71,7 +71,7 @@ What goes where:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from itertools import product
@@ -83,7 +83,7 @@ TICKS_PER_SECOND = 100_000_000
 PRI_NONE = 255
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Parsed:
     """
     The header fields of one log line, as far as the line gave them.
@@ -459,47 +459,11 @@ _KIND[ord("[")] = _BRACKET
 del _c
 
 
-# Building a frozen slotted dataclass through its __init__ costs one
-# object.__setattr__ per field, a large part of a whole parse.  _make sets
-# the slots through their descriptors instead; the result is the same object
-# (Parsed has no __post_init__ to skip).
-_new = object.__new__
-(
-    _SET_POINT, _SET_RESOLUTION, _SET_PRI, _SET_HOST,
-    _SET_APP, _SET_PID, _SET_MESSAGE, _SET_STRUCTURED,
-) = (getattr(Parsed, f.name).__set__ for f in fields(Parsed))  # fmt: skip
-
-
-def _make(
-    point: int,
-    resolution: int,
-    pri: int,
-    host: bytes | None,
-    app: bytes,
-    pid: bytes | None,
-    message: bytes,
-    structured: bool = False,
-) -> Parsed:
-    """
-    C{Parsed(...)}, faster.
-    """
-    parsed = _new(Parsed)
-    _SET_POINT(parsed, point)
-    _SET_RESOLUTION(parsed, resolution)
-    _SET_PRI(parsed, pri)
-    _SET_HOST(parsed, host)
-    _SET_APP(parsed, app)
-    _SET_PID(parsed, pid)
-    _SET_MESSAGE(parsed, message)
-    _SET_STRUCTURED(parsed, structured)
-    return parsed
-
-
 def _headerless(raw: bytes, now: float, pri: int = PRI_NONE) -> Parsed:
     """
     A line without a usable time: C{now} floored to the second.
     """
-    return _make(
+    return Parsed(
         int(now // 1) * TICKS_PER_SECOND, TICKS_PER_SECOND, pri, None, b"", None, raw
     )
 
@@ -520,8 +484,8 @@ def _host_and_tag(
             pos = h.end()
     t = _TAG.match(raw, pos)
     if t is None:
-        return _make(point, resolution, pri, host, b"", None, raw[pos:])
-    return _make(point, resolution, pri, host, t.group(1), t.group(2), raw[t.end() :])
+        return Parsed(point, resolution, pri, host, b"", None, raw[pos:])
+    return Parsed(point, resolution, pri, host, t.group(1), t.group(2), raw[t.end() :])
 
 
 def _rfc3164(
@@ -544,7 +508,7 @@ def _rfc3164(
         )  # fmt: skip
         if point is None:
             return None
-        return _make(point, TICKS_PER_SECOND, pri, host, app, pid, raw[m.end() :])
+        return Parsed(point, TICKS_PER_SECOND, pri, host, app, pid, raw[m.end() :])
     m = _RFC3164_TIME.match(raw, pos)
     if m is None:
         return None
@@ -580,7 +544,7 @@ def _iso(raw: bytes, pos: int, pri: int, tz: tzinfo) -> Parsed | None:
         return None
     if sep == b"T":
         return _host_and_tag(raw, m.end(), point, resolution, pri)
-    return _make(point, resolution, pri, None, b"", None, raw[m.end() :])
+    return Parsed(point, resolution, pri, None, b"", None, raw[m.end() :])
 
 
 def _hdfs(raw: bytes, tz: tzinfo) -> Parsed | None:
@@ -594,7 +558,7 @@ def _hdfs(raw: bytes, tz: tzinfo) -> Parsed | None:
     point = _point(_iso_minute(tz, b"20" + y, mo, d, h, mi, None), s, 0)
     if point is None:
         return None
-    return _make(point, TICKS_PER_SECOND, PRI_NONE, None, b"", None, raw[m.end() :])
+    return Parsed(point, TICKS_PER_SECOND, PRI_NONE, None, b"", None, raw[m.end() :])
 
 
 @lru_cache(maxsize=4096)
@@ -635,7 +599,7 @@ def _apache(raw: bytes, tz: tzinfo) -> Parsed | None:
     point = _point(_apache_minute(tz, wday, mon, d, h, mi, y), s, ticks)
     if point is None:
         return None
-    return _make(point, resolution, PRI_NONE, None, b"", None, raw[m.end() :])
+    return Parsed(point, resolution, PRI_NONE, None, b"", None, raw[m.end() :])
 
 
 def _rfc5424(raw: bytes, pos: int, pri: int, now: float, tz: tzinfo) -> Parsed | None:
@@ -667,7 +631,7 @@ def _rfc5424(raw: bytes, pos: int, pri: int, now: float, tz: tzinfo) -> Parsed |
     else:
         message = raw[m.start(12) :]
         structured = True
-    return _make(
+    return Parsed(
         point,
         resolution,
         pri,
@@ -707,7 +671,7 @@ def _with_pri(raw: bytes, now: float, tz: tzinfo, year: int | None) -> Parsed | 
             return found
     t = _TAG.match(raw, pos)
     if t is not None:
-        return _make(
+        return Parsed(
             int(now // 1) * TICKS_PER_SECOND, TICKS_PER_SECOND, pri, None,
             t.group(1), t.group(2), raw[t.end() :],
         )  # fmt: skip
@@ -774,16 +738,15 @@ def parse_line(
                 if start is not None and (pri is None or priority <= 191):
                     seconds = start + int(second)
                     if second < b"60" and 0 <= seconds <= _MAX_SECONDS:
-                        parsed = _new(Parsed)
-                        _SET_POINT(parsed, seconds * TICKS_PER_SECOND)
-                        _SET_RESOLUTION(parsed, TICKS_PER_SECOND)
-                        _SET_PRI(parsed, priority)
-                        _SET_HOST(parsed, host)
-                        _SET_APP(parsed, app)
-                        _SET_PID(parsed, pid)
-                        _SET_MESSAGE(parsed, raw[m.end() :])
-                        _SET_STRUCTURED(parsed, False)
-                        return parsed
+                        return Parsed(
+                            seconds * TICKS_PER_SECOND,
+                            TICKS_PER_SECOND,
+                            priority,
+                            host,
+                            app,
+                            pid,
+                            raw[m.end() :],
+                        )
         return _parse(raw, now, tz, year)
     except Exception:
         return _headerless(raw, now)

@@ -27,7 +27,6 @@ from logship.event import (
     encode,
     encode_fields,
     join_parts,
-    new_event,
     split_event,
     split_message,
     worst_case_size,
@@ -147,19 +146,6 @@ def test_crc_property() -> None:
     e = Event(5, 6, b"h", b"a", None, b"hello")
     assert e.crc == zlib.crc32(b"hello")
     assert e.identity == (b"h", b"a", 5, zlib.crc32(b"hello"))
-
-
-def test_new_event() -> None:
-    """
-    L{new_event} makes a frozen L{Event} equal to the one C{Event(...)} makes.
-    """
-    made = new_event(1, 2, b"h", b"a", b"9", b"m", True, False)
-    assert type(made) is Event
-    assert made == Event(1, 2, b"h", b"a", b"9", b"m", True, False)
-    assert hash(made) == hash(Event(1, 2, b"h", b"a", b"9", b"m", True, False))
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        made.point = 3  # type: ignore[misc]
-    assert dataclasses.replace(made, point=3).point == 3
 
 
 @pytest.mark.parametrize(
@@ -498,7 +484,7 @@ def test_corpus_round_trip(name: str) -> None:
     lines = corpus_lines(name)
     assert lines
     for n, line in enumerate(lines):
-        e = new_event(n, 255, b"host", b"app", None, line)
+        e = Event(n, 255, b"host", b"app", None, line)
         data = encode(e)
         assert int.from_bytes(data[9:13], "big") == zlib.crc32(line)
         got = decode(data)

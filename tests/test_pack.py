@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logship import pack as pack_module
-from logship.event import Event, encode, new_event
+from logship.event import Event, encode
 from logship.pack import MAGIC, CorruptPack, pack, unpack
 from logship.points import PointSequencer
 from tests import strategies
@@ -227,20 +227,20 @@ def crude_event(name: str, line: bytes, sequencer: PointSequencer) -> Event:
     """
     if m := _SYSLOG.match(line):
         point = _ticks(2026, _MONTHS[m[1]], int(m[2]), int(m[3]), int(m[4]), int(m[5]))
-        return new_event(sequencer.next(point, SECOND), 255, m[6], m[7], m[8], m[9])
+        return Event(sequencer.next(point, SECOND), 255, m[6], m[7], m[8], m[9])
     if m := _APACHE.match(line):
         point = _ticks(int(m[6]), _MONTHS[m[1]], int(m[2]), int(m[3]), int(m[4]), int(m[5]))
         pri = 8 + _SEVERITY.get(m[7], 6)
-        return new_event(sequencer.next(point, SECOND), pri, b"web1", b"httpd", None, m[8])
+        return Event(sequencer.next(point, SECOND), pri, b"web1", b"httpd", None, m[8])
     if m := _HDFS.match(line):
         point = _ticks(2000 + int(m[1]), *(int(m[i]) for i in range(2, 7)))
         pri = 8 + _SEVERITY.get(m[8], 6)
-        return new_event(sequencer.next(point, SECOND), pri, b"dn1", m[9], m[7], m[10])
+        return Event(sequencer.next(point, SECOND), pri, b"dn1", m[9], m[7], m[10])
     if m := _ZOOKEEPER.match(line):
         point = _ticks(*(int(m[i]) for i in range(1, 7))) + int(m[7]) * 10**5
         pri = 8 + _SEVERITY.get(m[8], 6)
-        return new_event(sequencer.next(point, 10**5), pri, b"zk1", b"zookeeper", None, m[9])
-    return new_event(sequencer.next(1_796_885_746 * SECOND, SECOND), 255, b"", b"", None, line)
+        return Event(sequencer.next(point, 10**5), pri, b"zk1", b"zookeeper", None, m[9])
+    return Event(sequencer.next(1_796_885_746 * SECOND, SECOND), 255, b"", b"", None, line)
 
 
 def ratios(name: str) -> dict[str, float]:
