@@ -1,17 +1,240 @@
 """twistd entry point of C{logship-buck}.
 
-Not implemented yet: the options parser says so instead of starting a service.
+    twistd -n logship-buck [--listen tcp:4401:interface=127.0.0.1]...
+        --data DIR --key FILE | --insecure  [--bucket-seconds 60]
+        [--node NAME] [--config buck.toml]
+
+L{Options} checks everything it can before twistd starts the service (the
+key file, the bucket interval, the data directory), so that a mistake is a
+one-line L{usage.UsageError}.  L{makeService} builds a L{MultiService}: the
+L{BuckService} (ingest, store, channel, periodic jobs) and one
+L{StreamServerEndpointService} per C{--listen} endpoint string.
 """
 
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any, ClassVar
+
+from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import IService, MultiService
+from twisted.internet import endpoints
+from twisted.internet.defer import Deferred
+from twisted.internet.error import CannotListenError
+from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
 from twisted.python import usage
+from zope.interface import implementer
 
-from logship._notyet import not_implemented_options
+from logship.bucket import check_bucket_seconds
+from logship.buck.pubsub import Channel
+from logship.buck.service import (
+    DEFAULT_MAX_UPLOAD,
+    DEFAULT_STATS_INTERVAL,
+    BuckService,
+)
+from logship.buck.store import DEFAULT_OPEN_BUCKETS, BucketStore, StoreError, prepare_data_dir
+from logship.config import ConfigOptions
+from logship.keys import KeyFileError, read_key
+from logship.wire.messages import MAX_NODE
 
-Options: type[usage.Options] = not_implemented_options("logship-buck")
+DEFAULT_LISTEN = "tcp:4401:interface=127.0.0.1"
+DEFAULT_DATA = "buck-data"
+
+_log = Logger(namespace="logship.buck.tap")
 
 
-def makeService(config: usage.Options) -> None:
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"must be at least 1, not {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError(f"must be more than 0, not {text}")
+    return value
+
+
+class Options(ConfigOptions):
     """
-    Never reached: L{Options} refuses to parse until the service exists.
+    The options of C{twistd logship-buck}; see C{etc/buck.toml}.
     """
-    raise NotImplementedError("logship-buck")
+
+    synopsis = "[options]"
+    longdesc = (
+        "Receive batches of events from tailers over the sealed wire protocol,"
+        " write them to time-bucketed files under DATA/buckets, acknowledge"
+        " them, and merge whole buckets uploaded by tailers."
+    )
+
+    optParameters: ClassVar[list[list[Any]]] = [
+        ["data", "d", DEFAULT_DATA, "The data directory (bucket files go to DATA/buckets)."],
+        ["key", "k", None, "The cluster key file (made by `logship keygen FILE`)."],
+        ["bucket-seconds", None, 60, "The bucket interval in seconds (divides 3600).", int],
+        ["node", None, None, "This buck's node name (default: the host name)."],
+        ["stats-interval", None, DEFAULT_STATS_INTERVAL,
+         "Seconds between two stats lines in the log.", _positive_float],
+        ["open-buckets", None, DEFAULT_OPEN_BUCKETS,
+         "Bucket files kept open at most.", _positive_int],
+        ["max-upload-mb", None, DEFAULT_MAX_UPLOAD >> 20,
+         "MiB one uploaded bucket file may have at most.", _positive_int],
+        ["frame-timeout", None, None,
+         "Seconds a partial frame may wait (for tests; default 30).", _positive_float],
+    ]
+    optFlags: ClassVar[list[list[Any]]] = [
+        ["insecure", None, "Lab only: no key, frames are NOT sealed (plaintext)."],
+    ]
+    config_paths = frozenset({"data", "key"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+        self.key: bytes | None = None
+
+    def opt_listen(self, description: str) -> None:
+        """
+        An endpoint to listen on, e.g. tcp:4401:interface=127.0.0.1
+        (repeatable; default tcp:4401:interface=127.0.0.1).
+        """
+        self["listen"].append(description)
+
+    def postOptions(self) -> None:
+        super().postOptions()
+        if not self["listen"]:
+            self["listen"] = [DEFAULT_LISTEN]
+        try:
+            check_bucket_seconds(self["bucket-seconds"])
+        except ValueError as e:
+            raise usage.UsageError(f"--bucket-seconds: {e}") from None
+        if self["node"] is None:
+            self["node"] = socket.gethostname().split(".")[0] or "buck"
+        node = self["node"]
+        if not 1 <= len(node) <= MAX_NODE or not node.isprintable():
+            raise usage.UsageError(
+                f"--node: 1 to {MAX_NODE} printable characters, not {node!r}"
+            )
+        if self["insecure"]:
+            if self["key"] is not None:
+                raise usage.UsageError("--insecure and --key exclude each other")
+            self.key = None
+        elif self["key"] is None:
+            raise usage.UsageError(
+                "no --key FILE given (make one with `logship keygen FILE`;"
+                " --insecure runs without one, for a lab only)"
+            )
+        else:
+            try:
+                self.key = read_key(Path(self["key"]))
+            except KeyFileError as e:
+                raise usage.UsageError(f"--key: {e}") from None
+        for description in self["listen"]:
+            try:
+                # Endpoints only keep the reactor: an inert stand-in lets the
+                # description be checked here, before twistd starts.
+                endpoints.serverFromString(_NOT_A_REACTOR, description)
+            except (ValueError, TypeError, KeyError) as e:
+                raise usage.UsageError(f"--listen {description}: {e}") from None
+        try:
+            prepare_data_dir(Path(self["data"]), self["bucket-seconds"])
+        except StoreError as e:
+            raise usage.UsageError(f"--data: {e}") from None
+
+
+_NOT_A_REACTOR = object()
+
+
+@implementer(IStreamServerEndpoint)
+class _Announced:
+    """
+    An endpoint that logs the address it listens on (the actual port, for
+    C{tcp:0}) once listening, and why it could not.
+    """
+
+    def __init__(self, endpoint: IStreamServerEndpoint, description: str) -> None:
+        self._endpoint = endpoint
+        self._description = description
+
+    def listen(self, factory: Factory) -> Deferred[IListeningPort]:
+        def listening(port: IListeningPort) -> IListeningPort:
+            address = port.getHost()
+            host = getattr(address, "host", None)
+            where = f"{host}:{address.port}" if host is not None else str(address)  # type: ignore[attr-defined]
+            _log.info(
+                "logship-buck listening on {where} ({description})",
+                where=where,
+                port=getattr(address, "port", None),
+                description=self._description,
+            )
+            return port
+
+        return self._endpoint.listen(factory).addCallback(listening)
+
+
+class _Listener(StreamServerEndpointService):
+    """
+    A listener that fails twistd's startup in one line when its endpoint
+    cannot be bound (a port in use, a bad interface), instead of a
+    traceback.
+    """
+
+    _raiseSynchronously = True  # as twisted.application.strports.service
+
+    def __init__(self, description: str, endpoint: IStreamServerEndpoint, factory: Factory) -> None:
+        super().__init__(_Announced(endpoint, description), factory)
+        self.description = description
+
+    def privilegedStartService(self) -> None:
+        try:
+            super().privilegedStartService()
+        except CannotListenError as e:
+            _log.critical(
+                "logship-buck cannot listen on {description}: {error}",
+                description=self.description,
+                error=str(e.socketError),
+            )
+            raise SystemExit(
+                f"logship-buck: cannot listen on {self.description}: {e.socketError}"
+            ) from None
+
+
+def makeService(config: Options, reactor: Any = None) -> IService:
+    """
+    Build the buck: its L{BuckService} and a listener per C{--listen}.
+
+    @param config: the parsed L{Options}.
+    @param reactor: the reactor (the global one if C{None}).
+    @return: the service to run.
+    """
+    if reactor is None:
+        from twisted.internet import reactor  # the edge: only here
+    top = MultiService()
+    store = BucketStore(
+        Path(config["data"]),
+        config["bucket-seconds"],
+        reactor,
+        open_buckets=config["open-buckets"],
+    )
+    max_upload = config["max-upload-mb"] << 20
+    buck = BuckService(
+        store=store,
+        channel=Channel(reactor),
+        clock=reactor,
+        key=config.key,
+        node=config["node"],
+        frame_timeout=config["frame-timeout"],
+        max_upload=max_upload,
+        max_incoming=4 * max_upload,
+        stats_interval=config["stats-interval"],
+    )
+    buck.setServiceParent(top)
+    if config.key is None:
+        _log.warn("logship-buck runs INSECURE (lab mode): frames are not sealed")
+    for description in config["listen"]:
+        endpoint = endpoints.serverFromString(reactor, description)
+        _Listener(description, endpoint, buck.factory).setServiceParent(top)
+    return top

@@ -1,0 +1,580 @@
+"""The buck's bucket store: events written into time-bucketed files on disk.
+
+A buck keeps one directory, C{DATA}::
+
+    DATA/bucket-seconds       the bucket interval the files were written with
+    DATA/buckets/YYYY/MM/DD/HH/MM.b   bucket files (L{logship.bucket} layout)
+    DATA/incoming/*.part      whole-bucket uploads being received
+
+L{BucketStore.write_batch} routes the events of a batch to the bucket of
+their point and appends them (arrival order within a file); the writers
+stay open in a bounded LRU so a steady stream costs one C{write} per batch
+and file, and L{BucketStore.close_idle} closes the ones nobody wrote to
+for a while.  Every batch is handed to the kernel before C{write_batch}
+returns, and fsynced (files, and the directories of new files) when the
+caller asks.
+
+L{BucketStore.merge_bucket} merges a whole bucket file uploaded by a tailer
+into the buck's own file for that interval: only records whose identity
+(C{shn}, C{app}, C{point}, C{crc}) the file does not hold yet are appended,
+so a re-upload adds nothing.
+
+Everything here is synchronous file I/O, called from the reactor thread: a
+batch is at most 4 MiB (the wire's limit), and a merge reads one bucket
+file (see C{docs/buck.md} for its cost).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+
+from logship.bucket import (
+    BucketWriter,
+    TornRecord,
+    bucket_relpath,
+    bucket_start,
+    check_bucket_seconds,
+    iter_records,
+)
+from logship.event import CorruptEvent, Event, decode
+
+#: Writers kept open at most (least recently used ones are closed first).
+DEFAULT_OPEN_BUCKETS = 64
+
+#: Seconds after which a writer nobody wrote to is closed by L{close_idle}.
+DEFAULT_IDLE_SECONDS = 120.0
+
+BUCKETS = "buckets"
+INCOMING = "incoming"
+SECONDS_FILE = "bucket-seconds"
+
+
+class StoreError(Exception):
+    """
+    The store cannot be opened or used (the message says why).
+    """
+
+
+class CorruptBatch(ValueError):
+    """
+    A batch holds an event that does not decode; nothing of it was written.
+
+    @ivar index: the position of the first bad event in the batch.
+    """
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(f"event {index} is corrupt: {reason}")
+        self.index = index
+
+
+class BadUpload(ValueError):
+    """
+    An uploaded bucket file cannot be merged (wrong interval, a record that
+    does not decode, an event outside the bucket); nothing of it was merged.
+    """
+
+
+def identity_key(data: bytes) -> bytes:
+    """
+    The identity of a serialized event (DESIGN.md: C{shn}, C{app},
+    C{point}, C{crc}) as one C{bytes}, read from the normative layout
+    without decoding: C{point} and C{crc} (bytes 1 to 12), then the
+    length-prefixed C{shn} and C{app}.  Two events have equal keys exactly
+    when their L{Event.identity} values are equal.
+
+    @param data: one serialized event (already known to decode).
+    @return: the key.
+    """
+    return data[1:13] + _names_field(data)
+
+
+def _names_field(data: bytes) -> bytes:
+    """
+    The length-prefixed C{shn} and C{app} fields of a serialized event.
+    """
+    app_at = 15 + data[14]
+    return data[14 : app_at + 1 + data[app_at]]
+
+
+@dataclass
+class StoreStats:
+    """
+    Counters of a L{BucketStore}.
+
+    @ivar batches: batches written.
+    @ivar events_written: events appended by L{BucketStore.write_batch}.
+    @ivar bytes_written: record bytes appended (batches and merges).
+    @ivar rejected_batches: batches refused because an event was corrupt.
+    @ivar fsyncs: C{fsync} calls (files and directories).
+    @ivar files_opened: writers opened (a bucket file opened for appending).
+    @ivar files_closed: writers closed (LRU, idle, shutdown, errors).
+    @ivar recovered: torn tails cut off bucket files when they were opened.
+    @ivar merges: uploads merged.
+    @ivar merge_events: events in the uploads merged.
+    @ivar merge_new: events of those that were new and appended.
+    @ivar rejected_merges: uploads refused by L{BucketStore.merge_bucket}.
+    @ivar write_errors: I/O errors while writing.
+    """
+
+    batches: int = 0
+    events_written: int = 0
+    bytes_written: int = 0
+    rejected_batches: int = 0
+    fsyncs: int = 0
+    files_opened: int = 0
+    files_closed: int = 0
+    recovered: int = 0
+    merges: int = 0
+    merge_events: int = 0
+    merge_new: int = 0
+    rejected_merges: int = 0
+    write_errors: int = 0
+
+
+class _Open:
+    """
+    One open writer and when it was last used.
+    """
+
+    __slots__ = ("writer", "used")
+
+    def __init__(self, writer: BucketWriter, used: float) -> None:
+        self.writer = writer
+        self.used = used
+
+
+def prepare_data_dir(data: Path, seconds: int) -> None:
+    """
+    Create a buck's data directory (or check an existing one): its
+    C{buckets} and C{incoming} directories, writable, and the bucket
+    interval it was first used with recorded in C{DATA/bucket-seconds}.
+
+    @param data: the data directory.
+    @param seconds: the bucket interval.
+    @raise StoreError: if it cannot be used, or holds buckets of another
+        interval (their files would not line up).
+    """
+    try:
+        (data / BUCKETS).mkdir(parents=True, exist_ok=True)
+        (data / INCOMING).mkdir(parents=True, exist_ok=True)
+        recorded = _recorded_seconds(data)
+        if recorded is None:
+            tmp = data / (SECONDS_FILE + ".tmp")
+            tmp.write_text(f"{seconds}\n")
+            os.replace(tmp, data / SECONDS_FILE)
+        elif recorded != seconds:
+            raise StoreError(
+                f"{data} holds buckets of {recorded} seconds, not {seconds}:"
+                f" use --bucket-seconds {recorded} or another data directory"
+            )
+        probe = data / INCOMING / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise StoreError(f"{e.filename or data}: {e.strerror}") from None
+
+
+def _recorded_seconds(data: Path) -> int | None:
+    path = data / SECONDS_FILE
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise StoreError(f"{path}: not a number of seconds: {text[:40]!r}") from None
+
+
+class BucketStore:
+    """
+    Bucket files under C{DATA/buckets}, written batch by batch and merged
+    upload by upload.
+
+    @ivar data: the data directory.
+    @ivar buckets: C{DATA/buckets}.
+    @ivar incoming: C{DATA/incoming}, where uploads are received.
+    @ivar seconds: the bucket interval.
+    @ivar stats: the counters.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        data: Path,
+        seconds: int,
+        clock: IReactorTime,
+        *,
+        open_buckets: int = DEFAULT_OPEN_BUCKETS,
+        idle_seconds: float = DEFAULT_IDLE_SECONDS,
+        fsync: Callable[[int], None] = os.fsync,
+    ) -> None:
+        """
+        Open (creating it if needed) the data directory C{data}.
+
+        Partial uploads left in C{DATA/incoming} by an earlier run are
+        removed; a data directory written with another bucket interval is
+        refused (its files would not line up).
+
+        @param data: the data directory.
+        @param seconds: the bucket interval; it must divide 3600.
+        @param clock: gives the time writers were last used.
+        @param open_buckets: how many writers to keep open at most.
+        @param idle_seconds: L{close_idle} closes writers unused this long.
+        @param fsync: called with a file descriptor to make it durable
+            (L{os.fsync}; tests count the calls).
+        @raise StoreError: if the directory cannot be used.
+        @raise ValueError: if C{seconds} or C{open_buckets} are invalid.
+        """
+        self.seconds = check_bucket_seconds(seconds)
+        if open_buckets < 1:
+            raise ValueError(f"open_buckets must be at least 1, not {open_buckets}")
+        self.data = data
+        self.buckets = data / BUCKETS
+        self.incoming = data / INCOMING
+        self.stats = StoreStats()
+        self._clock = clock
+        self._open_buckets = open_buckets
+        self._idle_seconds = idle_seconds
+        self._fsync = fsync
+        self._writers: OrderedDict[int, _Open] = OrderedDict()
+        self._closed = False
+        self._prepare()
+
+    # -- opening
+
+    def _prepare(self) -> None:
+        prepare_data_dir(self.data, self.seconds)
+        try:
+            for stale in self.incoming.iterdir():
+                stale.unlink()
+                self._log.info(
+                    "Removed an unfinished upload {path}", path=str(stale)
+                )
+        except OSError as e:
+            raise StoreError(f"{e.filename or self.incoming}: {e.strerror}") from None
+
+    def path_of(self, start: int) -> Path:
+        """
+        The bucket file of the bucket starting at C{start}.
+        """
+        return self.buckets / bucket_relpath(start, self.seconds)
+
+    # -- writing batches
+
+    def write_batch(self, events: Iterable[bytes], sync: bool) -> list[Event]:
+        """
+        Append a batch of serialized events to their bucket files.
+
+        Every event is decoded (and its crc checked) before anything is
+        written: a corrupt one rejects the whole batch.  When this returns,
+        the records are in the kernel (a crash of the buck loses nothing);
+        with C{sync} they, and the directory entries of files this batch
+        created, are on disk.
+
+        @param events: serialized events (without record lengths).
+        @param sync: fsync the files touched.
+        @return: the decoded events, in batch order.
+        @raise CorruptBatch: if an event does not decode; nothing written.
+        @raise StoreError: if the store is closed.
+        @raise OSError: if writing failed (the writers involved are closed;
+            reopening cuts any torn record off).
+        """
+        self._check_open()
+        decoded: list[Event] = []
+        groups: dict[int, list[bytes]] = {}
+        seconds = self.seconds
+        last_start = -1
+        group: list[bytes] = []
+        for index, data in enumerate(events):
+            try:
+                event = decode(data)
+            except CorruptEvent as e:
+                self.stats.rejected_batches += 1
+                raise CorruptBatch(index, str(e)) from None
+            decoded.append(event)
+            start = bucket_start(event.point, seconds)
+            if start != last_start:
+                group = groups.setdefault(start, [])
+                last_start = start
+            group.append(data)
+        created: list[Path] = []
+        touched: list[BucketWriter] = []
+        for start, records in groups.items():
+            writer = self._writer(start, created)
+            try:
+                append = writer.append
+                for data in records:
+                    append(data)
+                writer.flush()
+            except OSError:
+                self._discard(start)
+                raise
+            self.stats.bytes_written += 2 * len(records) + sum(map(len, records))
+            touched.append(writer)
+        if sync:
+            for writer in touched:
+                self._sync_file(writer.path)
+            self._sync_dirs(created)
+        self.stats.batches += 1
+        self.stats.events_written += len(decoded)
+        return decoded
+
+    def decode_batch(self, events: Iterable[bytes]) -> list[Event]:
+        """
+        Decode a batch without writing it (for C{live} batches).
+
+        @param events: serialized events.
+        @return: the decoded events.
+        @raise CorruptBatch: if an event does not decode.
+        """
+        decoded = []
+        for index, data in enumerate(events):
+            try:
+                decoded.append(decode(data))
+            except CorruptEvent as e:
+                self.stats.rejected_batches += 1
+                raise CorruptBatch(index, str(e)) from None
+        return decoded
+
+    def _writer(self, start: int, created: list[Path]) -> BucketWriter:
+        """
+        The open writer of bucket C{start}, opening it (and closing the least
+        recently used one) if needed; C{created} gets the path if the file
+        is new.
+        """
+        now = self._clock.seconds()
+        entry = self._writers.get(start)
+        if entry is not None:
+            entry.used = now
+            self._writers.move_to_end(start)
+            return entry.writer
+        while len(self._writers) >= self._open_buckets:
+            oldest = next(iter(self._writers))
+            self._close_writer(oldest, "least recently used")
+        path = self.path_of(start)
+        if not path.exists():
+            created.append(path)
+        try:
+            writer = BucketWriter(path)
+        except OSError as e:
+            self.stats.write_errors += 1
+            self._log.error(
+                "Cannot open bucket file {path}: {error}", path=str(path), error=str(e)
+            )
+            raise
+        self.stats.files_opened += 1
+        recovery = writer.recovery
+        if recovery.cut:
+            self.stats.recovered += 1
+            self._log.warn(
+                "Cut a torn tail of {cut} bytes off {path} ({reason});"
+                " kept {records} records",
+                path=str(path),
+                cut=recovery.cut,
+                reason=recovery.reason,
+                records=recovery.records,
+            )
+        self._writers[start] = _Open(writer, now)
+        return writer
+
+    def _sync_file(self, path: Path) -> None:
+        """
+        fsync a file through a descriptor of its own: all of the file's
+        written data reaches the disk, whichever descriptor wrote it.
+        """
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            self._fsync(fd)
+            self.stats.fsyncs += 1
+        finally:
+            os.close(fd)
+
+    def _sync_dirs(self, created: list[Path]) -> None:
+        """
+        fsync the directories from each new file up to C{DATA/buckets}, so
+        that the new files (and new directories) survive a power loss.
+        """
+        done: set[Path] = set()
+        for path in created:
+            directory = path.parent
+            while directory not in done:
+                done.add(directory)
+                self._sync_file(directory)
+                if directory == self.buckets:
+                    break
+                directory = directory.parent
+
+    # -- closing writers
+
+    def _close_writer(self, start: int, why: str) -> None:
+        entry = self._writers.pop(start)
+        try:
+            entry.writer.close()
+        except OSError as e:
+            self.stats.write_errors += 1
+            self._log.error(
+                "Closing {path} failed: {error}",
+                path=str(entry.writer.path),
+                error=str(e),
+            )
+        self.stats.files_closed += 1
+        self._log.debug(
+            "Closed {path} ({why})", path=str(entry.writer.path), why=why
+        )
+
+    def _discard(self, start: int) -> None:
+        self.stats.write_errors += 1
+        if start in self._writers:
+            self._close_writer(start, "write error")
+
+    def close_idle(self, now: float) -> int:
+        """
+        Close the writers not used for the store's idle time.
+
+        @param now: the current time (the clock's C{seconds()}).
+        @return: how many were closed.
+        """
+        limit = now - self._idle_seconds
+        idle = [start for start, entry in self._writers.items() if entry.used <= limit]
+        for start in idle:
+            self._close_writer(start, "idle")
+        return len(idle)
+
+    @property
+    def open_files(self) -> int:
+        """
+        How many writers are open.
+        """
+        return len(self._writers)
+
+    def close(self) -> None:
+        """
+        Flush and close every writer; the store refuses writes afterwards.
+        """
+        for start in list(self._writers):
+            self._close_writer(start, "shutdown")
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("the store is closed")
+
+    # -- merging uploads
+
+    def merge_bucket(self, start: int, seconds: int, records_file: Path) -> tuple[int, int]:
+        """
+        Merge a whole uploaded bucket file into this store's file of the
+        same bucket: append, in upload order, the records whose identity
+        the file does not hold yet (nor an earlier record of the upload).
+
+        The upload is checked completely before anything is appended: every
+        record must be whole, decode, and have its point inside the bucket.
+        The file is fsynced after the merge.
+
+        @param start: the bucket's start (epoch seconds).
+        @param seconds: the uploader's bucket interval; it must be the
+            store's.
+        @param records_file: the uploaded file (records, as in a bucket file).
+        @return: C{(events, new)}: how many events the upload held, and how
+            many of them were appended.
+        @raise BadUpload: if the upload cannot be merged; nothing appended.
+        @raise StoreError: if the store is closed.
+        @raise OSError: if reading or writing failed.
+        """
+        self._check_open()
+        try:
+            names = self._check_upload(start, seconds, records_file)
+        except BadUpload:
+            self.stats.rejected_merges += 1
+            raise
+        created: list[Path] = []
+        writer = self._writer(start, created)
+        try:
+            writer.flush()
+            known = self._identities(writer.path, names)
+            events = new = added = 0
+            with open(records_file, "rb") as upload:
+                for _, data in iter_records(upload):
+                    events += 1
+                    key = identity_key(data)
+                    if key in known:
+                        continue
+                    known.add(key)
+                    writer.append(data)
+                    new += 1
+                    added += 2 + len(data)
+            writer.flush()
+        except OSError:
+            self._discard(start)
+            raise
+        self._sync_file(writer.path)
+        self._sync_dirs(created)
+        self.stats.merges += 1
+        self.stats.merge_events += events
+        self.stats.merge_new += new
+        self.stats.bytes_written += added
+        return events, new
+
+    def _check_upload(self, start: int, seconds: int, records_file: Path) -> set[bytes]:
+        """
+        Check an upload completely (see L{merge_bucket}).
+
+        @return: the distinct C{shn}/C{app} fields of its events.
+        @raise BadUpload: if it cannot be merged.
+        """
+        if seconds != self.seconds:
+            raise BadUpload(
+                f"bucket interval {seconds} s differs from this buck's {self.seconds} s"
+            )
+        if start % seconds:
+            raise BadUpload(f"bucket start {start} is not a multiple of {seconds} s")
+        names: set[bytes] = set()
+        try:
+            with open(records_file, "rb") as upload:
+                for offset, data in iter_records(upload):
+                    try:
+                        event = decode(data)
+                    except CorruptEvent as e:
+                        raise BadUpload(f"record at byte {offset}: {e}") from None
+                    if bucket_start(event.point, seconds) != start:
+                        raise BadUpload(
+                            f"record at byte {offset}: point {event.point} is"
+                            f" outside the bucket starting at {start}"
+                        )
+                    names.add(_names_field(data))
+        except TornRecord as e:
+            raise BadUpload(f"{e}") from None
+        return names
+
+    def _identities(self, path: Path, names: set[bytes]) -> set[bytes]:
+        """
+        The identity keys of the records in bucket file C{path} (flushed)
+        whose C{shn}/C{app} are among C{names}: an upload comes from one
+        tailer, so only that host's records can collide with it, and the
+        set stays as small as the upload.
+        """
+        known: set[bytes] = set()
+        add = known.add
+        with open(path, "rb") as existing:
+            try:
+                for _, data in iter_records(existing):
+                    if _names_field(data) in names:
+                        add(identity_key(data))
+            except TornRecord as e:  # not after the writer recovered it
+                raise OSError(f"{path}: {e}") from None
+        return known
+
+    def stats_dict(self) -> dict[str, int]:
+        """
+        The counters, and the number of open files, as a dict.
+        """
+        return {**asdict(self.stats), "open_files": len(self._writers)}

@@ -1,0 +1,248 @@
+"""Settings from a TOML file and the command line, for every logship tap.
+
+Each service reads one TOML file (C{--config FILE}, DESIGN.md
+"Configuration") whose top-level keys are the service's long option names,
+with dashes or underscores (C{bucket_seconds} or C{bucket-seconds}).  The
+command line wins: an option given there ignores the file's value.  A key
+the service does not know, a value of the wrong type, or a file that cannot
+be read or parsed is a L{usage.UsageError} naming the file and the key, so
+twistd prints one line and exits.
+
+A tap's C{Options} derives from L{ConfigOptions} and calls
+C{super().postOptions()} before checking its values::
+
+    class Options(ConfigOptions):
+        optParameters = [
+            ["listen", None, "tcp:4401", "..."],
+            ["bucket-seconds", None, 60, "...", int],
+        ]
+        optFlags = [["insecure", None, "..."]]
+        config_paths = frozenset({"data", "key"})
+
+        def postOptions(self) -> None:
+            super().postOptions()
+            ...
+
+Value types follow the declarations: a flag takes a TOML boolean; a
+parameter with a coerce function (C{int}, C{float}, any callable) takes a
+string or number, passed through it as text; a parameter without one takes
+a string.  An C{opt_NAME(value)} method (a repeatable option) takes a
+string or an array of strings, one call each.  Names in C{config_paths}
+are resolved relative to the TOML file's directory.  C{config_arguments}
+names a key whose array of strings stands for the positional arguments
+when the command line gives none (the tailer's files).
+"""
+
+from __future__ import annotations
+
+import getopt
+import sys
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from twisted.python import reflect, usage
+
+CONFIG_OPTION = "config"
+
+
+@dataclass(frozen=True)
+class _Declared:
+    """
+    How a configurable option takes its value.
+
+    @ivar kind: C{"flag"}, C{"parameter"} or C{"method"}.
+    @ivar coerce: a parameter's coerce function, if any.
+    """
+
+    kind: str
+    coerce: Callable[[str], Any] | None = None
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """
+    Read a TOML file.
+
+    @return: its top-level table.
+    @raise usage.UsageError: if it cannot be read or parsed.
+    """
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as e:
+        raise usage.UsageError(f"{path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise usage.UsageError(f"{path}: not valid TOML: {e}") from None
+
+
+def declared_options(options: usage.Options) -> dict[str, _Declared]:
+    """
+    The options of C{options} a config file may set, by long name: flags,
+    parameters, and C{opt_} methods taking a value (not C{--config} itself,
+    nor C{--help}/C{--version}).
+    """
+    found: dict[str, _Declared] = {}
+    parameters: list[Sequence[Any]] = []
+    reflect.accumulateClassList(type(options), "optParameters", parameters)
+    for parameter in parameters:
+        name = parameter[0]
+        coerce = parameter[4] if len(parameter) > 4 else None
+        found[name] = _Declared("parameter", coerce)
+    flags: list[Sequence[Any]] = []
+    reflect.accumulateClassList(type(options), "optFlags", flags)
+    for flag in flags:
+        found[flag[0]] = _Declared("flag")
+    # opt_NAME(value) methods; an alias (opt_b = opt_buck) counts once,
+    # under its longest name.
+    methods: dict[Any, str] = {}
+    for attribute in dir(type(options)):
+        function = getattr(type(options), attribute)
+        code = getattr(function, "__code__", None)
+        if attribute.startswith("opt_") and code is not None and code.co_argcount == 2:
+            name = attribute[4:].replace("_", "-")
+            if len(name) > len(methods.get(function, "")):
+                methods[function] = name
+    for name in methods.values():
+        found.setdefault(name, _Declared("method"))
+    found.pop(CONFIG_OPTION, None)
+    return found
+
+
+def given_options(options: usage.Options, argv: Sequence[str]) -> set[str]:
+    """
+    The long names of the options given in C{argv}, as C{options} parses it.
+    A command line it would refuse gives an empty set (the parser reports).
+    """
+    try:
+        opts, _ = getopt.getopt(list(argv), options.shortOpt, options.longOpt)
+    except getopt.error:
+        return set()
+    given = set()
+    for opt, _ in opts:
+        opt = opt[2:] if opt.startswith("--") else opt[1:]
+        name = options.synonyms.get(opt) or options.synonyms.get(opt.replace("-", "_"))
+        if name is not None:
+            given.add(name.replace("_", "-"))
+    return given
+
+
+class ConfigOptions(usage.Options):
+    """
+    A tap's options with C{--config FILE} (see the module docstring).
+
+    @ivar given: the long names given on the command line.
+    @ivar config_file: the TOML file read, if any.
+    """
+
+    #: Options whose value is a path relative to the TOML file's directory.
+    config_paths: ClassVar[frozenset[str]] = frozenset()
+    #: A TOML key standing for the positional arguments, if the tap has any.
+    config_arguments: ClassVar[str | None] = None
+
+    optParameters: ClassVar[list[list[Any]]] = [
+        [
+            CONFIG_OPTION,
+            "c",
+            None,
+            "Read settings from this TOML file; the command line wins over it.",
+        ],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.given: set[str] = set()
+        self.config_file: Path | None = None
+        self.arguments: list[str] = []
+
+    def parseOptions(self, options: Sequence[str] | None = None) -> None:
+        argv = list(sys.argv[1:] if options is None else options)
+        self.given = given_options(self, argv)
+        super().parseOptions(argv)
+
+    def parseArgs(self, *args: str) -> None:
+        if args and self.config_arguments is None:
+            raise usage.UsageError(f"unexpected arguments: {' '.join(args)}")
+        self.arguments = list(args)
+
+    def postOptions(self) -> None:
+        """
+        Apply the config file, if one was given.
+        """
+        if self[CONFIG_OPTION] is not None:
+            self.config_file = Path(self[CONFIG_OPTION])
+            self.apply_config(self.config_file, load_toml(self.config_file))
+
+    def apply_config(self, path: Path, table: dict[str, Any]) -> None:
+        """
+        Set the options of C{table} that the command line did not give.
+
+        @param path: the file C{table} comes from (for messages and
+            relative paths).
+        @raise usage.UsageError: on an unknown key or a bad value.
+        """
+        declared = declared_options(self)
+        arguments_key = self.config_arguments
+        for key, value in table.items():
+            name = key.replace("_", "-")
+            if arguments_key is not None and name == arguments_key.replace("_", "-"):
+                if not self.arguments:
+                    self.arguments = [
+                        self._path(path, name, v) for v in _strings(path, key, value)
+                    ]
+                continue
+            how = declared.get(name)
+            if how is None:
+                known = sorted(declared) + ([arguments_key] if arguments_key else [])
+                raise usage.UsageError(
+                    f"{path}: unknown setting {key!r} (known: {', '.join(known)})"
+                )
+            if name in self.given:
+                continue
+            if how.kind == "flag":
+                if type(value) is not bool:
+                    raise usage.UsageError(f"{path}: {key} must be true or false")
+                self[name] = 1 if value else 0
+            elif how.kind == "method":
+                method = getattr(self, "opt_" + name.replace("-", "_"))
+                for text in _strings(path, key, value):
+                    self._call(path, key, method, self._path(path, name, text))
+            else:
+                self[name] = self._parameter(path, key, name, value, how.coerce)
+
+    def _parameter(
+        self,
+        path: Path,
+        key: str,
+        name: str,
+        value: Any,
+        coerce: Callable[[str], Any] | None,
+    ) -> Any:
+        if coerce is None:
+            if type(value) is not str:
+                raise usage.UsageError(f"{path}: {key} must be a string")
+            return self._path(path, name, value)
+        if type(value) not in (str, int, float):
+            raise usage.UsageError(f"{path}: {key} must be a string or a number")
+        return self._call(path, key, coerce, str(value))
+
+    def _path(self, path: Path, name: str, value: str) -> str:
+        if name in self.config_paths:
+            return str(path.parent / Path(value).expanduser())
+        return value
+
+    @staticmethod
+    def _call(path: Path, key: str, function: Callable[[str], Any], text: str) -> Any:
+        try:
+            return function(text)
+        except (ValueError, TypeError, usage.UsageError) as e:
+            raise usage.UsageError(f"{path}: {key} = {text!r}: {e}") from None
+
+
+def _strings(path: Path, key: str, value: Any) -> list[str]:
+    if type(value) is str:
+        return [value]
+    if type(value) is list and all(type(v) is str for v in value):
+        return list(value)
+    raise usage.UsageError(f"{path}: {key} must be a string or an array of strings")
