@@ -64,7 +64,7 @@ def sample_lines(
     Generate C{count} RFC 3164 file-format lines (without terminators).
 
     @param start: the time of the first line (seconds since the epoch, shown
-        in UTC); now by default.
+        in local time, as syslog writes files); now by default.
     @param rate: lines per second of log time, so the lines spread over
         C{count / rate} seconds; several lines share each second.
     @param seed: the random seed; the same seed gives the same lines.
@@ -73,7 +73,7 @@ def sample_lines(
     now = time.time() if start is None else start
     pids = {host: rng.randrange(300, 30000) for host in _HOSTS}
     for i in range(count):
-        when = time.strftime("%b %e %H:%M:%S", time.gmtime(now + i / rate))
+        when = time.strftime("%b %e %H:%M:%S", time.localtime(now + i / rate))
         host = rng.choice(_HOSTS)
         app, message = _message(rng)
         pid = "" if app == "kernel" else f"[{pids[host] + rng.randrange(50)}]"
