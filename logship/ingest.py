@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from datetime import tzinfo
 
 from logship.event import MAX_NAME, MAX_PART, Event, split_event, split_message
-from logship.parse import parse_line
+from logship.parse import Parsed, parse_line
 from logship.points import PointSequencer
 
 
@@ -61,17 +61,31 @@ class LineEncoder:
         self._tz = tz
         self._year = year
         self.points = PointSequencer() if points is None else points
+        self._unended: tuple[Parsed, bytes] | None = None
 
-    def events(self, raw: bytes, now: float) -> list[Event]:
+    def events(self, raw: bytes, now: float, *, ended: bool = True) -> list[Event]:
         """
         The events of one line: one, or several parts of a long line.
 
-        @param raw: the line without its terminator.
+        A reader that must cut a huge line into pieces (to bound its memory)
+        passes each piece but the last with C{ended=False}: the next piece
+        is not parsed but continues the same event (same host, app, pid,
+        priority), and the last event of an unended piece is flagged
+        C{continued}, so the line is joined again on display.
+
+        @param raw: the line (or piece) without its terminator.
         @param now: the reading time, seconds since the epoch.
+        @param ended: C{False} if the next call continues this line.
         """
-        parsed = parse_line(raw, now=now, tz=self._tz, year=self._year)
-        shn = self._host if parsed.host is None else parsed.host
-        parts = 1 if len(parsed.message) <= MAX_PART else len(split_message(parsed.message))
+        head = self._unended
+        if head is None:
+            parsed = parse_line(raw, now=now, tz=self._tz, year=self._year)
+            head = (parsed, self._host if parsed.host is None else parsed.host)
+            message = parsed.message
+        else:
+            message = raw
+        parsed, shn = head
+        parts = 1 if len(message) <= MAX_PART else len(split_message(message))
         next_point = self.points.next
         points = [next_point(parsed.point, parsed.resolution) for _ in range(parts)]
         event = Event(
@@ -80,8 +94,9 @@ class LineEncoder:
             shn,
             parsed.app,
             parsed.pid,
-            parsed.message,
-            False,
-            parsed.structured,
+            message,
+            not ended,
+            parsed.structured and self._unended is None,
         )
+        self._unended = None if ended else head
         return [event] if parts == 1 else split_event(event, points)

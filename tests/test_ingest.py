@@ -95,3 +95,24 @@ class PropertyTests(SynchronousTestCase):
         encoded, message = round_trip(encoder, line)
         self.assertEqual(message, parse_line(line, now=NOW, tz=timezone.utc).message)
         self.assertTrue(all(len(data) <= MAX_EVENT_SIZE for data in encoded))
+
+
+class PiecesTests(SynchronousTestCase):
+    def test_pieces_of_a_huge_line_join_again(self) -> None:
+        """
+        A line read in pieces (C{ended=False}) gives events that join back
+        to the whole message; later pieces are not parsed as headers.
+        """
+        encoder = LineEncoder(host=b"h", tz=timezone.utc)
+        head = b"<13>Dec 10 06:55:46 LabSZ sshd[1]: "
+        pieces = [head + b"a" * 100_000, b"<34>Oct 11 22:14:15 x y: " + b"b" * 50, b"c" * 10]
+        events = []
+        for i, piece in enumerate(pieces):
+            events += encoder.events(piece, NOW, ended=i == len(pieces) - 1)
+        [whole] = list(whole_lines(decode(encode(e)) for e in events))
+        self.assertEqual(whole.message, b"".join(pieces)[len(head):])
+        self.assertEqual((whole.shn, whole.app, whole.pid, whole.pri), (b"LabSZ", b"sshd", b"1", 13))
+        points = [e.point for e in events]
+        self.assertEqual(points, sorted(set(points)))
+        after = encoder.events(b"Dec 10 06:55:47 LabSZ cron: next", NOW)
+        self.assertEqual((after[0].app, after[0].continued), (b"cron", False))
