@@ -15,10 +15,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import tzinfo
 from pathlib import Path
 from typing import BinaryIO, NoReturn
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from logship.bucket import (
     TornRecord,
@@ -32,6 +31,7 @@ from logship.ingest import LineEncoder, split_lines
 from logship.keys import KeyFileError, write_new_key
 from logship.render import event_json, event_text, whole_lines
 from logship.sample import sample_lines
+from logship.zones import local_zone, parse_zone
 
 USAGE_ERROR = 2
 DATA_ERROR = 1
@@ -47,39 +47,14 @@ class CommandError(Exception):
         self.status = status
 
 
-def local_zone() -> tzinfo:
-    """
-    This machine's time zone, with its daylight saving rules when known.
-    """
-    name = os.environ.get("TZ", "").lstrip(":")
-    try:
-        if name:
-            return ZoneInfo(name)
-        with open("/etc/localtime", "rb") as f:
-            return ZoneInfo.from_file(f, key="localtime")
-    except (OSError, ValueError, ZoneInfoNotFoundError):
-        return datetime.now().astimezone().tzinfo or timezone.utc
-
-
 def zone(text: str) -> tzinfo:
     """
-    A C{--tz} value: a zone name (C{Europe/Berlin}, C{UTC}) or an offset
-    (C{+01:00}, C{-0530}).
+    A C{--tz} value (see L{parse_zone}).
     """
-    sign = {"+": 1, "-": -1}.get(text[:1])
-    if sign is not None:
-        digits = text[1:].replace(":", "")
-        if len(digits) == 4 and digits.isdigit():
-            hours, minutes = int(digits[:2]), int(digits[2:])
-            if hours < 24 and minutes < 60:
-                return timezone(sign * timedelta(hours=hours, minutes=minutes))
     try:
-        return ZoneInfo(text)
-    except (ValueError, ZoneInfoNotFoundError):
-        raise argparse.ArgumentTypeError(
-            f"unknown time zone {text!r} (use a name like Europe/Berlin or an"
-            " offset like +01:00)"
-        ) from None
+        return parse_zone(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def host_name(text: str) -> bytes:
