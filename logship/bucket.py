@@ -111,12 +111,15 @@ def start_of_relpath(relpath: str) -> int:
 def list_buckets(root: Path) -> list[tuple[int, Path]]:
     """
     Every bucket file under C{root}, as C{(start, path)} in time order.
-    Files that do not have a bucket path are ignored.
+
+    A bucket path is recognised by its last five components
+    (C{YYYY/MM/DD/HH/MM.b}), so C{root} may also be a directory holding
+    several bucket trees (a tailer's spools, say).  Other files are ignored.
     """
     found = []
     for path in root.rglob("*" + SUFFIX):
         try:
-            found.append((start_of_relpath(str(path.relative_to(root))), path))
+            found.append((start_of_relpath("/".join(path.parts[-5:])), path))
         except ValueError:
             continue
     found.sort()

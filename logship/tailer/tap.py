@@ -1,17 +1,164 @@
 """twistd entry point of C{logship-tailer}.
 
-Not implemented yet: the options parser says so instead of starting a service.
+    twistd -n logship-tailer --buck HOST:PORT [--buck HOST:PORT]...
+        --state DIR --key FILE | --insecure  [--replicas 2]
+        [--durability ack2] [--source DURABILITY:GLOB]... [--bucket-seconds 60]
+        [--config tailer.toml] FILE-OR-GLOB...
+
+L{Options} checks what it can before twistd starts; L{makeService} builds
+the L{TailerService}, which keeps a reconnecting client per buck.
 """
 
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any, ClassVar, get_args
+
+from twisted.application.service import IService
+from twisted.internet import endpoints
 from twisted.python import usage
 
-from logship._notyet import not_implemented_options
+from logship.bucket import check_bucket_seconds
+from logship.config import ConfigOptions
+from logship.tailer.service import Source, TailerService
+from logship.tapsupport import cluster_key, node_name
+from logship.wire.messages import Durability
+from logship.zones import local_zone, parse_zone
 
-Options: type[usage.Options] = not_implemented_options("logship-tailer")
+DURABILITIES: tuple[str, ...] = get_args(Durability)
 
 
-def makeService(config: usage.Options) -> None:
+def _positive(kind: type) -> Any:
+    def check(text: str) -> Any:
+        value = kind(text)
+        if not value > 0:
+            raise ValueError(f"must be more than 0, not {text}")
+        return value
+
+    return check
+
+
+def buck_endpoint(text: str) -> str:
     """
-    Never reached: L{Options} refuses to parse until the service exists.
+    A C{--buck} value as a client endpoint description: C{HOST:PORT}, or
+    an endpoint string (C{tcp:host=...:port=...}, C{unix:path=...}).
     """
-    raise NotImplementedError("logship-tailer")
+    if text.startswith(("tcp:", "unix:", "tls:")):
+        return text
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise usage.UsageError(f"--buck {text}: expected HOST:PORT")
+    return f"tcp:host={host.strip('[]')}:port={port}"
+
+
+class Options(ConfigOptions):
+    """
+    The options of C{twistd logship-tailer}; see C{etc/tailer.toml}.
+    """
+
+    synopsis = "[options] FILE-OR-GLOB..."
+    longdesc = (
+        "Follow log files (across rotation), keep a local time-bucketed copy of"
+        " their events under STATE/spool, and deliver every batch to R bucks."
+    )
+    optParameters: ClassVar[list[list[Any]]] = [
+        ["state", "s", "tailer-state", "State directory: checkpoint and local buckets."],
+        ["key", "k", None, "The cluster key file (made by `logship keygen FILE`)."],
+        ["replicas", "r", 2, "Bucks that must acknowledge each batch (R).", _positive(int)],
+        ["durability", None, "ack2", f"Durability of the positional files: {', '.join(DURABILITIES)}."],
+        ["bucket-seconds", None, 60, "The bucket interval in seconds (divides 3600).", int],
+        ["host", None, None, "Host name of lines that name none (default: this host)."],
+        ["node", None, None, "This tailer's node name (default: the host name)."],
+        ["tz", None, None, "Time zone of timestamps without one (default: local)."],
+        ["poll-interval", None, 0.25, "Seconds between two polls of the files.", _positive(float)],
+        ["ack-timeout", None, 30.0, "Seconds to wait for a buck's ack before resending.", _positive(float)],
+        ["max-in-flight", None, 8, "Batches in flight at most.", _positive(int)],
+        ["stats-interval", None, 60.0, "Seconds between two stats lines in the log.", _positive(float)],
+    ]
+    optFlags: ClassVar[list[list[Any]]] = [
+        ["insecure", None, "Lab only: no key, frames are NOT sealed (plaintext)."],
+    ]
+    config_paths = frozenset({"state", "key"})
+    config_arguments = "files"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["buck"] = []
+        self["source"] = []
+        self.key: bytes | None = None
+
+    def opt_buck(self, value: str) -> None:
+        """
+        A buck to deliver to, HOST:PORT (repeatable; at least R).
+        """
+        self["buck"].append(buck_endpoint(value))
+
+    def opt_source(self, value: str) -> None:
+        """
+        DURABILITY:GLOB, a file or glob with its own durability (repeatable).
+        """
+        durability, sep, pattern = value.partition(":")
+        if not sep or durability not in DURABILITIES or not pattern:
+            raise usage.UsageError(
+                f"--source {value}: expected DURABILITY:GLOB with DURABILITY one of"
+                f" {', '.join(DURABILITIES)}"
+            )
+        self["source"].append(Source(pattern, durability))  # type: ignore[arg-type]
+
+    def postOptions(self) -> None:
+        super().postOptions()
+        if self["durability"] not in DURABILITIES:
+            raise usage.UsageError(
+                f"--durability: one of {', '.join(DURABILITIES)}, not {self['durability']!r}"
+            )
+        self["sources"] = [Source(p, self["durability"]) for p in self.arguments] + self["source"]
+        if not self["sources"]:
+            raise usage.UsageError("no files to follow (give FILE-OR-GLOB arguments or --source)")
+        if not self["buck"]:
+            raise usage.UsageError("no --buck HOST:PORT given")
+        try:
+            check_bucket_seconds(self["bucket-seconds"])
+        except ValueError as e:
+            raise usage.UsageError(f"--bucket-seconds: {e}") from None
+        self["tz"] = local_zone() if self["tz"] is None else _zone(self["tz"])
+        host = self["host"] or socket.gethostname().split(".")[0] or "localhost"
+        if not 1 <= len(host.encode()) <= 255 or " " in host:
+            raise usage.UsageError(f"--host: 1 to 255 bytes, no spaces, not {host!r}")
+        self["host"] = host
+        self["node"] = node_name(self["node"], "tailer")
+        self.key = cluster_key(self["key"], self["insecure"])
+
+
+def _zone(text: str) -> Any:
+    try:
+        return parse_zone(text)
+    except ValueError as e:
+        raise usage.UsageError(f"--tz: {e}") from None
+
+
+def makeService(config: Options, reactor: Any = None) -> IService:
+    """
+    Build the tailer.
+
+    @param config: the parsed L{Options}.
+    @param reactor: the reactor (the global one if C{None}).
+    """
+    if reactor is None:
+        from twisted.internet import reactor  # the edge: only here
+    return TailerService(
+        sources=config["sources"],
+        state_dir=Path(config["state"]),
+        bucks={d: endpoints.clientFromString(reactor, d) for d in config["buck"]},
+        key=config.key,
+        node=config["node"],
+        host=config["host"].encode(),
+        tz=config["tz"],
+        clock=reactor,
+        replicas=config["replicas"],
+        bucket_seconds=config["bucket-seconds"],
+        poll_interval=config["poll-interval"],
+        ack_timeout=config["ack-timeout"],
+        max_in_flight=config["max-in-flight"],
+        stats_interval=config["stats-interval"],
+    )

@@ -1,0 +1,373 @@
+"""The tailer service: follow files, store events locally, deliver them to R bucks.
+
+One poll tick, every C{poll_interval} seconds:
+
+  1. Each followed file gives at most C{max_read} bytes of new lines
+     (L{Follower.poll}); each line becomes events (L{LineEncoder}).
+  2. The events are appended to the spool of the file's durability (local
+     bucket files) and the spools are flushed (fsynced for C{ack2+fsync}).
+  3. Only then are the files' offsets, with their point sequencers' states,
+     saved in the checkpoint, together with how far each spool file was
+     delivered: a crash re-reads, never skips, and the re-read gives the
+     same points, so the replays collapse downstream.
+  4. The pump hands chunks of undelivered records from the spools to the
+     L{Delivery} engine, a bounded number of batches in flight; each
+     delivered chunk (R acks) advances its spool's delivered offset.
+
+Disk is the buffer: when fewer than R bucks are reachable, reading goes on
+into the spools and the pump waits; when the bucks come back, the backlog
+drains oldest bucket first.  Memory stays bounded whatever the backlog (a
+poll reads at most C{max_read} bytes per file; at most C{max_in_flight}
+batches are held).
+
+C{live} sources skip the spool: their events are sent at once to R bucks,
+without acknowledgement, and lost if none is connected (DESIGN.md: "live
+(no ack, no disk)").
+"""
+
+from __future__ import annotations
+
+import glob
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+from twisted.application.internet import ClientService, TimerService, backoffPolicy
+from twisted.application.service import MultiService
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from logship.event import Event, encode
+from logship.ingest import LineEncoder
+from logship.points import PointSequencer, SequencerState
+from logship.tailer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from logship.tailer.delivery import Delivery
+from logship.tailer.follow import Follower, FollowState
+from logship.tailer.spool import Spool
+from logship.wire.messages import Ack, Durability, Message
+from logship.wire.protocol import CloseReason, IPeerConnection, IWireHandler, WireClientFactory
+
+CHECKPOINT = "tailer.json"
+_SEQUENCER = "points"
+
+
+@dataclass(frozen=True)
+class Source:
+    """
+    A configured file or glob and the durability of its events.
+    """
+
+    pattern: str
+    durability: Durability
+
+
+@dataclass
+class _Followed:
+    """
+    One file being followed.
+    """
+
+    follower: Follower
+    encoder: LineEncoder
+    durability: Durability
+
+
+@implementer(IWireHandler)
+class _BuckLink:
+    """
+    The wire handler of the connection to one buck: tells the delivery
+    engine when it comes and goes and what it acknowledges.
+    """
+
+    _log = Logger()
+
+    def __init__(self, name: str, delivery: Delivery) -> None:
+        self.name = name
+        self._delivery = delivery
+
+    def connected(self, peer: IPeerConnection) -> None:
+        self._log.info("Connected to buck {buck} ({node})", buck=self.name, node=peer.peer_node)
+        self._delivery.connected(self.name, peer)
+
+    def message_received(self, peer: IPeerConnection, message: Message) -> None:
+        if isinstance(message, Ack):
+            self._delivery.acked(self.name, message.batch_id)
+
+    def disconnected(self, peer: IPeerConnection, reason: CloseReason) -> None:
+        self._log.info("Lost buck {buck}: {reason}", buck=self.name, reason=str(reason))
+        self._delivery.disconnected(self.name)
+
+
+class TailerService(MultiService):
+    """
+    Follows the configured files and delivers their events to the bucks.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        *,
+        sources: list[Source],
+        state_dir: Path,
+        bucks: dict[str, IStreamClientEndpoint],
+        key: bytes | None,
+        node: str,
+        host: bytes,
+        tz: tzinfo,
+        clock: IReactorTime,
+        replicas: int = 2,
+        bucket_seconds: int = 60,
+        poll_interval: float = 0.25,
+        ack_timeout: float = 30.0,
+        max_in_flight: int = 8,
+        batch_events: int = 1000,
+        rescan_interval: float = 2.0,
+        stats_interval: float = 60.0,
+        now: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        """
+        @param bucks: the bucks to keep connections to, by name.
+        @param key: the cluster key, or C{None} for an insecure lab.
+        @param host: the host name of lines that do not name one.
+        @param now: wall-clock time for lines without a timestamp.
+        """
+        super().__init__()
+        self._sources = sources
+        self._node = node
+        self._state_dir = state_dir
+        self._host = host
+        self._tz = tz
+        self._clock = clock
+        self._now = now
+        self._max_in_flight = max_in_flight
+        self._batch_events = batch_events
+        self._rescan_interval = rescan_interval
+        self._last_scan = float("-inf")
+        self.delivery = Delivery(
+            replicas=replicas, clock=clock, ack_timeout=ack_timeout, rng=rng
+        )
+        self.spools: dict[Durability, Spool] = {
+            durability: Spool(
+                state_dir / "spool" / durability,
+                bucket_seconds,
+                sync=durability == "ack2+fsync",
+            )
+            for durability in sorted({s.durability for s in sources} - {"live"})
+        }
+        self._files: dict[str, _Followed] = {}
+        self._saved_files: dict[str, Any] = {}
+        self._dirty = False
+        self._again: IDelayedCall | None = None
+        self.lines_read = 0
+        self.events_stored = 0
+        for name, endpoint in bucks.items():
+            factory = WireClientFactory(
+                key=key,
+                node=node,
+                role="tailer",
+                handler=_BuckLink(name, self.delivery),
+                clock=clock,
+                accept_roles=("buck",),
+            )
+            ClientService(
+                endpoint,
+                factory,
+                retryPolicy=backoffPolicy(initialDelay=0.5, maxDelay=10.0),
+                clock=clock,
+                prepareConnection=lambda protocol: protocol.when_connected(),
+            ).setServiceParent(self)
+        TimerService(poll_interval, self._tick_safely).setServiceParent(self)
+        TimerService(stats_interval, self._log_stats).setServiceParent(self)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """
+        Where the offsets and delivery cursors are saved.
+        """
+        return self._state_dir / CHECKPOINT
+
+    def startService(self) -> None:
+        self._state_dir.mkdir(parents=True, exist_ok=True)
+        self._restore()
+        super().startService()
+
+    def stopService(self) -> Any:
+        d = super().stopService()
+        if self._again is not None:
+            self._again.cancel()
+            self._again = None
+        self.delivery.stop()
+        self._save()
+        for followed in self._files.values():
+            followed.follower.close()
+        for spool in self.spools.values():
+            spool.close()
+        return d
+
+    def _restore(self) -> None:
+        """
+        Read the checkpoint; a corrupt one is moved aside and everything is
+        read again from the start (duplicates are allowed, loss is not).
+        """
+        try:
+            state = load_checkpoint(self.checkpoint_path) or {}
+        except CheckpointError as e:
+            aside = self.checkpoint_path.with_suffix(".corrupt")
+            self.checkpoint_path.rename(aside)
+            self._log.error(
+                "Checkpoint unreadable ({error}); moved to {aside}, re-reading all files",
+                error=str(e),
+                aside=str(aside),
+            )
+            state = {}
+        self._saved_files = state.get("files", {})
+        for durability, spool in self.spools.items():
+            spool.restore(state.get("spools", {}).get(durability))
+
+    def _save(self) -> None:
+        files = dict(self._saved_files)
+        for path, followed in self._files.items():
+            followed.follower.set_extra(
+                {_SEQUENCER: list(followed.encoder.points.state().as_tuple())}
+            )
+            files[path] = followed.follower.state.to_json()
+        save_checkpoint(
+            self.checkpoint_path,
+            {
+                "version": 1,
+                "files": files,
+                "spools": {d: spool.state() for d, spool in self.spools.items()},
+            },
+        )
+        self._dirty = False
+
+    def _scan(self) -> None:
+        """
+        Start following files that newly match a configured pattern.
+        """
+        for source in self._sources:
+            matches = glob.glob(source.pattern) if glob.has_magic(source.pattern) else [source.pattern]
+            for path in matches:
+                if path not in self._files:
+                    self._follow(path, source.durability)
+
+    def _follow(self, path: str, durability: Durability) -> None:
+        saved = self._saved_files.get(path)
+        state = None if saved is None else FollowState.from_json(saved)
+        points = None
+        if state is not None and _SEQUENCER in state.extra:
+            points = PointSequencer.from_state(SequencerState.from_tuple(state.extra[_SEQUENCER]))
+        self._files[path] = _Followed(
+            Follower(path, state),
+            LineEncoder(host=self._host, tz=self._tz, points=points),
+            durability,
+        )
+        self._log.info("Following {path} ({durability})", path=path, durability=durability)
+
+    def _tick_safely(self) -> None:
+        """
+        One poll tick; an error is logged and the next tick comes anyway.
+        """
+        try:
+            self.tick()
+        except Exception:
+            self._log.failure("Tailer tick failed")
+
+    def tick(self) -> None:
+        """
+        Read, store, checkpoint, deliver (see the module docstring).
+        """
+        if self._clock.seconds() - self._last_scan >= self._rescan_interval:
+            self._last_scan = self._clock.seconds()
+            self._scan()
+        now = self._now()
+        more = False
+        for followed in self._files.values():
+            result = followed.follower.poll()
+            more = more or result.more
+            if not result.lines:
+                continue
+            self._dirty = True
+            events = self._events(followed.encoder, result.lines, now)
+            self.lines_read += sum(1 for line in result.lines if line.ended)
+            if followed.durability == "live":
+                self._send_live(events)
+            else:
+                self.spools[followed.durability].append(events)
+                self.events_stored += len(events)
+        if self._dirty:
+            for spool in self.spools.values():
+                spool.flush()
+            self._save()
+        self._pump()
+        if more and self._again is None:
+            # A file had more than one poll's worth: read on after the
+            # reactor has had a turn (acks, connections).
+            self._again = self._clock.callLater(0, self._tick_again)
+
+    def _tick_again(self) -> None:
+        self._again = None
+        self._tick_safely()
+
+    def _events(self, encoder: LineEncoder, lines: Iterable[Any], now: float) -> list[Event]:
+        events: list[Event] = []
+        for line in lines:
+            data = line.data
+            if line.ended and data.endswith(b"\r"):
+                data = data[:-1]
+            events += encoder.events(data, now, ended=line.ended)
+        return events
+
+    def _send_live(self, events: list[Event]) -> None:
+        for start in range(0, len(events), self._batch_events):
+            self.delivery.send([encode(e) for e in events[start : start + self._batch_events]], "live")
+
+    def _pump(self) -> None:
+        """
+        Hand undelivered chunks to the delivery engine, up to the window.
+        """
+        while self.delivery.in_flight < self._max_in_flight:
+            for durability, spool in self.spools.items():
+                chunk = spool.next_chunk(max_events=self._batch_events)
+                if chunk is not None:
+                    break
+            else:
+                return
+            d = self.delivery.send(chunk.events, durability)
+            d.addCallback(self._delivered, spool, chunk)
+
+    def _delivered(self, _: None, spool: Spool, chunk: Any) -> None:
+        spool.delivered(chunk)
+        self._dirty = True
+        self._pump()
+
+    def _log_stats(self) -> None:
+        stats = self.stats()
+        self._log.info(
+            "Tailer {node}: {lines_read} lines read, {events_stored} events stored,"
+            " {undelivered_bytes} bytes undelivered, {in_flight} batches in flight,"
+            " bucks connected: {connected}",
+            node=self._node,
+            connected=len(stats["bucks"]),
+            **stats,
+        )
+
+    def stats(self) -> dict[str, Any]:
+        """
+        Counters for logs, metrics and tests.
+        """
+        return {
+            "lines_read": self.lines_read,
+            "events_stored": self.events_stored,
+            "undelivered_bytes": sum(s.undelivered_bytes() for s in self.spools.values()),
+            "bucks": self.delivery.bucks,
+            "in_flight": self.delivery.in_flight,
+            "delivery": vars(self.delivery.stats),
+        }

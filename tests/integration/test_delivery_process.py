@@ -1,0 +1,48 @@
+"""Delivery with real processes: 3 bucks and a tailer on 127.0.0.1 (issue 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from logship.sample import sample_lines
+from tests.integration.delivery import Cluster
+from tests.integration.processes import ProcessGroup
+
+
+@pytest.fixture
+def group(tmp_path: Path) -> Iterator[ProcessGroup]:
+    processes = ProcessGroup(tmp_path)
+    try:
+        yield processes
+    finally:
+        processes.stop_all()
+
+
+def append(path: Path, lines: list[bytes]) -> None:
+    with open(path, "ab") as f:
+        f.write(b"".join(line + b"\n" for line in lines))
+
+
+def test_every_event_on_two_bucks(group: ProcessGroup) -> None:
+    """
+    200,000 lines appended while everything runs: every event is on at
+    least 2 bucks, no buck holds one twice, the tailer's spool holds all.
+    """
+    cluster = Cluster.start(group)
+    lines = list(sample_lines(200_000, start=1795685820, rate=2000))
+    for start in range(0, len(lines), 20_000):
+        append(cluster.log, lines[start : start + 20_000])
+    cluster.wait_delivered(len(lines))
+    counts = cluster.check(len(lines))
+    assert counts["spool_duplicates"] == 0
+
+
+def test_identical_lines_in_one_second_stay_two(group: ProcessGroup) -> None:
+    cluster = Cluster.start(group)
+    line = b"Nov 26 09:37:00 web1 sshd[1]: Connection closed by 10.0.0.1"
+    append(cluster.log, [line, line, line])
+    cluster.wait_delivered(3)
+    cluster.check(3)
