@@ -48,8 +48,9 @@ from logship.points import PointSequencer, SequencerState
 from logship.tailer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from logship.tailer.delivery import Delivery
 from logship.tailer.follow import Follower, FollowState
+from logship.tailer.shipper import Shipper
 from logship.tailer.spool import Spool
-from logship.wire.messages import Ack, Durability, Message
+from logship.wire.messages import Ack, BucketAck, Durability, Message
 from logship.wire.protocol import CloseReason, IPeerConnection, IWireHandler, WireClientFactory
 
 CHECKPOINT = "tailer.json"
@@ -86,21 +87,26 @@ class _BuckLink:
 
     _log = Logger()
 
-    def __init__(self, name: str, delivery: Delivery) -> None:
+    def __init__(self, name: str, delivery: Delivery, shipper: Shipper) -> None:
         self.name = name
         self._delivery = delivery
+        self._shipper = shipper
 
     def connected(self, peer: IPeerConnection) -> None:
         self._log.info("Connected to buck {buck} ({node})", buck=self.name, node=peer.peer_node)
         self._delivery.connected(self.name, peer)
+        self._shipper.connected(self.name, peer)
 
     def message_received(self, peer: IPeerConnection, message: Message) -> None:
         if isinstance(message, Ack):
             self._delivery.acked(self.name, message.batch_id)
+        elif isinstance(message, BucketAck):
+            self._shipper.bucket_acked(self.name, message)
 
     def disconnected(self, peer: IPeerConnection, reason: CloseReason) -> None:
         self._log.info("Lost buck {buck}: {reason}", buck=self.name, reason=str(reason))
         self._delivery.disconnected(self.name)
+        self._shipper.disconnected(self.name)
 
 
 class TailerService(MultiService):
@@ -129,6 +135,8 @@ class TailerService(MultiService):
         batch_events: int = 1000,
         rescan_interval: float = 2.0,
         stats_interval: float = 60.0,
+        keep_seconds: float = 7 * 86400,
+        keep_bytes: int = 10 << 30,
         now: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
@@ -161,6 +169,16 @@ class TailerService(MultiService):
             )
             for durability in sorted({s.durability for s in sources} - {"live"})
         }
+        self.shipper = Shipper(
+            spools=list(self.spools.values()),
+            bucket_seconds=bucket_seconds,
+            clock=clock,
+            now=now,
+            keep_seconds=keep_seconds,
+            keep_bytes=keep_bytes,
+            rng=rng,
+            on_change=self._changed,
+        )
         self._files: dict[str, _Followed] = {}
         self._saved_files: dict[str, Any] = {}
         self._dirty = False
@@ -172,7 +190,7 @@ class TailerService(MultiService):
                 key=key,
                 node=node,
                 role="tailer",
-                handler=_BuckLink(name, self.delivery),
+                handler=_BuckLink(name, self.delivery, self.shipper),
                 clock=clock,
                 accept_roles=("buck",),
             )
@@ -185,6 +203,7 @@ class TailerService(MultiService):
             ).setServiceParent(self)
         TimerService(poll_interval, self._tick_safely).setServiceParent(self)
         TimerService(stats_interval, self._log_stats).setServiceParent(self)
+        TimerService(1.0, self._ship_safely).setServiceParent(self)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -204,6 +223,7 @@ class TailerService(MultiService):
             self._again.cancel()
             self._again = None
         self.delivery.stop()
+        self.shipper.stop()
         self._save()
         for followed in self._files.values():
             followed.follower.close()
@@ -230,6 +250,7 @@ class TailerService(MultiService):
         self._saved_files = state.get("files", {})
         for durability, spool in self.spools.items():
             spool.restore(state.get("spools", {}).get(durability))
+        self.shipper.restore(state.get("shipped"))
 
     def _save(self) -> None:
         files = dict(self._saved_files)
@@ -244,6 +265,7 @@ class TailerService(MultiService):
                 "version": 1,
                 "files": files,
                 "spools": {d: spool.state() for d, spool in self.spools.items()},
+                "shipped": self.shipper.state(),
             },
         )
         self._dirty = False
@@ -279,6 +301,21 @@ class TailerService(MultiService):
             self.tick()
         except Exception:
             self._log.failure("Tailer tick failed")
+
+    def _ship_safely(self) -> None:
+        """
+        Ship and prune (see L{Shipper}); an error is logged, not fatal.
+        """
+        try:
+            self.shipper.tick()
+        except Exception:
+            self._log.failure("Shipping local buckets failed")
+
+    def _changed(self) -> None:
+        """
+        Something to checkpoint changed; the next tick saves it.
+        """
+        self._dirty = True
 
     def tick(self) -> None:
         """
@@ -345,7 +382,7 @@ class TailerService(MultiService):
 
     def _delivered(self, _: None, spool: Spool, chunk: Any) -> None:
         spool.delivered(chunk)
-        self._dirty = True
+        self._changed()
         self._pump()
 
     def _log_stats(self) -> None:
@@ -370,4 +407,5 @@ class TailerService(MultiService):
             "bucks": self.delivery.bucks,
             "in_flight": self.delivery.in_flight,
             "delivery": vars(self.delivery.stats),
+            "shipping": vars(self.shipper.stats),
         }

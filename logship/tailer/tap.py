@@ -74,6 +74,8 @@ class Options(ConfigOptions):
         ["poll-interval", None, 0.25, "Seconds between two polls of the files.", _positive(float)],
         ["ack-timeout", None, 30.0, "Seconds to wait for a buck's ack before resending.", _positive(float)],
         ["max-in-flight", None, 8, "Batches in flight at most.", _positive(int)],
+        ["keep-hours", None, 168.0, "Prune shipped local buckets older than this.", _positive(float)],
+        ["keep-mb", None, 10240, "Prune shipped local buckets, oldest first, beyond this size.", _positive(int)],
         ["stats-interval", None, 60.0, "Seconds between two stats lines in the log.", _positive(float)],
     ]
     optFlags: ClassVar[list[list[Any]]] = [
@@ -161,4 +163,6 @@ def makeService(config: Options, reactor: Any = None) -> IService:
         ack_timeout=config["ack-timeout"],
         max_in_flight=config["max-in-flight"],
         stats_interval=config["stats-interval"],
+        keep_seconds=config["keep-hours"] * 3600,
+        keep_bytes=config["keep-mb"] << 20,
     )

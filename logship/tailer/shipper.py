@@ -1,0 +1,253 @@
+"""Whole-bucket shipping and pruning of the tailer's local buckets.
+
+  1. A local bucket file is I{closed} one bucket interval after its interval
+     ended (late lines mostly arrive by then) and I{settled} once every
+     record in it was delivered (R acks), so that shipping it duplicates no
+     batch still on its way.
+  2. A closed, settled file that grew since it was last shipped is due
+     after a random delay (up to one interval, so that tailers do not all
+     ship at the same moment), to one random connected buck, whole, in
+     C{BucketPut} chunks with the file's sha256 on the last.  The buck
+     merges it by identity (nothing is clobbered, a re-upload adds
+     nothing) and answers C{BucketAck}.  One upload at a time; an upload
+     not acknowledged in time, or whose buck goes away, is tried again.
+  3. A file is pruned only when it was shipped and acknowledged at its
+     present size, and either its interval ended more than C{keep_seconds}
+     ago or the spools hold more than C{keep_bytes} (oldest first).  (The
+     porter's "archived" report, which allows deleting earlier, comes with
+     the porter.)
+
+State (shipped sizes) goes into the tailer's checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from logship.tailer.spool import Spool
+from logship.wire.messages import MAX_CHUNK, BucketAck, BucketPut
+from logship.wire.protocol import IPeerConnection
+
+
+@dataclass
+class _Upload:
+    """
+    The upload in progress.
+    """
+
+    upload_id: int
+    buck: str
+    path: Path
+    size: int
+    timeout: IDelayedCall
+
+
+@dataclass
+class ShipperStats:
+    """
+    Counters of a L{Shipper}.
+    """
+
+    uploads: int = 0
+    acked: int = 0
+    failed: int = 0
+    bytes_shipped: int = 0
+    pruned: int = 0
+    bytes_pruned: int = 0
+
+
+class Shipper:
+    """
+    Ships closed local buckets whole to one random buck, and prunes them.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        *,
+        spools: list[Spool],
+        bucket_seconds: int,
+        clock: IReactorTime,
+        now: Callable[[], float],
+        keep_seconds: float = 7 * 86400,
+        keep_bytes: int = 10 << 30,
+        ack_timeout: float = 120.0,
+        rng: random.Random | None = None,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        """
+        @param now: wall-clock time, which bucket intervals are in.
+        @param keep_seconds: prune shipped buckets older than this.
+        @param keep_bytes: prune shipped buckets, oldest first, while the
+            spools hold more than this.
+        @param ack_timeout: seconds to wait for a C{BucketAck}.
+        @param on_change: called when L{state} changed (to save it).
+        """
+        self.stats = ShipperStats()
+        self._spools = spools
+        self._seconds = bucket_seconds
+        self._clock = clock
+        self._now = now
+        self._keep_seconds = keep_seconds
+        self._keep_bytes = keep_bytes
+        self._ack_timeout = ack_timeout
+        self._rng = rng or random.Random()
+        self._on_change = on_change
+        self._bucks: dict[str, IPeerConnection] = {}
+        self._shipped: dict[str, int] = {}
+        self._due: dict[Path, float] = {}
+        self._upload: _Upload | None = None
+        self._next_id = 1
+
+    def _key(self, path: Path) -> str:
+        """
+        How a file is named in the state: relative to its spool's parent
+        (C{ack2/2026/11/26/09/37.b}), so that it survives a change of the
+        working directory.
+        """
+        return path.relative_to(self._spool_of(path).root.parent).as_posix()
+
+    def _spool_of(self, path: Path) -> Spool:
+        return next(s for s in self._spools if path.is_relative_to(s.root))
+
+    def state(self) -> dict[str, int]:
+        """
+        The size at which each file was last shipped, for the checkpoint.
+        """
+        return dict(self._shipped)
+
+    def restore(self, state: dict[str, Any] | None) -> None:
+        """
+        Take the shipped sizes saved by L{state}.
+        """
+        self._shipped = {str(k): int(v) for k, v in (state or {}).items()}
+
+    def connected(self, name: str, peer: IPeerConnection) -> None:
+        self._bucks[name] = peer
+
+    def disconnected(self, name: str) -> None:
+        self._bucks.pop(name, None)
+        if self._upload is not None and self._upload.buck == name:
+            self._give_up("its buck went away")
+
+    def bucket_acked(self, name: str, ack: BucketAck) -> None:
+        """
+        A buck merged an upload.
+        """
+        upload = self._upload
+        if upload is None or upload.upload_id != ack.upload_id or upload.buck != name:
+            return
+        upload.timeout.cancel()
+        self._upload = None
+        self._shipped[self._key(upload.path)] = upload.size
+        self.stats.acked += 1
+        self._on_change()
+        self._log.info(
+            "Shipped {path} to {buck}: {events} events, {new} new to it",
+            path=str(upload.path),
+            buck=name,
+            events=ack.events,
+            new=ack.new,
+        )
+
+    def tick(self) -> None:
+        """
+        Find due files, start an upload if none is running, prune.
+        """
+        now = self._now()
+        files = [f for spool in self._spools for f in spool.files()]
+        for start, path, size, delivered in files:
+            closed = start + 2 * self._seconds <= now
+            if closed and delivered == size and size > self._shipped.get(self._key(path), 0):
+                self._due.setdefault(path, now + self._rng.uniform(0, self._seconds))
+        if self._upload is None and self._bucks:
+            ready = sorted((when, str(p)) for p, when in self._due.items() if when <= now)
+            if ready:
+                self._ship(Path(ready[0][1]))
+        self._prune(files, now)
+
+    def _ship(self, path: Path) -> None:
+        """
+        Send C{path} whole to a random connected buck.
+        """
+        del self._due[path]
+        name = self._rng.choice(sorted(self._bucks))
+        start, size = next((f[0], f[2]) for f in self._spool_of(path).files() if f[1] == path)
+        upload_id = self._next_id
+        self._next_id += 1
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            offset = 0
+            while True:
+                data = f.read(min(MAX_CHUNK, size - offset))
+                digest.update(data)
+                last = offset + len(data) >= size
+                self._bucks[name].send(
+                    BucketPut(
+                        upload_id, start, self._seconds, offset, data, last,
+                        digest.digest() if last else None,
+                    )
+                )
+                offset += len(data)
+                if last:
+                    break
+        self.stats.uploads += 1
+        self.stats.bytes_shipped += size
+        self._upload = _Upload(
+            upload_id,
+            name,
+            path,
+            size,
+            self._clock.callLater(self._ack_timeout, self._give_up, "no acknowledgement in time"),
+        )
+
+    def _give_up(self, why: str) -> None:
+        upload = self._upload
+        assert upload is not None
+        if upload.timeout.active():
+            upload.timeout.cancel()
+        self._upload = None
+        self.stats.failed += 1
+        self._due[upload.path] = self._now()
+        self._log.warn(
+            "Upload of {path} to {buck} failed ({why}); trying again",
+            path=str(upload.path),
+            buck=upload.buck,
+            why=why,
+        )
+
+    def _prune(self, files: list[tuple[int, Path, int, int]], now: float) -> None:
+        """
+        Delete shipped files past the age or size limit, oldest first.
+        """
+        total = sum(f[2] for f in files)
+        for start, path, size, delivered in files:
+            key = self._key(path)
+            shipped = self._shipped.get(key) == size == delivered
+            busy = self._upload is not None and self._upload.path == path
+            too_old = start + self._seconds < now - self._keep_seconds
+            if not shipped or busy or not (too_old or total > self._keep_bytes):
+                continue
+            self._spool_of(path).forget(path)
+            path.unlink(missing_ok=True)
+            del self._shipped[key]
+            total -= size
+            self.stats.pruned += 1
+            self.stats.bytes_pruned += size
+            self._on_change()
+
+    def stop(self) -> None:
+        """
+        Cancel the upload's timer (it is redone after a restart).
+        """
+        if self._upload is not None and self._upload.timeout.active():
+            self._upload.timeout.cancel()

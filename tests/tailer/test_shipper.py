@@ -1,0 +1,169 @@
+"""Tests for L{logship.tailer.shipper}: whole-bucket shipping and pruning."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import shutil
+import tempfile
+from pathlib import Path
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from logship.event import Event
+from logship.parse import TICKS_PER_SECOND
+from logship.tailer.shipper import Shipper
+from logship.tailer.spool import Spool
+from logship.wire.messages import BucketAck, BucketPut
+
+T0 = 1795685820  # 2026-11-26T09:37:00Z, a bucket start
+
+
+class FakeBuck:
+    def __init__(self) -> None:
+        self.sent: list[BucketPut] = []
+
+    def send(self, message: BucketPut) -> bool:
+        self.sent.append(message)
+        return True
+
+    def uploads(self) -> dict[int, bytes]:
+        data: dict[int, bytes] = {}
+        for put in self.sent:
+            data[put.upload_id] = data.get(put.upload_id, b"") + put.data
+        return data
+
+
+class ShipperTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.tmp)
+        self.spool = Spool(self.tmp / "spool" / "ack2", 60)
+        self.spool.restore(None)
+        self.addCleanup(self.spool.close)
+        self.clock = Clock()
+        self.now = float(T0)
+        self.shipper = Shipper(
+            spools=[self.spool], bucket_seconds=60, clock=self.clock,
+            now=lambda: self.now, keep_seconds=3600, keep_bytes=1 << 30,
+            rng=random.Random(1),
+        )
+        self.bucks = {"a": FakeBuck(), "b": FakeBuck()}
+        for name, buck in self.bucks.items():
+            self.shipper.connected(name, buck)  # type: ignore[arg-type]
+
+    def store(self, count: int, size: int = 100, at: int = T0) -> None:
+        self.spool.append(
+            Event((at + i % 60) * TICKS_PER_SECOND + i, 13, b"h", b"a", None, b"x" * size + b"%d" % i)
+            for i in range(count)
+        )
+        self.spool.flush()
+
+    def deliver_all(self) -> None:
+        while (chunk := self.spool.next_chunk()) is not None:
+            self.spool.delivered(chunk)
+
+    def tick_past_delay(self) -> None:
+        """
+        Tick, then tick again once any random shipping delay has passed.
+        """
+        self.shipper.tick()
+        self.now += 60
+        self.shipper.tick()
+
+    def sent(self) -> list[BucketPut]:
+        return [put for buck in self.bucks.values() for put in buck.sent]
+
+    def ack(self) -> None:
+        last = max((p for p in self.sent() if p.last), key=lambda p: p.upload_id)
+        name = next(n for n, b in self.bucks.items() if last in b.sent)
+        self.shipper.bucket_acked(name, BucketAck(last.upload_id, last.start, 1, 1))
+
+    def test_ships_a_closed_delivered_bucket_whole(self) -> None:
+        self.store(30_000)  # several MiB: several chunks
+        self.deliver_all()
+        [(start, path, size, _)] = self.spool.files()
+        self.now = T0 + 119
+        self.shipper.tick()
+        self.assertEqual(self.sent(), [], "not closed yet")
+        self.now = T0 + 120  # closed
+        self.tick_past_delay()
+        puts = self.sent()
+        self.assertGreater(len(puts), 2)
+        self.assertEqual({p.upload_id for p in puts}, {1})
+        data = b"".join(p.data for p in puts)
+        self.assertEqual(data, path.read_bytes())
+        self.assertEqual(puts[-1].sha256, hashlib.sha256(data).digest())
+        self.assertEqual([p.offset for p in puts], [sum(len(q.data) for q in puts[:i]) for i in range(len(puts))])
+        self.assertEqual((puts[0].start, puts[0].seconds), (T0, 60))
+        self.ack()
+        self.assertEqual(self.shipper.state(), {"ack2/2026/11/26/09/37.b": size})
+        self.now += 600
+        self.shipper.tick()
+        self.assertEqual(len(self.sent()), len(puts), "shipped once")
+
+    def test_undelivered_is_not_shipped(self) -> None:
+        self.store(10)
+        self.now = T0 + 1000
+        self.shipper.tick()
+        self.assertEqual(self.sent(), [])
+
+    def test_late_events_ship_again(self) -> None:
+        self.store(10)
+        self.deliver_all()
+        self.now = T0 + 1000
+        self.tick_past_delay()
+        self.ack()
+        self.store(5, at=T0)
+        self.deliver_all()
+        self.tick_past_delay()
+        uploads = [p for p in self.sent() if p.last]
+        self.assertEqual(len(uploads), 2)
+
+    def test_timeout_and_disconnect_retry(self) -> None:
+        self.store(10)
+        self.deliver_all()
+        self.now = T0 + 1000
+        self.tick_past_delay()
+        self.clock.advance(120)
+        self.assertEqual(self.shipper.stats.failed, 1)
+        self.shipper.tick()
+        self.assertEqual(self.shipper.stats.uploads, 2)
+        first = next(n for n, b in self.bucks.items() if b.sent and b.sent[-1].upload_id == 2)
+        self.shipper.disconnected(first)
+        self.assertEqual(self.shipper.stats.failed, 2)
+        self.shipper.tick()
+        self.assertEqual(self.shipper.stats.uploads, 3)
+        self.ack()
+        self.assertEqual(self.shipper.stats.acked, 1)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_prunes_only_shipped_old_buckets(self) -> None:
+        self.store(10, at=T0)
+        self.store(10, at=T0 + 60)
+        self.deliver_all()
+        self.now = T0 + 150
+        self.tick_past_delay()  # ships the first bucket only (the second is not closed)
+        self.ack()
+        self.now = T0 + 7200
+        self.shipper.tick()
+        [(start, path, _, _)] = self.spool.files()
+        self.assertEqual(start, T0 + 60, "the shipped one is pruned, the other kept")
+        self.assertFalse((self.tmp / "spool/ack2/2026/11/26/09/37.b").exists())
+        self.assertTrue(path.exists())
+        self.assertEqual(self.shipper.stats.pruned, 1)
+
+    def test_prunes_beyond_size_limit(self) -> None:
+        self.shipper._keep_bytes = 1  # everything shipped is over the limit
+        self.store(10)
+        self.deliver_all()
+        self.now = T0 + 1000
+        self.tick_past_delay()
+        self.ack()
+        self.shipper.tick()
+        self.assertEqual(self.spool.files(), [])
+
+    def test_state_round_trip(self) -> None:
+        self.shipper.restore({"ack2/2026/11/26/09/37.b": 5})
+        self.assertEqual(self.shipper.state(), {"ack2/2026/11/26/09/37.b": 5})
