@@ -262,6 +262,12 @@ class ProcessGroup:
         workdir.mkdir(parents=True, exist_ok=True)
         log_path = workdir / "twistd.log"
         output_path = workdir / "output.txt"
+        # A restart in the same directory: keep the earlier run's log aside,
+        # or its readiness line would pass for this run's (twistd appends).
+        earlier = sum(1 for p in self.processes if p.workdir == workdir)
+        for path in (log_path, output_path):
+            if path.exists():
+                path.rename(path.with_name(f"earlier-{earlier}.{path.name}"))
         argv = [
             *twistd_command(),
             "--nodaemon",
