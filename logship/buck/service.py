@@ -33,12 +33,10 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from twisted.application.internet import TimerService
 from twisted.application.service import MultiService
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -46,6 +44,7 @@ from zope.interface import implementer
 
 from logship.buck.pubsub import Channel
 from logship.buck.store import BadUpload, BucketStore, CorruptBatch, StoreError
+from logship.periodic import periodic
 from logship.wire.messages import Ack, Batch, BucketAck, BucketPut, Error, Message
 from logship.wire.protocol import (
     CloseReason,
@@ -205,9 +204,7 @@ class BuckService(MultiService):
             (stats_interval, self.log_stats),
             (HOUSEKEEPING_INTERVAL, self.housekeeping),
         ):
-            timer = TimerService(step, _never_fails(job, self._log))
-            timer.clock = clock
-            timer.setServiceParent(self)
+            periodic(step, job, clock, self._log).setServiceParent(self)
         self._last_stats: tuple[float, int] | None = None
 
     # -- IWireHandler
@@ -580,19 +577,3 @@ def _describe(address: object) -> str:
     if host is None or port is None:
         return str(address)
     return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-
-
-def _never_fails(job: Callable[[], object], log: Logger) -> Callable[[], None]:
-    """
-    Wrap a periodic job so that an exception is logged and the next tick
-    still happens (a L{TimerService} stops for good at its first failure).
-    """
-
-    def tick() -> None:
-        try:
-            job()
-        except Exception:
-            log.failure("Periodic job {job} failed", job=job.__name__)
-
-    tick.__name__ = job.__name__
-    return tick

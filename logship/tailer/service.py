@@ -36,7 +36,7 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
-from twisted.application.internet import ClientService, TimerService, backoffPolicy
+from twisted.application.internet import ClientService, backoffPolicy
 from twisted.application.service import MultiService
 from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
 from twisted.logger import Logger
@@ -44,6 +44,7 @@ from zope.interface import implementer
 
 from logship.event import Event, encode
 from logship.ingest import LineEncoder
+from logship.periodic import never_fails, periodic
 from logship.points import PointSequencer, SequencerState
 from logship.tailer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from logship.tailer.delivery import Delivery
@@ -157,6 +158,7 @@ class TailerService(MultiService):
         self._max_in_flight = max_in_flight
         self._batch_events = batch_events
         self._rescan_interval = rescan_interval
+        self._poll_interval = poll_interval
         self._last_scan = float("-inf")
         self.delivery = Delivery(
             replicas=replicas, clock=clock, ack_timeout=ack_timeout, rng=rng
@@ -182,6 +184,7 @@ class TailerService(MultiService):
         self._files: dict[str, _Followed] = {}
         self._saved_files: dict[str, Any] = {}
         self._dirty = False
+        self._last_save = float("-inf")
         self._again: IDelayedCall | None = None
         self.lines_read = 0
         self.events_stored = 0
@@ -201,9 +204,13 @@ class TailerService(MultiService):
                 clock=clock,
                 prepareConnection=lambda protocol: protocol.when_connected(),
             ).setServiceParent(self)
-        TimerService(poll_interval, self._tick_safely).setServiceParent(self)
-        TimerService(stats_interval, self._log_stats).setServiceParent(self)
-        TimerService(1.0, self._ship_safely).setServiceParent(self)
+        self._tick_safely = never_fails(self.tick, self._log)
+        for interval, job in (
+            (poll_interval, self.tick),
+            (stats_interval, self._log_stats),
+            (1.0, self.shipper.tick),
+        ):
+            periodic(interval, job, clock, self._log).setServiceParent(self)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -269,6 +276,7 @@ class TailerService(MultiService):
             },
         )
         self._dirty = False
+        self._last_save = self._clock.seconds()
 
     def _scan(self) -> None:
         """
@@ -293,24 +301,6 @@ class TailerService(MultiService):
         )
         self._log.info("Following {path} ({durability})", path=path, durability=durability)
 
-    def _tick_safely(self) -> None:
-        """
-        One poll tick; an error is logged and the next tick comes anyway.
-        """
-        try:
-            self.tick()
-        except Exception:
-            self._log.failure("Tailer tick failed")
-
-    def _ship_safely(self) -> None:
-        """
-        Ship and prune (see L{Shipper}); an error is logged, not fatal.
-        """
-        try:
-            self.shipper.tick()
-        except Exception:
-            self._log.failure("Shipping local buckets failed")
-
     def _changed(self) -> None:
         """
         Something to checkpoint changed; the next tick saves it.
@@ -325,13 +315,13 @@ class TailerService(MultiService):
             self._last_scan = self._clock.seconds()
             self._scan()
         now = self._now()
-        more = False
+        more = read = False
         for followed in self._files.values():
             result = followed.follower.poll()
             more = more or result.more
             if not result.lines:
                 continue
-            self._dirty = True
+            read = True
             events = self._events(followed.encoder, result.lines, now)
             self.lines_read += sum(1 for line in result.lines if line.ended)
             if followed.durability == "live":
@@ -339,9 +329,13 @@ class TailerService(MultiService):
             else:
                 self.spools[followed.durability].append(events)
                 self.events_stored += len(events)
-        if self._dirty:
+        if read:
             for spool in self.spools.values():
                 spool.flush()
+            self._dirty = True
+        # The offsets in memory are those of flushed lines, so a save may
+        # wait; saving at most once a poll interval bounds the fsyncs.
+        if self._dirty and self._clock.seconds() - self._last_save >= self._poll_interval:
             self._save()
         self._pump()
         if more and self._again is None:

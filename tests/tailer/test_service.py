@@ -1,0 +1,104 @@
+"""Tests for L{logship.tailer.service.TailerService} without bucks: reading,
+spooling and checkpointing, driven by a L{Clock}."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from datetime import timezone
+from pathlib import Path
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from logship.bucket import iter_records
+from logship.event import decode
+from logship.sample import sample_lines
+from logship.tailer.service import Source, TailerService
+
+T0 = 1795685820.0
+
+
+class TailerServiceTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.tmp)
+        self.log = self.tmp / "app.log"
+        self.clock = Clock()
+
+    def service(self, durability: str = "ack2") -> TailerService:
+        service = TailerService(
+            sources=[Source(str(self.tmp / "*.log"), durability)],  # type: ignore[arg-type]
+            state_dir=self.tmp / "state",
+            bucks={},
+            key=None,
+            node="t",
+            host=b"h",
+            tz=timezone.utc,
+            clock=self.clock,
+            now=lambda: T0,
+        )
+        service.startService()
+        return service
+
+    def stop(self, service: TailerService) -> None:
+        service.stopService()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def spooled(self) -> list[bytes]:
+        messages = []
+        for path in sorted((self.tmp / "state" / "spool").rglob("*.b")):
+            with open(path, "rb") as f:
+                messages += [decode(data).message for _, data in iter_records(f)]
+        return messages
+
+    def write(self, count: int, seed: int = 0) -> list[bytes]:
+        lines = list(sample_lines(count, start=T0, seed=seed))
+        with open(self.log, "ab") as f:
+            f.write(b"".join(line + b"\r\n" for line in lines))
+        return lines
+
+    def test_reads_into_the_spool_and_checkpoints(self) -> None:
+        service = self.service()
+        lines = self.write(5000)
+        self.clock.advance(2)  # the next scan finds the new file
+        while service._again is not None:
+            self.clock.advance(0)
+        self.assertEqual(service.lines_read, 5000)
+        self.assertEqual(len(self.spooled()), 5000)
+        self.assertTrue(all(not m.endswith(b"\r") for m in self.spooled()))
+        self.assertEqual(sorted(self.spooled()), sorted(line.split(b": ", 1)[1] for line in lines))
+        checkpoint = json.loads(service.checkpoint_path.read_text())
+        self.assertEqual(checkpoint["files"][str(self.log)]["offset"], self.log.stat().st_size)
+        self.assertGreater(service.stats()["undelivered_bytes"], 0)
+        self.stop(service)
+
+    def test_restart_goes_on_where_it_stopped(self) -> None:
+        self.write(100)
+        service = self.service()
+        self.assertEqual(service.lines_read, 100)
+        self.stop(service)
+        self.write(50, seed=1)
+        again = self.service()
+        self.assertEqual(again.lines_read, 50)
+        self.assertEqual(len(self.spooled()), 150)
+        self.stop(again)
+
+    def test_corrupt_checkpoint_is_moved_aside_and_all_is_read_again(self) -> None:
+        self.write(10)
+        service = self.service()
+        self.stop(service)
+        service.checkpoint_path.write_text("{not json")
+        again = self.service()
+        self.assertEqual(again.lines_read, 10)
+        self.assertTrue(service.checkpoint_path.with_suffix(".corrupt").exists())
+        self.assertEqual(len(self.spooled()), 20)  # duplicates, not loss
+        self.stop(again)
+
+    def test_live_sources_skip_the_spool(self) -> None:
+        self.write(10)
+        service = self.service("live")
+        self.assertEqual(service.lines_read, 10)
+        self.assertEqual(self.spooled(), [])
+        self.stop(service)
