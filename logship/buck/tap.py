@@ -13,7 +13,6 @@ L{StreamServerEndpointService} per C{--listen} endpoint string.
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -37,8 +36,7 @@ from logship.buck.service import (
 )
 from logship.buck.store import DEFAULT_OPEN_BUCKETS, BucketStore, StoreError, prepare_data_dir
 from logship.config import ConfigOptions
-from logship.keys import KeyFileError, read_key
-from logship.wire.messages import MAX_NODE
+from logship.tapsupport import cluster_key, node_name
 
 DEFAULT_LISTEN = "tcp:4401:interface=127.0.0.1"
 DEFAULT_DATA = "buck-data"
@@ -111,27 +109,8 @@ class Options(ConfigOptions):
             check_bucket_seconds(self["bucket-seconds"])
         except ValueError as e:
             raise usage.UsageError(f"--bucket-seconds: {e}") from None
-        if self["node"] is None:
-            self["node"] = socket.gethostname().split(".")[0] or "buck"
-        node = self["node"]
-        if not 1 <= len(node) <= MAX_NODE or not node.isprintable():
-            raise usage.UsageError(
-                f"--node: 1 to {MAX_NODE} printable characters, not {node!r}"
-            )
-        if self["insecure"]:
-            if self["key"] is not None:
-                raise usage.UsageError("--insecure and --key exclude each other")
-            self.key = None
-        elif self["key"] is None:
-            raise usage.UsageError(
-                "no --key FILE given (make one with `logship keygen FILE`;"
-                " --insecure runs without one, for a lab only)"
-            )
-        else:
-            try:
-                self.key = read_key(Path(self["key"]))
-            except KeyFileError as e:
-                raise usage.UsageError(f"--key: {e}") from None
+        self["node"] = node_name(self["node"], "buck")
+        self.key = cluster_key(self["key"], self["insecure"])
         for description in self["listen"]:
             try:
                 # Endpoints only keep the reactor: an inert stand-in lets the
