@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from logship.keys import write_new_key
-from tests.integration.processes import ProcessFailed, ProcessGroup, TwistdProcess
+from tests.integration.processes import LISTENING, ProcessFailed, ProcessGroup, TwistdProcess
 
 #: What the tailer logs every stats interval.
 STATS = re.compile(
@@ -235,20 +235,28 @@ class Cluster:
         log = group.root / "app.log"
         log.touch()
         cluster = cls(group, key, log, tailer_args=list(tailer_args))
+        # The three start together (each takes a second or so to import),
+        # then each is waited for.
         for i in range(3):
-            cluster.bucks.append(cluster.start_buck(i))
+            cluster.bucks.append(cluster.start_buck(i, ready=False))
+        for buck in cluster.bucks:
+            buck.port = int(buck.wait_for_log_blocking(LISTENING)["port"])
         cluster.start_tailer()
         return cluster
 
-    def start_buck(self, i: int, port: int | None = None) -> TwistdProcess:
+    def start_buck(self, i: int, port: int | None = None, *, ready: bool = True) -> TwistdProcess:
         """
         Start buck C{i} (again: on its old port, with its old data).
+
+        @param ready: wait until it listens (else the caller waits, with
+            C{wait_for_log_blocking(LISTENING)}, and sets C{port}).
         """
         return self.group.start_twistd(
             "logship-buck",
             ["--listen", f"tcp:{port or 0}:interface=127.0.0.1", "--data", "data",
              "--key", str(self.key), "--node", f"buck{i}", "--stats-interval", "1"],
             name=f"buck{i}",
+            ready=LISTENING if ready else None,
         )
 
     def start_tailer(self) -> TwistdProcess:
@@ -274,6 +282,19 @@ class Cluster:
         assert not old.running, f"buck{i} is still running"
         self.bucks[i] = self.start_buck(i, old.port)
         return self.bucks[i]
+
+    def restart_bucks(self, indices: Sequence[int]) -> None:
+        """
+        Start the stopped bucks C{indices} again together, each on its old
+        port with its old data, and wait until they listen.
+        """
+        started = {}
+        for i in indices:
+            assert not self.bucks[i].running, f"buck{i} is still running"
+            started[i] = self.start_buck(i, self.bucks[i].port, ready=False)
+        for i, buck in started.items():
+            buck.port = int(buck.wait_for_log_blocking(LISTENING)["port"])
+            self.bucks[i] = buck
 
     def stop_tailer(self, signum: int = signal.SIGTERM) -> int:
         """
