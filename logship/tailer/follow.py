@@ -59,7 +59,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from twisted.logger import Logger
 
@@ -267,10 +267,12 @@ def _get_str(data: Mapping[str, Any], key: str) -> str:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):
     """
     One line read, or one piece of a line longer than C{max_line}.
+
+    (A named tuple: the tailer creates one per line, and a tuple is the
+    cheapest immutable value to create.)
 
     @ivar data: the bytes, without the LF; a CR before the LF is kept (the
         encoder strips it, as L{logship.ingest.split_lines} does).
@@ -612,6 +614,7 @@ class Follower:
         # appears.
         self._resume = False
         self._waiting_logged = False
+        self._open_failure: tuple[str, str] | None = None
         self._polls = 0
         # Detached (renamed away) file at its end since this poll, or None.
         self._detached_since: int | None = None
@@ -735,8 +738,6 @@ class Follower:
             self._finish(source, out, following)
         else:
             more = True
-        self.counters.lines += sum(1 for line in out if line.ended)
-        self.counters.pieces += sum(1 for line in out if not line.ended)
         return ReadResult(out, self.state, more)
 
     # -- starting ---------------------------------------------------------
@@ -858,14 +859,19 @@ class Follower:
         except FileNotFoundError:
             return False
         except OSError as e:
-            self._log.warn(
-                "Cannot open {name}: {error}",
-                follow_event="open_failed",
-                path=str(self._path),
-                name=str(candidate.path),
-                error=str(e),
-            )
+            failure = (str(candidate.path), str(e))
+            if failure != self._open_failure:
+                # Once per distinct failure: it is retried every poll.
+                self._open_failure = failure
+                self._log.warn(
+                    "Cannot open {name}: {error}",
+                    follow_event="open_failed",
+                    path=str(self._path),
+                    name=str(candidate.path),
+                    error=str(e),
+                )
             return False
+        self._open_failure = None
         if not candidate.live:
             self.counters.rotated_files_opened += 1
         self._source = source
@@ -974,11 +980,15 @@ class Follower:
         parts = buffer.split(b"\n")
         rest = parts.pop()
         limit = self._max_line
-        for part in parts:
-            if len(part) <= limit:
-                out.append(Line(part, True))
-            else:
-                self._pieces(part, out, ended=True)
+        self.counters.lines += len(parts)
+        if max(map(len, parts), default=0) <= limit:
+            out.extend([Line(part, True) for part in parts])
+        else:
+            for part in parts:
+                if len(part) <= limit:
+                    out.append(Line(part, True))
+                else:
+                    self._pieces(part, out, ended=True)
         if len(rest) > limit:
             # Keep 1..limit bytes: the line's last piece is cut the same way
             # whether its LF is already here or not.
@@ -997,7 +1007,10 @@ class Follower:
         limit = self._max_line
         count = len(line)
         for start in range(0, count, limit):
-            out.append(Line(line[start : start + limit], ended and start + limit >= count))
+            last = start + limit >= count
+            if not (ended and last):
+                self.counters.pieces += 1
+            out.append(Line(line[start : start + limit], ended and last))
 
     # -- identity checks and rotations -----------------------------------
 
@@ -1141,11 +1154,20 @@ class Follower:
         else:
             candidates = self._scan()
             start = self._window_start(candidates)
-            found = _locate(candidates, source.identity(), source.position, start)
+            itself = (source.dev, source.inode)
+            # An open file keeps its inode (no other file can get it while
+            # it is open): look for that first, then for a compressed copy.
+            found = next(
+                (i for i, c in enumerate(candidates) if (c.dev, c.inode) == itself),
+                None,
+            )
+            if found is None:
+                found = _locate(candidates, source.identity(), source.position, start)
             if found is not None:
                 # Where it is now, for the state and the log.
                 source.name = candidates[found].path
             rest = candidates[start:] if found is None else candidates[found + 1 :]
+            rest = [c for c in rest if (c.dev, c.inode) != itself]
             following = rest[0] if rest else None
             self._wait_cache = (key, self._polls, following)
         if following is None:
@@ -1167,6 +1189,7 @@ class Follower:
         if self._carry:
             # A last line without LF: its file is complete.
             out.append(Line(self._carry, True))
+            self.counters.lines += 1
             self._offset += len(self._carry)
             self.counters.bytes += len(self._carry)
             self._carry = b""

@@ -508,16 +508,32 @@ class MissingPathTests(FollowTestCase):
         self.path.write_bytes(b"first file line\n")
         follower = self.follower()
         self.assertEqual(data(follower.poll().lines), [b"first file line"])
-        inode = self.path.stat().st_ino
         os.unlink(self.path)
+        # ext4 usually gives the freed inode to the new file (the follower
+        # still holds the old one open here); either way it is new.
         self.path.write_bytes(b"second file, longer line\n")
-        # ext4 usually gives the freed inode to the new file; either way it
-        # is read from its start.
-        self.assertIn(self.path.stat().st_ino, (inode, self.path.stat().st_ino))
         lines = []
         for _ in range(30):
             lines.extend(follower.poll().lines)
         self.assertEqual(data(lines), [b"second file, longer line"])
+
+
+    def test_unreadable(self) -> None:
+        """
+        A file that cannot be opened is logged once and retried every poll.
+        """
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        # A directory: cannot be read, whoever runs the test (even root).
+        self.path.mkdir()
+        follower = self.follower()
+        for _ in range(30):
+            self.assertEqual(follower.poll().lines, [])
+        failed = [e for e in events if e.get("follow_event") == "open_failed"]
+        self.assertEqual(len(failed), 1)
+        self.assertEqual(failed[0]["name"], str(self.path))
+        self.path.rmdir()
+        self.path.write_bytes(b"readable\n")
+        self.assertEqual(data(follower.poll().lines), [b"readable"])
 
 
 class InodeReuseTests(FollowTestCase):
@@ -1016,6 +1032,28 @@ class CompressedTests(FollowTestCase):
         self.assertEqual(tailer.follower.counters.corrupt_files, 1)
         self.assertTrue([e for e in events if e.get("follow_event") == "corrupt"])
 
+    def test_unreadable_gzip_is_left(self) -> None:
+        """
+        A C{.gz} that is no gzip at all (so it has no fingerprint) is left
+        for the next file, not taken for its own successor.
+        """
+        older = self.directory / "app.log.2"
+        older.write_bytes(b"older\n")
+        (self.directory / "app.log.1.gz").write_bytes(b"not gzip at all\n")
+        self.path.write_bytes(b"live\n")
+        result = os.stat(older)
+        follower = self.follower(
+            FollowState(
+                str(self.path), 0, 0, "", 0, 0,
+                previous=Follower(self.path)._scan()[0].identity(FINGERPRINT_SIZE),
+            )
+        )
+        self.assertEqual(result.st_ino, follower.state.previous.inode)
+        result_poll = follower.poll()
+        self.assertEqual(data(result_poll.lines), [b"live"])
+        self.assertFalse(result_poll.more)
+        self.assertEqual(follower.counters.corrupt_files, 1)
+
 
 # -- property test ----------------------------------------------------------
 
@@ -1023,6 +1061,7 @@ _line_text = st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"|"))
 
 _operation = st.one_of(
     st.tuples(st.just("append"), st.lists(_line_text, min_size=1, max_size=6), st.booleans()),
+    st.tuples(st.just("append_old"), st.lists(_line_text, min_size=1, max_size=3)),
     st.tuples(st.just("poll"), st.booleans()),
     st.tuples(st.just("rotate")),
     st.tuples(st.just("compress")),
@@ -1052,6 +1091,9 @@ def run_scenario(scenario: dict[str, Any]) -> tuple[list[bytes], list[bytes]]:
 
     Copytruncate happens only between writes (as in this single-threaded
     test it must): the copy holds everything written before the truncation.
+    After a rename, the writer may go on writing to the old file until it
+    reopens: while the new file is empty, within C{rotate_wait} polls, and
+    before the old file is compressed.
     """
     directory = Path(tempfile.mkdtemp())
     try:
@@ -1072,6 +1114,7 @@ def run_scenario(scenario: dict[str, Any]) -> tuple[list[bytes], list[bytes]]:
         tailer.poll()
         counter = 0
         partial = b""
+        polls_since_rotation: int | None = None
         for operation in scenario["operations"]:
             kind = operation[0]
             if kind == "append":
@@ -1088,12 +1131,30 @@ def run_scenario(scenario: dict[str, Any]) -> tuple[list[bytes], list[bytes]]:
                     cut = len(chunk) - 1 - len(texts[-1]) // 2
                     chunk, partial = chunk[:cut], chunk[cut:]
                 log.append(chunk)
+            elif kind == "append_old":
+                if (
+                    polls_since_rotation is not None
+                    and polls_since_rotation < 3
+                    and not scenario["copytruncate"]
+                    and not log.generations[-1]
+                    and not log.rotated()[-1].name.endswith(".gz")
+                ):
+                    chunk = b""
+                    for text in operation[1]:
+                        counter += 1
+                        chunk += b"%d %s %d\n" % (counter, text, counter)
+                    with open(log.rotated()[-1], "ab") as f:
+                        f.write(chunk)
+                    log.generations[-2] += chunk
             elif kind == "poll":
                 tailer.poll(persist=operation[1])
+                if polls_since_rotation is not None:
+                    polls_since_rotation += 1
             elif kind == "rotate":
                 log.rotate(scenario["copytruncate"])
                 # The writer does not finish a line across files.
                 partial = b""
+                polls_since_rotation = 0
             elif kind == "compress":
                 plain = [p for p in log.rotated() if not p.name.endswith(".gz")]
                 if plain:
