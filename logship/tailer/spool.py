@@ -61,7 +61,7 @@ from logship.bucket import (
     list_buckets,
     recover,
 )
-from logship.event import MAX_EVENT_SIZE, Event, encode
+from logship.event import Event, encode
 
 #: Version of the dictionary returned by L{Spool.state}.
 STATE_VERSION = 1
@@ -310,8 +310,6 @@ class Spool:
         seconds = self.bucket_seconds
         for event in events:
             data = encode(event)
-            if len(data) > MAX_EVENT_SIZE:
-                raise ValueError(f"event of {len(data)} bytes is too long")
             start = bucket_start(event.point, seconds)
             entry = self._last_file
             if start != self._last_start or entry is None or entry.writer is None:
