@@ -227,14 +227,26 @@ class Cluster:
     bucks: list[TwistdProcess] = field(default_factory=list)
     tailer: TwistdProcess | None = None
     tailer_args: list[str] = field(default_factory=list)
+    buck_args: list[str] = field(default_factory=list)
 
     @classmethod
-    def start(cls, group: ProcessGroup, *, tailer_args: list[str] = ()) -> Cluster:
+    def start(
+        cls, group: ProcessGroup, *, tailer_args: Sequence[str] = (),
+        buck_args: Sequence[str] = (),
+    ) -> Cluster:
+        """
+        Start 3 bucks and a tailer following C{app.log} in C{group}'s
+        directory.
+
+        @param tailer_args: more tailer options (they come after the
+            defaults, so they override them).
+        @param buck_args: more options for each buck, likewise.
+        """
         key = group.root / "cluster.key"
         write_new_key(key)
         log = group.root / "app.log"
         log.touch()
-        cluster = cls(group, key, log, tailer_args=list(tailer_args))
+        cluster = cls(group, key, log, tailer_args=list(tailer_args), buck_args=list(buck_args))
         # The three start together (each takes a second or so to import),
         # then each is waited for.
         for i in range(3):
@@ -254,7 +266,8 @@ class Cluster:
         return self.group.start_twistd(
             "logship-buck",
             ["--listen", f"tcp:{port or 0}:interface=127.0.0.1", "--data", "data",
-             "--key", str(self.key), "--node", f"buck{i}", "--stats-interval", "1"],
+             "--key", str(self.key), "--node", f"buck{i}", "--stats-interval", "1",
+             *self.buck_args],
             name=f"buck{i}",
             ready=LISTENING if ready else None,
         )
