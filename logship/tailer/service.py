@@ -159,6 +159,7 @@ class TailerService(MultiService):
         self._batch_events = batch_events
         self._rescan_interval = rescan_interval
         self._poll_interval = poll_interval
+        self._bucket_seconds = bucket_seconds
         self._last_scan = float("-inf")
         self.delivery = Delivery(
             replicas=replicas, clock=clock, ack_timeout=ack_timeout, rng=rng
@@ -209,6 +210,7 @@ class TailerService(MultiService):
             (poll_interval, self.tick),
             (stats_interval, self._log_stats),
             (1.0, self.shipper.tick),
+            (10.0, self._close_idle),
         ):
             periodic(interval, job, clock, self._log).setServiceParent(self)
 
@@ -300,6 +302,13 @@ class TailerService(MultiService):
             durability,
         )
         self._log.info("Following {path} ({durability})", path=path, durability=durability)
+
+    def _close_idle(self) -> None:
+        """
+        Close the writers of local buckets that no longer get lines.
+        """
+        for spool in self.spools.values():
+            spool.close_idle(self._now(), idle=2 * self._bucket_seconds)
 
     def _changed(self) -> None:
         """
