@@ -770,7 +770,7 @@ class Follower:
             state.identity,
             state.offset,
             self._window_start(candidates),
-            prefer_copy=state.offset <= state.fingerprint_length,
+            trust_inode=state.fingerprint_length >= self._fingerprint_size,
         )
         if found is None:
             self._report_lost(
@@ -1053,8 +1053,8 @@ class Follower:
             # unseen, but for the copy it left.
             copied = self._copies(source)
             if copied:
-                self.counters.truncations += 1
                 if length == 0:
+                    self.counters.truncations += 1
                     self._log.info(
                         "{path} was rotated before its first byte was read; "
                         "reading {copies} first.",
@@ -1264,9 +1264,16 @@ class Follower:
         Index of the first candidate after the previous file (0 if unknown:
         if it was deleted, so were all older ones).
         """
-        if self._previous is None:
+        previous = self._previous
+        if previous is None:
             return 0
-        found = _locate(candidates, self._previous, 0, 0)
+        found = _locate(
+            candidates,
+            previous,
+            0,
+            0,
+            trust_inode=previous.fingerprint_length >= self._fingerprint_size,
+        )
         return 0 if found is None else found + 1
 
     def _directory_key(self) -> object:
@@ -1296,7 +1303,7 @@ def _locate(
     start: int,
     *,
     exclude: tuple[int, int] | None = None,
-    prefer_copy: bool = False,
+    trust_inode: bool = True,
 ) -> int | None:
     """
     Find the file with C{identity} among C{candidates}.
@@ -1309,11 +1316,13 @@ def _locate(
 
     @param exclude: C{(dev, inode)} of a file that is not it (the live file
         after a truncation).
-    @param prefer_copy: the fingerprint covers all that was read: if the
-        inode match is the live file and a copy (fingerprint match under
-        another inode) is among the candidates from C{start} on, the live
-        file may have been copytruncated and rewritten with the same first
-        bytes: take the copy (duplicates rather than loss).
+    @param trust_inode: C{False} skips the search by inode.  Use it for a
+        file no longer held open whose fingerprint is short (a young file).
+        Its inode may have gone to a new file that starts with the same few
+        bytes (ext4 reuses inodes at once).  A copytruncated file may also
+        have been rewritten with them.  The oldest fingerprint match after
+        the previous file is then the right one, or an older one
+        (duplicates rather than loss).
     @return: the index, or C{None}.
     """
     order = list(range(start, len(candidates))) + list(range(0, start))
@@ -1322,20 +1331,11 @@ def _locate(
         return (c.dev, c.inode) != exclude and (c.gz or c.size >= offset)
 
     wanted = (identity.dev, identity.inode)
-    for i in order:
-        c = candidates[i]
-        if (c.dev, c.inode) == wanted and eligible(c) and c.matches(identity):
-            if c.live and prefer_copy and identity.fingerprint_length:
-                for j in range(start, len(candidates)):
-                    other = candidates[j]
-                    if (
-                        not other.live
-                        and (other.dev, other.inode) != wanted
-                        and eligible(other)
-                        and other.matches(identity)
-                    ):
-                        return j
-            return i
+    if trust_inode:
+        for i in order:
+            c = candidates[i]
+            if (c.dev, c.inode) == wanted and eligible(c) and c.matches(identity):
+                return i
     if identity.fingerprint_length == 0:
         return None
     for i in order:

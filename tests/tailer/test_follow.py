@@ -11,6 +11,7 @@ can crash (drop what was not persisted) and restart from the saved state.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -577,6 +578,34 @@ class InodeReuseTests(FollowTestCase):
         self.assertEqual(follower.counters.bytes_lost, 0)
 
 
+    def test_young_state_inode_reused(self) -> None:
+        """
+        A young saved state (short fingerprint) whose file was compressed,
+        and whose inode went to a newer file starting with the same bytes,
+        resumes in the right file: the oldest match after the previous one.
+        """
+        older = self.directory / "app.log.3.gz"
+        with gzip.open(older, "wb") as f:
+            f.write(b"history line\n")
+        ours = self.directory / "app.log.2.gz"
+        with gzip.open(ours, "wb") as f:
+            f.write(b"1 one\n2 two\n")
+        newer = self.directory / "app.log.1.gz"
+        with gzip.open(newer, "wb") as f:
+            f.write(b"10 ten\n")
+        self.path.write_bytes(b"11 eleven\n")
+        reused = os.stat(newer)
+        previous = Follower(self.path)._scan()[0].identity(FINGERPRINT_SIZE)
+        state = FollowState(
+            str(self.path), reused.st_dev, reused.st_ino,
+            hashlib.sha256(b"1").hexdigest(), 1, 0, 1, None, previous, {},
+        )
+        tailer = Tailer(self.path)
+        tailer.follower = self.follower(state)
+        tailer.drain()
+        self.assertEqual(tailer.lines(), [b"1 one", b"2 two", b"10 ten", b"11 eleven"])
+
+
 class LostFileTests(FollowTestCase):
     """
     The saved file cannot be found anywhere.
@@ -942,6 +971,42 @@ class CopytruncateTests(FollowTestCase):
         log.append(b"after truncation\n")
         tailer.poll()
         self.assertEqual(tailer.lines(), [b"in the copy", b"after truncation"])
+
+    def test_rewritten_with_the_same_start(self) -> None:
+        """
+        A young file, copytruncated and written again starting with the very
+        bytes already read: neither its size nor its fingerprint changed,
+        but the copy it left is found and read first.
+        """
+        log = LogFile(self.directory)
+        tailer = Tailer(self.path, max_read=4)
+        tailer.poll()  # opened while empty: the fingerprint grows as read
+        log.append(b"1 first\n2 second\n")
+        tailer.poll()
+        self.assertEqual(tailer.follower.state.fingerprint_length, 4)
+        self.assertEqual(tailer.saved["offset"], 0)
+        log.rotate(copytruncate=True)
+        log.append(b"1 firstborn of the new generation\n")
+        tailer.drain()
+        self.assertEqual(tailer.lines(), log.expected())
+        self.assertEqual(tailer.follower.counters.truncations, 1)
+
+    def test_rewritten_with_the_same_start_while_stopped(self) -> None:
+        """
+        The same while stopped: the saved young state resumes in the copy,
+        not in the live file that still starts like it.
+        """
+        log = LogFile(self.directory)
+        tailer = Tailer(self.path, max_read=4)
+        tailer.poll()  # opened while empty: the fingerprint grows as read
+        log.append(b"1 first\n2 second\n")
+        tailer.poll()
+        self.assertEqual(tailer.follower.state.fingerprint_length, 4)
+        tailer.restart()
+        log.rotate(copytruncate=True)
+        log.append(b"1 firstborn of the new generation\n")
+        tailer.drain()
+        self.assertEqual(tailer.lines(), log.expected())
 
     def test_truncated_without_copy(self) -> None:
         """
