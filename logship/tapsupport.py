@@ -11,6 +11,26 @@ from logship.keys import KeyFileError, read_key
 from logship.wire.messages import MAX_NODE
 
 
+def positive_int(text: str) -> int:
+    """
+    An option value that must be a whole number of at least 1.
+    """
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"must be at least 1, not {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """
+    An option value that must be a number above 0.
+    """
+    value = float(text)
+    if not value > 0:
+        raise ValueError(f"must be more than 0, not {text}")
+    return value
+
+
 def node_name(given: str | None, default: str) -> str:
     """
     A C{--node} value: the one given, else this host's short name, else

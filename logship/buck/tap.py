@@ -36,26 +36,12 @@ from logship.buck.service import (
 )
 from logship.buck.store import DEFAULT_OPEN_BUCKETS, BucketStore, StoreError, prepare_data_dir
 from logship.config import ConfigOptions
-from logship.tapsupport import cluster_key, node_name
+from logship.tapsupport import cluster_key, node_name, positive_float, positive_int
 
 DEFAULT_LISTEN = "tcp:4401:interface=127.0.0.1"
 DEFAULT_DATA = "buck-data"
 
 _log = Logger(namespace="logship.buck.tap")
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(f"must be at least 1, not {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise ValueError(f"must be more than 0, not {text}")
-    return value
 
 
 class Options(ConfigOptions):
@@ -76,13 +62,13 @@ class Options(ConfigOptions):
         ["bucket-seconds", None, 60, "The bucket interval in seconds (divides 3600).", int],
         ["node", None, None, "This buck's node name (default: the host name)."],
         ["stats-interval", None, DEFAULT_STATS_INTERVAL,
-         "Seconds between two stats lines in the log.", _positive_float],
+         "Seconds between two stats lines in the log.", positive_float],
         ["open-buckets", None, DEFAULT_OPEN_BUCKETS,
-         "Bucket files kept open at most.", _positive_int],
+         "Bucket files kept open at most.", positive_int],
         ["max-upload-mb", None, DEFAULT_MAX_UPLOAD >> 20,
-         "MiB one uploaded bucket file may have at most.", _positive_int],
+         "MiB one uploaded bucket file may have at most.", positive_int],
         ["frame-timeout", None, None,
-         "Seconds a partial frame may wait (for tests; default 30).", _positive_float],
+         "Seconds a partial frame may wait (for tests; default 30).", positive_float],
     ]
     optFlags: ClassVar[list[list[Any]]] = [
         ["insecure", None, "Lab only: no key, frames are NOT sealed (plaintext)."],

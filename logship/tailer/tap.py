@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Any, ClassVar, get_args
+from typing import Any, ClassVar
 
 from twisted.application.service import IService
 from twisted.internet import endpoints
@@ -22,22 +22,9 @@ from twisted.python import usage
 from logship.bucket import check_bucket_seconds
 from logship.config import ConfigOptions
 from logship.tailer.service import Source, TailerService
-from logship.tapsupport import cluster_key, node_name
-from logship.wire.messages import Durability
+from logship.tapsupport import cluster_key, node_name, positive_float, positive_int
+from logship.wire.messages import DURABILITIES
 from logship.zones import local_zone, parse_zone
-
-DURABILITIES: tuple[str, ...] = get_args(Durability)
-
-
-def _positive(kind: type) -> Any:
-    def check(text: str) -> Any:
-        value = kind(text)
-        if not value > 0:
-            raise ValueError(f"must be more than 0, not {text}")
-        return value
-
-    return check
-
 
 def buck_endpoint(text: str) -> str:
     """
@@ -65,18 +52,18 @@ class Options(ConfigOptions):
     optParameters: ClassVar[list[list[Any]]] = [
         ["state", "s", "tailer-state", "State directory: checkpoint and local buckets."],
         ["key", "k", None, "The cluster key file (made by `logship keygen FILE`)."],
-        ["replicas", "r", 2, "Bucks that must acknowledge each batch (R).", _positive(int)],
+        ["replicas", "r", 2, "Bucks that must acknowledge each batch (R).", positive_int],
         ["durability", None, "ack2", f"Durability of the positional files: {', '.join(DURABILITIES)}."],
         ["bucket-seconds", None, 60, "The bucket interval in seconds (divides 3600).", int],
         ["host", None, None, "Host name of lines that name none (default: this host)."],
         ["node", None, None, "This tailer's node name (default: the host name)."],
         ["tz", None, None, "Time zone of timestamps without one (default: local)."],
-        ["poll-interval", None, 0.25, "Seconds between two polls of the files.", _positive(float)],
-        ["ack-timeout", None, 30.0, "Seconds to wait for a buck's ack before resending.", _positive(float)],
-        ["max-in-flight", None, 8, "Batches in flight at most.", _positive(int)],
-        ["keep-hours", None, 168.0, "Prune shipped local buckets older than this.", _positive(float)],
-        ["keep-mb", None, 10240, "Prune shipped local buckets, oldest first, beyond this size.", _positive(int)],
-        ["stats-interval", None, 60.0, "Seconds between two stats lines in the log.", _positive(float)],
+        ["poll-interval", None, 0.25, "Seconds between two polls of the files.", positive_float],
+        ["ack-timeout", None, 30.0, "Seconds to wait for a buck's ack before resending.", positive_float],
+        ["max-in-flight", None, 8, "Batches in flight at most.", positive_int],
+        ["keep-hours", None, 168.0, "Prune shipped local buckets older than this.", positive_float],
+        ["keep-mb", None, 10240, "Prune shipped local buckets, oldest first, beyond this size.", positive_int],
+        ["stats-interval", None, 60.0, "Seconds between two stats lines in the log.", positive_float],
     ]
     optFlags: ClassVar[list[list[Any]]] = [
         ["insecure", None, "Lab only: no key, frames are NOT sealed (plaintext)."],
