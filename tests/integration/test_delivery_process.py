@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,3 +48,28 @@ def test_identical_lines_in_one_second_stay_two(group: ProcessGroup) -> None:
     append(cluster.log, [line, line, line])
     cluster.wait_delivered(3)
     cluster.check(3)
+
+
+def test_closed_buckets_are_shipped_whole(group: ProcessGroup) -> None:
+    """
+    With 1-second buckets, each closed local bucket is shipped whole to a
+    buck, which merges it: afterwards every event is still on at least 2
+    bucks and no buck holds one twice.
+    """
+    cluster = Cluster.start(
+        group,
+        tailer_args=["--bucket-seconds", "1", "--tz", "UTC"],
+        buck_args=["--bucket-seconds", "1"],
+    )
+    lines = list(sample_lines(400, start=time.time() - 30, rate=50))
+    append(cluster.log, lines)
+    cluster.wait_delivered(len(lines))
+    buckets = len({line[:15] for line in lines})
+    assert cluster.tailer is not None
+    deadline = time.monotonic() + 60
+    while len(re.findall(r"Shipped \S+ to", cluster.tailer.log_text())) < buckets:
+        assert time.monotonic() < deadline, cluster.tailer.tail()
+        time.sleep(0.2)
+    merged = sum(len(re.findall(r"Merged bucket", b.log_text())) for b in cluster.bucks)
+    assert merged == buckets
+    cluster.check(len(lines))
