@@ -5,7 +5,9 @@ Run it by hand (it is not part of C{make test}; it takes minutes):
     .venv/bin/python bench/delivery.py                        # 1,000,000 lines, every durability
     .venv/bin/python bench/delivery.py --lines 200000 --durability ack2
     .venv/bin/python bench/delivery.py --backlog-mb 1024      # the 1 GB backlog run only
-    .venv/bin/python bench/delivery.py --profile /tmp/pyspy/bin/py-spy   # + where the tailer's time goes
+    .venv/bin/python bench/delivery.py --profile /tmp/pyspy/bin/py-spy   # + where tailer and buck0 spend it
+
+(py-spy is not a dependency: C{pip install --target /tmp/pyspy py-spy}.)
 
 For each durability level (C{live}, C{ack1}, C{ack2}, C{ack2+fsync}) it
 starts 3 bucks and 1 tailer as real twistd processes on 127.0.0.1 (the
@@ -40,6 +42,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -47,15 +50,16 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the integration tests' process harness
 
-from logship.sample import sample_lines  # noqa: E402
-from tests.integration.delivery import Cluster, wait_for  # noqa: E402
-from tests.integration.processes import ProcessGroup  # noqa: E402
+from logship.sample import sample_lines
+from tests.integration.delivery import Cluster, wait_for
+from tests.integration.processes import ProcessGroup
 
 DURABILITIES = ("live", "ack1", "ack2", "ack2+fsync")
 START = 1795685820  # 2026-11-26T09:37:00Z
@@ -161,13 +165,15 @@ def buck_total_received(cluster: Cluster) -> int:
     return total
 
 
-def start_cluster(root: Path, durability: str) -> tuple[ProcessGroup, Cluster]:
+def start_cluster(
+    root: Path, durability: str, tailer_args: Sequence[str] = ()
+) -> tuple[ProcessGroup, Cluster]:
     root.mkdir(parents=True, exist_ok=True)
     group = ProcessGroup(root)
     cluster = Cluster.start(
         group,
         tailer_args=["--durability", durability, "--ack-timeout", "60",
-                     "--stats-interval", "0.1"],
+                     "--stats-interval", "0.1", *tailer_args],
         buck_args=["--stats-interval", "0.2"],
     )
     cluster.wait_stats(lambda s: s["connected"] == 3, "3 bucks connected", after=0)
@@ -200,7 +206,7 @@ def stop_profiler(profiler: subprocess.Popen[bytes] | None, out: Path) -> None:
     summarize_profile(out)
 
 
-def summarize_profile(path: Path, top: int = 18) -> None:
+def summarize_profile(path: Path, top: int = 16) -> None:
     """
     Print where the tailer's samples fall: by leaf function (self time)
     and by logship function on the stack (inclusive time).
@@ -223,7 +229,7 @@ def summarize_profile(path: Path, top: int = 18) -> None:
     if not total:
         print("  py-spy: no samples")
         return
-    print(f"  py-spy: {total} samples of the tailer")
+    print(f"  py-spy: {total} samples of {path.name.split('.')[0]}")
     print("  self time (leaf function):")
     for name, n in own.most_common(top):
         print(f"    {100 * n / total:5.1f}%  {name}")
@@ -241,20 +247,21 @@ def _short(frame: str) -> str:
 
 def run_durability(
     workdir: Path, durability: str, input_path: Path, count: int, timeout: float,
-    py_spy: str | None,
+    py_spy: str | None, tailer_args: Sequence[str] = (),
 ) -> dict[str, Any]:
     """
     One end-to-end run (see the module docstring).
     """
     root = workdir / durability.replace("+", "-")
     shutil.rmtree(root, ignore_errors=True)
-    group, cluster = start_cluster(root, durability)
+    group, cluster = start_cluster(root, durability, tailer_args)
     try:
         procs = processes(cluster)
         cpu_before = {name: cpu_seconds(p.pid) for name, p in procs.items()}
         load_before = load()
-        profile_out = root / "tailer.pyspy.txt"
-        profiler = start_profiler(py_spy, procs["tailer"].pid, profile_out)
+        profiles = {name: root / f"{name}.pyspy.txt" for name in ("tailer", "buck0")}
+        profilers = {name: start_profiler(py_spy, procs[name].pid, out)
+                     for name, out in profiles.items()}
         started = time.monotonic()
         with open(input_path, "rb") as src, open(cluster.log, "ab") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
@@ -283,7 +290,8 @@ def run_durability(
         elapsed = time.monotonic() - started
         cpu = {name: cpu_seconds(p.pid) - cpu_before[name] for name, p in procs.items()}
         rss = {name: peak_rss_mib(p.pid) for name, p in procs.items()}
-        stop_profiler(profiler, profile_out)
+        for name, profiler in profilers.items():
+            stop_profiler(profiler, profiles[name])
         written = buck_total_written(cluster)
         if durability == "live":
             written = buck_total_received(cluster)
@@ -401,7 +409,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per phase at most")
     parser.add_argument("--profile", metavar="PY_SPY",
-                        help="sample the tailer with this py-spy binary and print where its time goes")
+                        help="sample the tailer and buck0 with this py-spy binary and print"
+                        " where their time goes")
+    parser.add_argument("--tailer-args", default="",
+                        help="more tailer options, e.g. '--max-in-flight 32' (for experiments)")
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="logship-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -429,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.repeat):
             for durability in args.durability or DURABILITIES:
                 report(run_durability(workdir, durability, input_path, args.lines,
-                                      args.timeout, args.profile))
+                                      args.timeout, args.profile, shlex.split(args.tailer_args)))
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)

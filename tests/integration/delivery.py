@@ -34,7 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from logship.keys import write_new_key
-from tests.integration.processes import LISTENING, ProcessFailed, ProcessGroup, TwistdProcess
+from tests.integration.processes import (
+    LISTENING,
+    ProcessFailed,
+    ProcessGroup,
+    TwistdProcess,
+)
 
 #: What the tailer logs every stats interval.
 STATS = re.compile(

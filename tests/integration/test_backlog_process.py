@@ -8,6 +8,7 @@ them up, and every event ends on at least 2 bucks.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,7 @@ def test_reads_into_spool_while_all_bucks_down(group: ProcessGroup, lines: list[
     assert 0 < first["undelivered"] < second["undelivered"], (first, second)
     assert second["undelivered"] == cluster.spool_bytes(), second
     backlog = cluster.all_tailer_stats()[first_at : second["index"] + 1]
-    for before, after in zip(backlog, backlog[1:]):
+    for before, after in pairwise(backlog):
         assert before["lines"] <= after["lines"], backlog
         assert before["undelivered"] <= after["undelivered"], backlog
         assert after["connected"] == 0, backlog

@@ -67,8 +67,8 @@ def test_rotation_during_stream(group: ProcessGroup, copytruncate: bool) -> None
     for i, part in enumerate(parts(STREAM_LINES, [STREAM_LINES // STREAM_PARTS] * STREAM_PARTS)):
         if i:
             if i % 2:
-                done = written
-                cluster.wait_stats(lambda s: s["lines"] >= done, f"{done} lines read", after=0)
+                cluster.wait_stats(lambda s, done=written: s["lines"] >= done,
+                                   f"{written} lines read", after=0)
             rotate(cluster.log, copytruncate=copytruncate, compress=True)
         append_lines(cluster.log, part)
         written += len(part)
