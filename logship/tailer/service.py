@@ -38,6 +38,7 @@ from typing import Any
 
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -138,6 +139,7 @@ class TailerService(MultiService):
         stats_interval: float = 60.0,
         keep_seconds: float = 7 * 86400,
         keep_bytes: int = 10 << 30,
+        drain_timeout: float = 5.0,
         now: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
@@ -146,6 +148,7 @@ class TailerService(MultiService):
         @param key: the cluster key, or C{None} for an insecure lab.
         @param host: the host name of lines that do not name one.
         @param now: wall-clock time for lines without a timestamp.
+        @param drain_timeout: seconds a stop waits for batches in flight.
         """
         super().__init__()
         self._sources = sources
@@ -187,6 +190,9 @@ class TailerService(MultiService):
         self._dirty = False
         self._last_save = float("-inf")
         self._again: IDelayedCall | None = None
+        self._stopping = False
+        self._drained: Deferred[None] | None = None
+        self._drain_timeout = drain_timeout
         self.lines_read = 0
         self.events_stored = 0
         for name, endpoint in bucks.items():
@@ -226,11 +232,34 @@ class TailerService(MultiService):
         self._restore()
         super().startService()
 
-    def stopService(self) -> Any:
-        d = super().stopService()
+    def stopService(self) -> Deferred[None]:
+        """
+        Stop reading and sending, wait up to C{drain_timeout} seconds for
+        the batches on their way to be acknowledged (so that a routine
+        restart does not send them again), then save the checkpoint and
+        close the files.
+        """
+        self._stopping = True
         if self._again is not None:
             self._again.cancel()
             self._again = None
+        drained: Deferred[None] = Deferred()
+        if self.delivery.in_flight == 0:
+            drained.callback(None)
+        else:
+            self._drained = drained
+            timeout = self._clock.callLater(self._drain_timeout, self._drain_done)
+            drained.addBoth(lambda result: (timeout.active() and timeout.cancel(), result)[1])
+        drained.addCallback(lambda _: MultiService.stopService(self))
+        drained.addCallback(self._close)
+        return drained
+
+    def _drain_done(self) -> None:
+        drained, self._drained = self._drained, None
+        if drained is not None:
+            drained.callback(None)
+
+    def _close(self, _: object) -> None:
         self.delivery.stop()
         self.shipper.stop()
         self._save()
@@ -238,7 +267,6 @@ class TailerService(MultiService):
             followed.follower.close()
         for spool in self.spools.values():
             spool.close()
-        return d
 
     def _restore(self) -> None:
         """
@@ -320,6 +348,8 @@ class TailerService(MultiService):
         """
         Read, store, checkpoint, deliver (see the module docstring).
         """
+        if self._stopping:
+            return
         if self._clock.seconds() - self._last_scan >= self._rescan_interval:
             self._last_scan = self._clock.seconds()
             self._scan()
@@ -386,7 +416,10 @@ class TailerService(MultiService):
     def _delivered(self, _: None, spool: Spool, chunk: Any) -> None:
         spool.delivered(chunk)
         self._changed()
-        self._pump()
+        if not self._stopping:
+            self._pump()
+        elif self.delivery.in_flight == 0:
+            self._drain_done()
 
     def _log_stats(self) -> None:
         stats = self.stats()

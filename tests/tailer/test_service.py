@@ -43,7 +43,12 @@ class TailerServiceTests(SynchronousTestCase):
         return service
 
     def stop(self, service: TailerService) -> None:
-        service.stopService()
+        """
+        Stop C{service}, waiting out the drain of batches no buck took.
+        """
+        stopped = service.stopService()
+        self.clock.advance(5)
+        self.successResultOf(stopped)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def spooled(self) -> list[bytes]:
@@ -102,3 +107,55 @@ class TailerServiceTests(SynchronousTestCase):
         self.assertEqual(service.lines_read, 10)
         self.assertEqual(self.spooled(), [])
         self.stop(service)
+
+
+class FakeBuck:
+    """
+    A connected buck that records the batches it was sent.
+    """
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def send(self, message: object) -> bool:
+        self.batches.append(message.message.batch_id)  # type: ignore[attr-defined]
+        return True
+
+
+class StopTests(SynchronousTestCase):
+    setUp = TailerServiceTests.setUp
+    service = TailerServiceTests.service
+    stop = TailerServiceTests.stop
+    write = TailerServiceTests.write
+    def test_stop_waits_for_batches_in_flight(self) -> None:
+        """
+        A stop waits for the acks of the batches on their way, so that the
+        checkpoint counts them delivered and a restart does not resend them.
+        """
+        self.write(1500)
+        service = self.service("ack1")
+        buck = FakeBuck()
+        service.delivery.connected("a", buck)  # type: ignore[arg-type]
+        self.assertEqual(buck.batches, [1, 2])
+        stopped = service.stopService()
+        self.assertNoResult(stopped)
+        service.delivery.acked("a", 1)
+        self.assertNoResult(stopped)
+        service.delivery.acked("a", 2)
+        self.successResultOf(stopped)
+        self.assertEqual(service.stats()["undelivered_bytes"], 0)
+        again = self.service("ack1")
+        self.assertEqual(again.stats()["undelivered_bytes"], 0)
+        self.stop(again)
+
+    def test_stop_gives_up_waiting(self) -> None:
+        self.write(10)
+        service = self.service()
+        service.delivery.connected("a", FakeBuck())  # type: ignore[arg-type]
+        stopped = service.stopService()
+        self.clock.advance(4.9)
+        self.assertNoResult(stopped)
+        self.clock.advance(0.1)
+        self.successResultOf(stopped)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertGreater(service.stats()["undelivered_bytes"], 0)
