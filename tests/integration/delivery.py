@@ -61,25 +61,6 @@ TORN = re.compile(r"torn record at byte \d+ .*\(ignored\)")
 Identity = tuple[str, str, int, int]
 
 
-def identities(path: Path) -> list[Identity]:
-    """
-    The identities of every event in the bucket files under C{path}, read
-    with C{logship cat --json} (long lines joined).
-    """
-    if not path.exists():
-        return []
-    result = subprocess.run(
-        [sys.executable, "-m", "logship", "cat", "--json", str(path)],
-        capture_output=True,
-        check=True,
-        timeout=300,
-    )
-    return [
-        (o["host"], o["app"], o["point"], o["crc"])
-        for o in map(json.loads, result.stdout.splitlines())
-    ]
-
-
 def _cat_command(path: Path) -> list[str]:
     return [sys.executable, "-m", "logship", "cat", "--json", str(path)]
 
@@ -503,22 +484,11 @@ class Cluster:
                 raise ProcessFailed(f"not delivered after {timeout} s: {stats}\n{self.tailer.tail()}")
             time.sleep(0.1)
 
-    def check(self, expected: int) -> dict[str, int]:
+    def check(self, expected: int) -> Replicas:
         """
-        Every event is on at least 2 bucks and in the tailer's spool; no buck
-        holds one twice; there are C{expected} distinct events.
-
-        @return: counts, for the test to report.
+        The check of a run without crashes: L{check_replicas}, and no buck
+        holds an event twice.
         """
-        held = [identities(b.workdir / "data" / "buckets") for b in self.bucks]
-        spool = identities(self.group.root / "tailer" / "state" / "spool")
-        for name, events in zip(("buck0", "buck1", "buck2"), held):
-            assert len(events) == len(set(events)), f"{name} holds duplicates"
-        copies = Counter(i for events in held for i in set(events))
-        distinct = set(spool)
-        assert len(distinct) == expected, (len(distinct), expected)
-        missing = [i for i in distinct if copies[i] < 2]
-        assert not missing, f"{len(missing)} events on fewer than 2 bucks, e.g. {missing[:3]}"
-        assert set(copies) <= distinct, "bucks hold events the tailer never read"
-        return {"spool": len(spool), "spool_duplicates": len(spool) - len(distinct),
-                "copies": sum(copies.values())}
+        result = self.check_replicas(expected)
+        assert result.buck_duplicates == [0, 0, 0], f"a buck holds duplicates; {result}"
+        return result

@@ -61,7 +61,7 @@ def test_reads_into_spool_while_all_bucks_down(group: ProcessGroup, lines: list[
     cluster.restart_bucks([0, 1, 2])
     cluster.wait_delivered(LINES)
     counts = cluster.check(LINES)
-    assert counts["spool_duplicates"] == 0, counts
+    assert counts.spool_duplicates == 0, counts
 
 
 def test_one_buck_is_not_enough(group: ProcessGroup, lines: list[bytes]) -> None:
@@ -90,4 +90,4 @@ def test_one_buck_is_not_enough(group: ProcessGroup, lines: list[bytes]) -> None
     cluster.restart_buck(1)
     cluster.wait_delivered(len(lines))
     counts = cluster.check(len(lines))
-    assert counts["spool_duplicates"] == 0, counts
+    assert counts.spool_duplicates == 0, counts

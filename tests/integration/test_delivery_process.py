@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from logship.sample import sample_lines
-from tests.integration.delivery import Cluster
+from tests.integration.delivery import Cluster, append_lines
 from tests.integration.processes import ProcessGroup
 
 
@@ -23,11 +23,6 @@ def group(tmp_path: Path) -> Iterator[ProcessGroup]:
         processes.stop_all()
 
 
-def append(path: Path, lines: list[bytes]) -> None:
-    with open(path, "ab") as f:
-        f.write(b"".join(line + b"\n" for line in lines))
-
-
 def test_every_event_on_two_bucks(group: ProcessGroup) -> None:
     """
     200,000 lines appended while everything runs: every event is on at
@@ -36,16 +31,16 @@ def test_every_event_on_two_bucks(group: ProcessGroup) -> None:
     cluster = Cluster.start(group)
     lines = list(sample_lines(200_000, start=1795685820, rate=2000))
     for start in range(0, len(lines), 20_000):
-        append(cluster.log, lines[start : start + 20_000])
+        append_lines(cluster.log, lines[start : start + 20_000])
     cluster.wait_delivered(len(lines))
     counts = cluster.check(len(lines))
-    assert counts["spool_duplicates"] == 0
+    assert counts.spool_duplicates == 0
 
 
 def test_identical_lines_in_one_second_stay_two(group: ProcessGroup) -> None:
     cluster = Cluster.start(group)
     line = b"Nov 26 09:37:00 web1 sshd[1]: Connection closed by 10.0.0.1"
-    append(cluster.log, [line, line, line])
+    append_lines(cluster.log, [line, line, line])
     cluster.wait_delivered(3)
     cluster.check(3)
 
@@ -62,7 +57,7 @@ def test_closed_buckets_are_shipped_whole(group: ProcessGroup) -> None:
         buck_args=["--bucket-seconds", "1"],
     )
     lines = list(sample_lines(400, start=time.time() - 30, rate=50))
-    append(cluster.log, lines)
+    append_lines(cluster.log, lines)
     cluster.wait_delivered(len(lines))
     buckets = len({line[:15] for line in lines})
     assert cluster.tailer is not None

@@ -74,7 +74,7 @@ def test_rotation_during_stream(group: ProcessGroup, copytruncate: bool) -> None
         written += len(part)
     cluster.wait_delivered(STREAM_LINES)
     counts = cluster.check(STREAM_LINES)
-    assert counts["spool_duplicates"] == 0, counts
+    assert counts.spool_duplicates == 0, counts
     rotated = sorted(p.name for p in cluster.log.parent.glob("app.log.*"))
     assert len(rotated) == STREAM_PARTS - 1, rotated
 
