@@ -47,7 +47,12 @@ from logship.event import Event, encode
 from logship.ingest import LineEncoder
 from logship.periodic import never_fails, periodic
 from logship.points import PointSequencer, SequencerState
-from logship.tailer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from logship.tailer.checkpoint import (
+    CheckpointError,
+    discard_temporaries,
+    load_checkpoint,
+    save_checkpoint,
+)
 from logship.tailer.delivery import Delivery
 from logship.tailer.follow import Follower, FollowState
 from logship.tailer.shipper import Shipper
@@ -192,6 +197,7 @@ class TailerService(MultiService):
         self._again: IDelayedCall | None = None
         self._stopping = False
         self._drained: Deferred[None] | None = None
+        self._drain_timer: IDelayedCall | None = None
         self._drain_timeout = drain_timeout
         self.lines_read = 0
         self.events_stored = 0
@@ -248,13 +254,18 @@ class TailerService(MultiService):
             drained.callback(None)
         else:
             self._drained = drained
-            timeout = self._clock.callLater(self._drain_timeout, self._drain_done)
-            drained.addBoth(lambda result: (timeout.active() and timeout.cancel(), result)[1])
+            self._drain_timer = self._clock.callLater(self._drain_timeout, self._drain_done)
         drained.addCallback(lambda _: MultiService.stopService(self))
         drained.addCallback(self._close)
         return drained
 
     def _drain_done(self) -> None:
+        """
+        The batches in flight were delivered, or the wait for them is over.
+        """
+        timer, self._drain_timer = self._drain_timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
         drained, self._drained = self._drained, None
         if drained is not None:
             drained.callback(None)
@@ -273,6 +284,7 @@ class TailerService(MultiService):
         Read the checkpoint; a corrupt one is moved aside and everything is
         read again from the start (duplicates are allowed, loss is not).
         """
+        discard_temporaries(self.checkpoint_path)
         try:
             state = load_checkpoint(self.checkpoint_path) or {}
         except CheckpointError as e:
