@@ -7,9 +7,7 @@ them up, and every event ends on at least 2 bucks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from itertools import pairwise
-from pathlib import Path
 
 import pytest
 
@@ -20,15 +18,6 @@ from tests.integration.processes import ProcessGroup
 START = 1795685820  # 2026-11-26T09:37:00Z
 LINES = 20_000
 HALF = LINES // 2
-
-
-@pytest.fixture
-def group(tmp_path: Path) -> Iterator[ProcessGroup]:
-    processes = ProcessGroup(tmp_path)
-    try:
-        yield processes
-    finally:
-        processes.stop_all()
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,6 @@ because the points are deterministic and replays collapse.
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -26,15 +24,6 @@ from tests.integration.processes import ProcessGroup
 LINES = 30_000
 PART = LINES // 3
 START = 1795685820  # 2026-11-26T09:37:00Z
-
-@pytest.fixture
-def group(tmp_path: Path) -> Iterator[ProcessGroup]:
-    processes = ProcessGroup(tmp_path)
-    try:
-        yield processes
-    finally:
-        processes.stop_all()
-
 
 @pytest.fixture(scope="module")
 def lines() -> list[bytes]:

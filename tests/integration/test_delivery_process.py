@@ -4,23 +4,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 
 from logship.sample import sample_lines
 from tests.integration.delivery import Cluster, append_lines
 from tests.integration.processes import ProcessGroup
-
-
-@pytest.fixture
-def group(tmp_path: Path) -> Iterator[ProcessGroup]:
-    processes = ProcessGroup(tmp_path)
-    try:
-        yield processes
-    finally:
-        processes.stop_all()
 
 
 def test_every_event_on_two_bucks(group: ProcessGroup) -> None:

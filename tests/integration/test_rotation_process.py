@@ -19,8 +19,6 @@ except after a SIGKILL (re-read from the last checkpoint; counted).
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -32,15 +30,6 @@ START = 1795685820  # 2026-11-26T09:37:00Z
 #: Parts written during the stream; a rotation between two parts.
 STREAM_PARTS = 7
 STREAM_LINES = 21_000
-
-
-@pytest.fixture
-def group(tmp_path: Path) -> Iterator[ProcessGroup]:
-    processes = ProcessGroup(tmp_path)
-    try:
-        yield processes
-    finally:
-        processes.stop_all()
 
 
 def parts(count: int, sizes: list[int]) -> list[list[bytes]]:
