@@ -11,10 +11,12 @@ with a sequence number:
   - events with the same base in a row get C{point + 0}, C{point + 1},
     C{point + 2} ...: two identical lines in the same second get two points,
     and the order of the lines is kept;
-  - an event whose base differs from the previous event's starts again at
-    C{point + 0} (time going backwards too: C{A, B, A} gives the third line
-    C{A + 0} again; if it is also identical to the first line it collapses
-    with it on de-duplication -- the price of a state of constant size);
+  - an event whose base differs from the previous event's starts at
+    C{point + 0}, unless its base is one of the last L{RECENT_BASES} bases
+    seen: then it goes on after the last number that base got (time going
+    back, C{A, B, A}, gives the third line C{A + 1}, so it never takes the
+    point of the first; only a base older than the last 16 starts at 0
+    again, which keeps the state small);
   - a point never leaves C{[point, point + resolution)}: when a run of one
     base is longer than C{resolution} events, the rest of the run gets the
     last point of the range, C{point + resolution - 1}, and L{overflows}
@@ -35,6 +37,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+#: How many earlier bases a sequencer remembers (see L{SequencerState}).
+RECENT_BASES = 16
+
+
 @dataclass(frozen=True, slots=True)
 class SequencerState:
     """
@@ -46,33 +52,43 @@ class SequencerState:
         the first event).
     @ivar seq: the sequence number given to the last event (C{0} for the
         first of a run).
+    @ivar recent: C{(point, resolution, seq)} of the bases seen before the
+        last one, oldest first, at most L{RECENT_BASES}: the last sequence
+        number each got, so that a base coming back goes on from there.
     """
 
     point: int = -1
     resolution: int = 0
     seq: int = 0
+    recent: tuple[tuple[int, int, int], ...] = ()
 
-    def as_tuple(self) -> tuple[int, int, int]:
+    def as_tuple(self) -> tuple[int, ...]:
         """
         The state as plain integers, for a checkpoint file.
 
-        @return: C{(point, resolution, seq)}.
+        @return: C{(point, resolution, seq)} followed by the three integers
+            of each recent base.
         """
-        return (self.point, self.resolution, self.seq)
+        return (self.point, self.resolution, self.seq, *(v for r in self.recent for v in r))
 
     @classmethod
-    def from_tuple(cls, values: tuple[int, int, int] | list[int]) -> SequencerState:
+    def from_tuple(cls, values: tuple[int, ...] | list[int]) -> SequencerState:
         """
         The state saved by L{as_tuple}.
 
-        @param values: C{(point, resolution, seq)}.
+        @param values: C{(point, resolution, seq, ...)}.
         @return: the state.
-        @raise ValueError: not three integers in range.
+        @raise ValueError: not 3 + 3k integers in range.
         """
-        point, resolution, seq = (int(v) for v in values)
-        if point < -1 or resolution < 0 or seq < 0:
+        numbers = [int(v) for v in values]
+        if len(numbers) < 3 or len(numbers) % 3 or len(numbers) > 3 * (RECENT_BASES + 1):
             raise ValueError(f"not a sequencer state: {values!r}")
-        return cls(point, resolution, seq)
+        triples = [tuple(numbers[i : i + 3]) for i in range(0, len(numbers), 3)]
+        for point, resolution, seq in triples:
+            if point < -1 or resolution < 0 or seq < 0:
+                raise ValueError(f"not a sequencer state: {values!r}")
+        (point, resolution, seq), *recent = triples
+        return cls(point, resolution, seq, tuple(recent))  # type: ignore[arg-type]
 
 
 class PointSequencer:
@@ -85,7 +101,7 @@ class PointSequencer:
         (a metric; not part of the state).
     """
 
-    __slots__ = ("_point", "_resolution", "_seq", "overflows")
+    __slots__ = ("_point", "_resolution", "_seq", "_recent", "overflows")
 
     def __init__(self, state: SequencerState | None = None) -> None:
         """
@@ -96,6 +112,7 @@ class PointSequencer:
         self._point = state.point
         self._resolution = state.resolution
         self._seq = state.seq
+        self._recent = {(p, r): q for p, r, q in state.recent}
         self.overflows = 0
 
     @classmethod
@@ -116,7 +133,12 @@ class PointSequencer:
 
         @return: the state.
         """
-        return SequencerState(self._point, self._resolution, self._seq)
+        return SequencerState(
+            self._point,
+            self._resolution,
+            self._seq,
+            tuple((p, r, q) for (p, r), q in self._recent.items()),
+        )
 
     def next(self, point: int, resolution: int) -> int:
         """
@@ -138,8 +160,20 @@ class PointSequencer:
         else:
             if resolution < 1:
                 raise ValueError(f"resolution must be at least 1, not {resolution}")
+            recent = self._recent
+            if self._resolution:
+                recent[(self._point, self._resolution)] = self._seq
+                if len(recent) > RECENT_BASES:
+                    del recent[next(iter(recent))]
+            last = recent.pop((point, resolution), None)
             self._point = point
             self._resolution = resolution
-            seq = 0
+            if last is None:
+                seq = 0
+            else:
+                seq = last + 1
+                if seq >= resolution:
+                    self.overflows += 1
+                    seq = resolution - 1
         self._seq = seq
         return point + seq
