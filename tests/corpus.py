@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from logship.ingest import split_lines
+
 _DEFAULT = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 
 CORPUS = Path(os.environ.get("LOGSHIP_CORPUS", _DEFAULT))
@@ -41,7 +43,4 @@ def corpus_lines(name: str) -> list[bytes]:
     """
     The lines of one corpus log, without their CRLF or LF terminators.
     """
-    data = corpus_file(name).read_bytes()
-    return [line.removesuffix(b"\r") for line in data.split(b"\n")][
-        : None if not data.endswith(b"\n") else -1
-    ]
+    return list(split_lines([corpus_file(name).read_bytes()]))

@@ -460,29 +460,23 @@ class Cluster:
         return result
 
     def tailer_stats(self) -> dict[str, int]:
-        assert self.tailer is not None
-        found = STATS.findall(self.tailer.log_text())
-        if not found:
-            return {"lines": 0, "events": 0, "undelivered": -1}
-        lines, events, undelivered = found[-1]
-        return {"lines": int(lines), "events": int(events), "undelivered": int(undelivered)}
+        """
+        The tailer's last stats line (C{undelivered} is -1 before its first).
+        """
+        found = self.all_tailer_stats()
+        return found[-1] if found else {"lines": 0, "events": 0, "undelivered": -1}
 
     def wait_delivered(self, lines: int, timeout: float = 120.0) -> None:
         """
         Wait until the tailer has read C{lines} lines (since it started)
         and has nothing undelivered.
         """
-        deadline = time.monotonic() + timeout
-        while True:
-            assert self.tailer is not None
-            if not self.tailer.running:
-                raise ProcessFailed(f"tailer exited:\n{self.tailer.tail()}")
-            stats = self.tailer_stats()
-            if stats["lines"] >= lines and stats["undelivered"] == 0:
-                return
-            if time.monotonic() > deadline:
-                raise ProcessFailed(f"not delivered after {timeout} s: {stats}\n{self.tailer.tail()}")
-            time.sleep(0.1)
+        self.wait_stats(
+            lambda stats: stats["lines"] >= lines and stats["undelivered"] == 0,
+            f"{lines} lines read and delivered",
+            timeout,
+            after=0,
+        )
 
     def check(self, expected: int) -> Replicas:
         """

@@ -20,7 +20,11 @@ from logship.tailer.service import Source, TailerService
 T0 = 1795685820.0
 
 
-class TailerServiceTests(SynchronousTestCase):
+class ServiceTestCase(SynchronousTestCase):
+    """
+    A scratch directory with C{app.log}, a L{Clock}, and services on them.
+    """
+
     def setUp(self) -> None:
         self.tmp = Path(tempfile.mkdtemp())
         self.addCleanup(shutil.rmtree, self.tmp)
@@ -63,6 +67,12 @@ class TailerServiceTests(SynchronousTestCase):
         with open(self.log, "ab") as f:
             f.write(b"".join(line + b"\r\n" for line in lines))
         return lines
+
+
+class TailerServiceTests(ServiceTestCase):
+    """
+    Reading, spooling and checkpointing.
+    """
 
     def test_reads_into_the_spool_and_checkpoints(self) -> None:
         service = self.service()
@@ -122,11 +132,11 @@ class FakeBuck:
         return True
 
 
-class StopTests(SynchronousTestCase):
-    setUp = TailerServiceTests.setUp
-    service = TailerServiceTests.service
-    stop = TailerServiceTests.stop
-    write = TailerServiceTests.write
+class StopTests(ServiceTestCase):
+    """
+    A stop waits for the batches in flight, for a while.
+    """
+
     def test_stop_waits_for_batches_in_flight(self) -> None:
         """
         A stop waits for the acks of the batches on their way, so that the
