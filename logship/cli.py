@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -27,7 +26,7 @@ from logship.bucket import (
 )
 from logship.event import CorruptEvent, Event, decode
 from logship.importer import import_files
-from logship.ingest import LineEncoder, split_lines
+from logship.ingest import LineEncoder, check_host, split_lines, this_host
 from logship.keys import KeyFileError, write_new_key
 from logship.render import event_json, event_text, whole_lines
 from logship.sample import sample_lines
@@ -61,10 +60,10 @@ def host_name(text: str) -> bytes:
     """
     A C{--host} value: 1 to 255 bytes, no spaces.
     """
-    data = text.encode("utf-8", "surrogateescape")
-    if not 0 < len(data) <= 255 or b" " in data:
-        raise argparse.ArgumentTypeError("a host name is 1 to 255 bytes, no spaces")
-    return data
+    try:
+        return check_host(text.encode("utf-8", "surrogateescape"))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def bucket_seconds(text: str) -> int:
@@ -258,7 +257,7 @@ def cmd_demo(args: argparse.Namespace, out: BinaryIO) -> int:
     summary = import_files(
         files,
         buckets,
-        host=host_name(socket.gethostname().split(".")[0] or "localhost"),
+        host=this_host(),
         tz=local_zone(),
         year=None,
         bucket_seconds=60,
@@ -295,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--host",
             type=host_name,
-            default=host_name(socket.gethostname().split(".")[0] or "localhost"),
+            default=this_host(),
             help="host name for lines that do not name one (default: this host)",
         )
         sub.add_argument(

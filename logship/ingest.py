@@ -7,6 +7,7 @@ same events (and the same points) for the same lines.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable, Iterator
 from datetime import tzinfo
 
@@ -14,6 +15,25 @@ from logship.event import MAX_NAME, MAX_PART, Event, split_event, split_message
 from logship.parse import Parsed, parse_line
 from logship.points import PointSequencer
 
+
+
+def this_host() -> bytes:
+    """
+    This machine's short host name, the default host of lines naming none.
+    """
+    return (socket.gethostname().split(".")[0] or "localhost").encode()
+
+
+def check_host(host: bytes) -> bytes:
+    """
+    Check a configured host name: 1 to 255 bytes, no spaces.
+
+    @return: C{host}.
+    @raise ValueError: if it is not one.
+    """
+    if not 0 < len(host) <= MAX_NAME or b" " in host:
+        raise ValueError(f"a host name is 1 to {MAX_NAME} bytes, no spaces, not {host!r}")
+    return host
 
 
 def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -55,9 +75,7 @@ class LineEncoder:
         @param year: year of timestamps without one (inferred if C{None}).
         @param points: the sequencer to continue from (a new one if C{None}).
         """
-        if not 0 < len(host) <= MAX_NAME:
-            raise ValueError(f"host name must be 1 to {MAX_NAME} bytes long")
-        self._host = host
+        self._host = check_host(host)
         self._tz = tz
         self._year = year
         self.points = PointSequencer() if points is None else points

@@ -11,7 +11,6 @@ the L{TailerService}, which keeps a reconnecting client per buck.
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,6 +20,7 @@ from twisted.python import usage
 
 from logship.bucket import check_bucket_seconds
 from logship.config import ConfigOptions
+from logship.ingest import check_host, this_host
 from logship.tailer.service import Source, TailerService
 from logship.tapsupport import cluster_key, node_name, positive_float, positive_int
 from logship.wire.messages import DURABILITIES
@@ -111,10 +111,10 @@ class Options(ConfigOptions):
         except ValueError as e:
             raise usage.UsageError(f"--bucket-seconds: {e}") from None
         self["tz"] = local_zone() if self["tz"] is None else _zone(self["tz"])
-        host = self["host"] or socket.gethostname().split(".")[0] or "localhost"
-        if not 1 <= len(host.encode()) <= 255 or " " in host:
-            raise usage.UsageError(f"--host: 1 to 255 bytes, no spaces, not {host!r}")
-        self["host"] = host
+        try:
+            self["host"] = check_host(self["host"].encode()) if self["host"] else this_host()
+        except ValueError as e:
+            raise usage.UsageError(f"--host: {e}") from None
         self["node"] = node_name(self["node"], "tailer")
         self.key = cluster_key(self["key"], self["insecure"])
 
@@ -141,7 +141,7 @@ def makeService(config: Options, reactor: Any = None) -> IService:
         bucks={d: endpoints.clientFromString(reactor, d) for d in config["buck"]},
         key=config.key,
         node=config["node"],
-        host=config["host"].encode(),
+        host=config["host"],
         tz=config["tz"],
         clock=reactor,
         replicas=config["replicas"],
