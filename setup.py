@@ -25,12 +25,14 @@ setup(
         "msgpack>=1.0",
         "treq>=23.11",
         "zope.interface>=6.0",
+        "botocore>=1.31",
     ],
     extras_require={
         "test": [
             "pytest>=8",
             "pytest-twisted>=1.14",
             "hypothesis>=6.100",
+            "moto[server]>=5.0",
         ],
     },
     entry_points={"console_scripts": ["logship = logship.cli:main"]},
