@@ -21,7 +21,13 @@ Steps, per message (DESIGN.md "Delivery", C{docs/buck.md}):
      closes the connection with the reason and removes the file; so does a
      disconnection in the middle, and an upload idle for too long is
      dropped by the housekeeping job.
-  4. Any other message from a tailer (an L{Ack} ...) closes the connection.
+  4. From the porter: L{BucketList} is answered with the bucket files and
+     their sizes, L{BucketGet} with bytes of one file, L{Archived} by
+     deleting the file if it did not grow since (L{ArchivedAck}).
+  5. From a tailer: L{ArchivedQuery} is answered with those of its buckets
+     that were archived and deleted here (L{ArchivedReply}).
+  6. Any other message (an L{Ack}, a porter's message from a tailer ...)
+     closes the connection.
 
 Counters per peer node and overall are in L{BuckService.stats}; a summary
 is logged every C{stats_interval} seconds.
@@ -45,7 +51,22 @@ from zope.interface import implementer
 from logship.buck.pubsub import Channel
 from logship.buck.store import BadUpload, BucketStore, CorruptBatch, StoreError
 from logship.periodic import periodic
-from logship.wire.messages import Ack, Batch, BucketAck, BucketPut, Error, Message
+from logship.wire.messages import (
+    Ack,
+    Archived,
+    ArchivedAck,
+    ArchivedQuery,
+    ArchivedReply,
+    Batch,
+    BucketAck,
+    BucketData,
+    BucketGet,
+    BucketList,
+    BucketListing,
+    BucketPut,
+    Error,
+    Message,
+)
 from logship.wire.protocol import (
     CloseReason,
     IPeerConnection,
@@ -221,6 +242,12 @@ class BuckService(MultiService):
                 self._batch(peer, message)
             elif isinstance(message, BucketPut):
                 self._chunk(peer, message)
+            elif isinstance(message, ArchivedQuery):
+                self._archived_query(peer, message)
+            elif isinstance(message, (BucketList, BucketGet, Archived)):
+                if peer.peer_role != "porter":
+                    raise _Rejected(f"only a porter may send {message.TYPE} messages")
+                self._porter_request(peer, message)
             else:
                 raise _Rejected(f"a buck does not accept {message.TYPE} messages")
         except _Rejected as e:
@@ -457,6 +484,41 @@ class BuckService(MultiService):
         How many uploads are being received.
         """
         return sum(len(u) for u in self._uploads.values())
+
+    # -- the porter's requests, the tailers' questions
+
+    def _porter_request(
+        self, peer: IPeerConnection, request: BucketList | BucketGet | Archived
+    ) -> None:
+        try:
+            if isinstance(request, BucketList):
+                found, more = self.store.listing(request.since, request.limit)
+                peer.send(BucketListing(request.request_id, found, more))
+            elif isinstance(request, BucketGet):
+                size, data = self.store.read(request.start, request.offset, request.length)
+                peer.send(BucketData(request.request_id, request.start, request.offset, size, data))
+            else:
+                deleted = self.store.delete_archived(request.start, request.size)
+                self._log.info(
+                    "Bucket {start} archived by {peer_node}: {outcome}",
+                    start=request.start,
+                    peer_node=peer.peer_node,
+                    outcome="deleted" if deleted else "kept (it grew since)",
+                )
+                peer.send(ArchivedAck(request.request_id, request.start, deleted))
+        except (OSError, StoreError) as e:
+            self._log.error(
+                "Cannot answer {kind} of {peer_node}: {error}",
+                kind=request.TYPE,
+                peer_node=peer.peer_node,
+                error=str(e),
+            )
+            raise _Rejected(f"{request.TYPE}: the buck cannot answer ({e})") from None
+
+    def _archived_query(self, peer: IPeerConnection, query: ArchivedQuery) -> None:
+        archived = self.store.archived
+        starts = [start for start in query.starts if start in archived]
+        peer.send(ArchivedReply(query.request_id, starts))
 
     # -- closing
 

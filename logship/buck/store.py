@@ -5,6 +5,7 @@ A buck keeps one directory, C{DATA}::
     DATA/bucket-seconds       the bucket interval the files were written with
     DATA/buckets/YYYY/MM/DD/HH/MM.b   bucket files (L{logship.bucket} layout)
     DATA/incoming/*.part      whole-bucket uploads being received
+    DATA/archived             the buckets deleted once archived (L{ArchivedRecord})
 
 L{BucketStore.write_batch} routes the events of a batch to the bucket of
 their point and appends them (arrival order within a file); the writers
@@ -18,6 +19,11 @@ L{BucketStore.merge_bucket} merges a whole bucket file uploaded by a tailer
 into the buck's own file for that interval: only records whose identity
 (C{shn}, C{app}, C{point}, C{crc}) the file does not hold yet are appended,
 so a re-upload adds nothing.
+
+For the porter, L{BucketStore.listing} and L{BucketStore.read} show the
+files as they are between two batches (whole records), and
+L{BucketStore.delete_archived} deletes a file the porter archived, unless
+it grew since.
 
 Everything here is synchronous file I/O, called from the reactor thread: a
 batch is at most 4 MiB (the wire's limit), and a merge reads one bucket
@@ -35,6 +41,7 @@ from pathlib import Path
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
+from logship.buck.archived import ARCHIVED_FILE, ArchivedRecord
 from logship.bucket import (
     BucketWriter,
     TornRecord,
@@ -42,6 +49,7 @@ from logship.bucket import (
     bucket_start,
     check_bucket_seconds,
     iter_records,
+    list_buckets,
 )
 from logship.event import CorruptEvent, Event, decode
 
@@ -121,6 +129,7 @@ class StoreStats:
     @ivar merge_new: events of those that were new and appended.
     @ivar rejected_merges: uploads refused by L{BucketStore.merge_bucket}.
     @ivar write_errors: I/O errors while writing.
+    @ivar archived_deleted: files deleted because the porter archived them.
     """
 
     batches: int = 0
@@ -136,6 +145,7 @@ class StoreStats:
     merge_new: int = 0
     rejected_merges: int = 0
     write_errors: int = 0
+    archived_deleted: int = 0
 
 
 class _Open:
@@ -203,6 +213,7 @@ class BucketStore:
     @ivar incoming: C{DATA/incoming}, where uploads are received.
     @ivar seconds: the bucket interval.
     @ivar stats: the counters.
+    @ivar archived: the buckets deleted because they were archived.
     """
 
     _log = Logger()
@@ -248,6 +259,10 @@ class BucketStore:
         self._writers: OrderedDict[int, _Open] = OrderedDict()
         self._closed = False
         self._prepare()
+        try:
+            self.archived = ArchivedRecord(data / ARCHIVED_FILE, clock.seconds())
+        except OSError as e:
+            raise StoreError(f"{e.filename or data}: {e.strerror}") from None
 
     # -- opening
 
@@ -363,6 +378,7 @@ class BucketStore:
         path = self.path_of(start)
         if not path.exists():
             created.append(path)
+            self.archived.discard(start)
         try:
             writer = BucketWriter(path)
         except OSError as e:
@@ -462,6 +478,7 @@ class BucketStore:
         """
         for start in list(self._writers):
             self._close_writer(start, "shutdown")
+        self.archived.close()
         self._closed = True
 
     def _check_open(self) -> None:
@@ -572,6 +589,77 @@ class BucketStore:
             except TornRecord as e:  # not after the writer recovered it
                 raise OSError(f"{path}: {e}") from None
         return known
+
+    # -- serving the porter
+
+    def listing(self, since: int, limit: int) -> tuple[list[tuple[int, int]], bool]:
+        """
+        The bucket files that start at or after C{since}, with their sizes.
+
+        @param limit: list at most this many.
+        @return: C{([(start, size), ...] ascending, more)}; C{more} says
+            the limit cut the list.
+        """
+        self._check_open()
+        found = []
+        for start, path in list_buckets(self.buckets):
+            if start < since:
+                continue
+            if len(found) == limit:
+                return found, True
+            try:
+                found.append((start, path.stat().st_size))
+            except FileNotFoundError:
+                continue
+        return found, False
+
+    def read(self, start: int, offset: int, length: int) -> tuple[int, bytes]:
+        """
+        Read bytes of the file of bucket C{start}.
+
+        Writers are flushed at the end of every batch and merge, all on
+        the reactor thread, so the file ends with a whole record unless a
+        crash tore it (a reader must stop at a torn record).
+
+        @return: C{(size of the file now, up to C{length} bytes from
+            C{offset})}; C{(0, b"")} if there is no such file.
+        @raise OSError: if reading fails.
+        """
+        self._check_open()
+        try:
+            with open(self.path_of(start), "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                f.seek(offset)
+                return size, f.read(length)
+        except FileNotFoundError:
+            return 0, b""
+
+    def delete_archived(self, start: int, size: int) -> bool:
+        """
+        The porter archived this buck's file of bucket C{start} as it was
+        at C{size} bytes: delete it if it still has that size, and remember
+        the bucket as archived (for L{ArchivedRecord} queries of tailers).
+
+        @return: C{True} if the buck has no file of that bucket any more;
+            C{False} if the file grew since (it is kept for the next
+            archive).
+        @raise OSError: if the file cannot be deleted.
+        """
+        self._check_open()
+        if start in self._writers:
+            self._close_writer(start, "archived")
+        path = self.path_of(start)
+        try:
+            current = path.stat().st_size
+        except FileNotFoundError:
+            current = None
+        if current is not None:
+            if current != size:
+                return False
+            path.unlink()
+            self.stats.archived_deleted += 1
+        self.archived.add(start)
+        return True
 
     def stats_dict(self) -> dict[str, int]:
         """

@@ -484,6 +484,327 @@ class BucketAck:
         )
 
 
+#: The most entries of a list carried by one message (bucket listings,
+#: archived starts).
+MAX_LIST = 65536
+_STARTS = struct.Struct(">Q")
+_LISTED = struct.Struct(">QQ")
+
+
+def _pack_ints(values: list[tuple[int, ...]], layout: struct.Struct) -> bytes:
+    if len(values) > MAX_LIST:
+        raise MessageTooLarge(f"a list of {len(values)} entries exceeds {MAX_LIST}")
+    try:
+        return _deflate(b"".join(layout.pack(*v) for v in values))
+    except struct.error as e:
+        raise ValueError(f"a list entry is out of range ({e})") from None
+
+
+def _unpack_ints(
+    payload: bytes | None, layout: struct.Struct, kind: str
+) -> list[tuple[int, ...]]:
+    data = _inflate(_need_payload(payload, kind), MAX_LIST * layout.size, kind)
+    if len(data) % layout.size:
+        raise MalformedMessage(f"{kind}: a torn list entry")
+    return list(layout.iter_unpack(data))
+
+
+def _check_starts(name: str, values: object) -> None:
+    if type(values) is not list or len(values) > MAX_LIST:
+        raise ValueError(f"{name} must be a list of at most {MAX_LIST} starts")
+    for value in values:
+        _check_int(name, value, 0, _MAX_U64)
+
+
+@dataclass(frozen=True, slots=True)
+class BucketList:
+    """
+    The porter asks a buck which buckets it holds.
+
+    @ivar request_id: echoed in the L{BucketListing}.
+    @ivar since: list the buckets that start at or after this second.
+    @ivar limit: at most this many (1 to L{MAX_LIST}).
+    """
+
+    TYPE: ClassVar[str] = "bucket-list"
+
+    request_id: int
+    since: int
+    limit: int
+
+    def __post_init__(self) -> None:
+        _check_int("request_id", self.request_id, 0, _MAX_U64)
+        _check_int("since", self.since, 0, _MAX_U64)
+        _check_int("limit", self.limit, 1, MAX_LIST)
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        header = {"request_id": self.request_id, "since": self.since, "limit": self.limit}
+        return header, None
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> BucketList:
+        _check_header(header, cls.TYPE, ("request_id", "since", "limit"))
+        _no_payload(payload, cls.TYPE)
+        return cls(header["request_id"], header["since"], header["limit"])
+
+
+@dataclass(frozen=True, slots=True)
+class BucketListing:
+    """
+    A buck's answer to a L{BucketList}: its bucket files, by start.
+
+    @ivar request_id: the request's.
+    @ivar buckets: C{(start, size in bytes)} pairs, ascending by start.
+    @ivar more: the limit cut the list; ask again after the last start.
+    """
+
+    TYPE: ClassVar[str] = "bucket-listing"
+
+    request_id: int
+    buckets: list[tuple[int, int]]
+    more: bool
+
+    def __post_init__(self) -> None:
+        _check_int("request_id", self.request_id, 0, _MAX_U64)
+        if type(self.buckets) is not list or len(self.buckets) > MAX_LIST:
+            raise ValueError(f"buckets must be a list of at most {MAX_LIST} pairs")
+        previous = -1
+        for start, size in self.buckets:
+            _check_int("start", start, 0, _MAX_U64)
+            _check_int("size", size, 0, _MAX_U64)
+            if start <= previous:
+                raise ValueError("buckets must ascend by start")
+            previous = start
+        _check_bool("more", self.more)
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        header = {"request_id": self.request_id, "more": self.more}
+        return header, _pack_ints(self.buckets, _LISTED)
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> BucketListing:
+        _check_header(header, cls.TYPE, ("request_id", "more"))
+        pairs = [(s, n) for s, n in _unpack_ints(payload, _LISTED, cls.TYPE)]
+        return cls(header["request_id"], pairs, header["more"])
+
+
+@dataclass(frozen=True, slots=True)
+class BucketGet:
+    """
+    The porter asks a buck for bytes of one bucket file.
+
+    @ivar request_id: echoed in the L{BucketData}.
+    @ivar start: the bucket's start.
+    @ivar offset: the first byte wanted.
+    @ivar length: how many bytes, at most (1 to L{MAX_CHUNK}).
+    """
+
+    TYPE: ClassVar[str] = "bucket-get"
+
+    request_id: int
+    start: int
+    offset: int
+    length: int
+
+    def __post_init__(self) -> None:
+        _check_int("request_id", self.request_id, 0, _MAX_U64)
+        _check_int("start", self.start, 0, _MAX_U64)
+        _check_int("offset", self.offset, 0, _MAX_U64)
+        _check_int("length", self.length, 1, MAX_CHUNK)
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        header = {
+            "request_id": self.request_id,
+            "start": self.start,
+            "offset": self.offset,
+            "length": self.length,
+        }
+        return header, None
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> BucketGet:
+        _check_header(header, cls.TYPE, ("request_id", "start", "offset", "length"))
+        _no_payload(payload, cls.TYPE)
+        return cls(
+            header["request_id"], header["start"], header["offset"], header["length"]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BucketData:
+    """
+    A buck's answer to a L{BucketGet}.
+
+    @ivar request_id: the request's.
+    @ivar start: the bucket's start.
+    @ivar offset: where C{data} starts in the file.
+    @ivar size: the file's size now (0 if the buck has no such file).
+    @ivar data: the bytes from C{offset}, at most the length asked.
+    """
+
+    TYPE: ClassVar[str] = "bucket-data"
+
+    request_id: int
+    start: int
+    offset: int
+    size: int
+    data: bytes
+
+    def __post_init__(self) -> None:
+        _check_int("request_id", self.request_id, 0, _MAX_U64)
+        _check_int("start", self.start, 0, _MAX_U64)
+        _check_int("offset", self.offset, 0, _MAX_U64)
+        _check_int("size", self.size, 0, _MAX_U64)
+        _check_bytes("data", self.data)
+        if len(self.data) > MAX_CHUNK:
+            raise MessageTooLarge(f"a chunk of {len(self.data)} bytes exceeds {MAX_CHUNK}")
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        header = {
+            "request_id": self.request_id,
+            "start": self.start,
+            "offset": self.offset,
+            "size": self.size,
+        }
+        return header, _deflate(self.data)
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> BucketData:
+        _check_header(header, cls.TYPE, ("request_id", "start", "offset", "size"))
+        data = _inflate(_need_payload(payload, cls.TYPE), MAX_CHUNK, cls.TYPE)
+        return cls(
+            header["request_id"], header["start"], header["offset"], header["size"], data
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Archived:
+    """
+    The porter tells a buck that its file of a bucket was archived, as it
+    was when it had C{size} bytes: the buck deletes the file if it still
+    has that size (a larger file got events since, for the next archive).
+
+    @ivar request_id: echoed in the L{ArchivedAck}.
+    @ivar start: the bucket's start.
+    @ivar size: the size of the buck's file that the archive holds.
+    """
+
+    TYPE: ClassVar[str] = "archived"
+
+    request_id: int
+    start: int
+    size: int
+
+    def __post_init__(self) -> None:
+        _check_int("request_id", self.request_id, 0, _MAX_U64)
+        _check_int("start", self.start, 0, _MAX_U64)
+        _check_int("size", self.size, 0, _MAX_U64)
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        return {"request_id": self.request_id, "start": self.start, "size": self.size}, None
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> Archived:
+        _check_header(header, cls.TYPE, ("request_id", "start", "size"))
+        _no_payload(payload, cls.TYPE)
+        return cls(header["request_id"], header["start"], header["size"])
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedAck:
+    """
+    A buck's answer to L{Archived}.
+
+    @ivar request_id: the request's.
+    @ivar start: the bucket's start.
+    @ivar deleted: the buck no longer has the file (deleted now, or it had
+        none); C{False} if the file grew since and was kept.
+    """
+
+    TYPE: ClassVar[str] = "archived-ack"
+
+    request_id: int
+    start: int
+    deleted: bool
+
+    def __post_init__(self) -> None:
+        _check_int("request_id", self.request_id, 0, _MAX_U64)
+        _check_int("start", self.start, 0, _MAX_U64)
+        _check_bool("deleted", self.deleted)
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        header = {"request_id": self.request_id, "start": self.start, "deleted": self.deleted}
+        return header, None
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> ArchivedAck:
+        _check_header(header, cls.TYPE, ("request_id", "start", "deleted"))
+        _no_payload(payload, cls.TYPE)
+        return cls(header["request_id"], header["start"], header["deleted"])
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedQuery:
+    """
+    A tailer asks the buck that took its upload of some buckets whether
+    they were archived since (then the tailer may delete its copies).
+
+    @ivar request_id: echoed in the L{ArchivedReply}.
+    @ivar starts: the buckets' starts.
+    """
+
+    TYPE: ClassVar[str] = "archived-query"
+
+    request_id: int
+    starts: list[int]
+
+    def __post_init__(self) -> None:
+        _check_int("request_id", self.request_id, 0, _MAX_U64)
+        _check_starts("starts", self.starts)
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        return {"request_id": self.request_id}, _pack_ints(
+            [(s,) for s in self.starts], _STARTS
+        )
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> ArchivedQuery:
+        _check_header(header, cls.TYPE, ("request_id",))
+        starts = [s for (s,) in _unpack_ints(payload, _STARTS, cls.TYPE)]
+        return cls(header["request_id"], starts)
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedReply:
+    """
+    A buck's answer to L{ArchivedQuery}: those of the asked buckets whose
+    whole file (uploads included) was archived and deleted.
+
+    @ivar request_id: the request's.
+    @ivar starts: the archived ones among the asked starts.
+    """
+
+    TYPE: ClassVar[str] = "archived-reply"
+
+    request_id: int
+    starts: list[int]
+
+    def __post_init__(self) -> None:
+        _check_int("request_id", self.request_id, 0, _MAX_U64)
+        _check_starts("starts", self.starts)
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        return {"request_id": self.request_id}, _pack_ints(
+            [(s,) for s in self.starts], _STARTS
+        )
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> ArchivedReply:
+        _check_header(header, cls.TYPE, ("request_id",))
+        starts = [s for (s,) in _unpack_ints(payload, _STARTS, cls.TYPE)]
+        return cls(header["request_id"], starts)
+
+
 @dataclass(frozen=True, slots=True)
 class Error:
     """
@@ -523,13 +844,25 @@ def error_for(reason: str, batch_id: int | None = None) -> Error:
     return Error(text or "error", batch_id)
 
 
-Message: TypeAlias = Hello | Batch | Ack | BucketPut | BucketAck | Error
+Message: TypeAlias = (
+    Hello
+    | Batch
+    | Ack
+    | BucketPut
+    | BucketAck
+    | BucketList
+    | BucketListing
+    | BucketGet
+    | BucketData
+    | Archived
+    | ArchivedAck
+    | ArchivedQuery
+    | ArchivedReply
+    | Error
+)
 
-#: Message types by their C{"type"}; the porter's later messages (bucket
-#: requests and data) join here.
-_TYPES: dict[str, type[Message]] = {
-    cls.TYPE: cls for cls in (Hello, Batch, Ack, BucketPut, BucketAck, Error)
-}
+#: Message types by their C{"type"}.
+_TYPES: dict[str, type[Message]] = {cls.TYPE: cls for cls in get_args(Message)}
 
 
 def encode_message(message: Message) -> bytes:

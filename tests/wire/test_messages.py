@@ -21,9 +21,18 @@ from logship.wire.messages import (
     MAX_REASON,
     PROTOCOL_VERSION,
     ROLES,
+    MAX_LIST,
     Ack,
+    Archived,
+    ArchivedAck,
+    ArchivedQuery,
+    ArchivedReply,
     Batch,
     BucketAck,
+    BucketData,
+    BucketGet,
+    BucketList,
+    BucketListing,
     BucketPut,
     Error,
     Hello,
@@ -83,6 +92,14 @@ def bucket_acks() -> st.SearchStrategy[BucketAck]:
     )
 
 
+def listings() -> st.SearchStrategy[BucketListing]:
+    pairs = st.dictionaries(U64, U64, max_size=50).map(lambda d: sorted(d.items()))
+    return st.builds(BucketListing, U64, pairs, st.booleans())
+
+
+STARTS = st.lists(U64, max_size=50)
+
+
 def messages() -> st.SearchStrategy[Message]:
     return st.one_of(
         hellos(),
@@ -90,6 +107,14 @@ def messages() -> st.SearchStrategy[Message]:
         st.builds(Ack, U64, st.integers(0, (1 << 32) - 1)),
         bucket_puts(),
         bucket_acks(),
+        st.builds(BucketList, U64, U64, st.integers(1, MAX_LIST)),
+        listings(),
+        st.builds(BucketGet, U64, U64, U64, st.integers(1, MAX_CHUNK)),
+        st.builds(BucketData, U64, U64, U64, U64, st.binary(max_size=2000)),
+        st.builds(Archived, U64, U64, U64),
+        st.builds(ArchivedAck, U64, U64, st.booleans()),
+        st.builds(ArchivedQuery, U64, STARTS),
+        st.builds(ArchivedReply, U64, STARTS),
         st.builds(Error, NAMES, st.none() | U64),
     )
 
@@ -139,6 +164,13 @@ FIELD_NAMES = st.sampled_from(
         "sha256",
         "new",
         "reason",
+        "request_id",
+        "since",
+        "limit",
+        "length",
+        "size",
+        "more",
+        "deleted",
         "other",
     ]
 )
@@ -245,7 +277,7 @@ class StrictDecodingTests(SynchronousTestCase):
         self.assertMalformed(_raw({"type": "ack"}, "text"), "neither binary nor nil")
 
     def test_unknown_type(self) -> None:
-        self.assertMalformed(_raw({"type": "bucket-get"}), "unknown message type")
+        self.assertMalformed(_raw({"type": "bucket-fetch"}), "unknown message type")
         self.assertMalformed(_raw({"type": 1}), "unknown message type")
         self.assertMalformed(_raw({}), "unknown message type")
 
@@ -444,3 +476,49 @@ class BatchPayloadTests(SynchronousTestCase):
     def test_thousand_events(self) -> None:
         batch = Batch(9, "ack2+fsync", events(1000))
         self.assertEqual(decode_message(encode_message(batch)), batch)
+
+
+class PorterMessageTests(SynchronousTestCase):
+    """
+    The lists that the porter's and the tailers' questions carry.
+    """
+
+    def test_listing_order(self) -> None:
+        """
+        A listing must ascend by start, without repeats.
+        """
+        with self.assertRaises(ValueError):
+            BucketListing(1, [(120, 1), (60, 1)], False)
+        with self.assertRaises(ValueError):
+            BucketListing(1, [(60, 1), (60, 2)], False)
+        body = _raw({"type": "bucket-listing", "request_id": 1, "more": False},
+                    zlib.compress(struct.pack(">QQQQ", 120, 1, 60, 1)))
+        with self.assertRaises(MalformedMessage):
+            decode_message(body)
+
+    def test_torn_and_oversize_lists(self) -> None:
+        """
+        A list payload with a torn entry, or longer than L{MAX_LIST}
+        entries, is malformed; a list too long to send is refused.
+        """
+        header = {"type": "archived-query", "request_id": 1}
+        for payload in (
+            zlib.compress(b"\0" * 12),
+            zlib.compress(b"\0" * 8 * (MAX_LIST + 1)),
+            None,
+        ):
+            with self.assertRaises(MalformedMessage):
+                decode_message(_raw(header, payload))
+        with self.assertRaises(ValueError):
+            ArchivedQuery(1, [0] * (MAX_LIST + 1))
+
+    def test_bounds(self) -> None:
+        """
+        A request for more than a chunk, or a limit of 0, is refused.
+        """
+        with self.assertRaises(ValueError):
+            BucketGet(1, 0, 0, MAX_CHUNK + 1)
+        with self.assertRaises(ValueError):
+            BucketList(1, 0, 0)
+        with self.assertRaises(MessageTooLarge):
+            BucketData(1, 0, 0, 0, b"x" * (MAX_CHUNK + 1))
