@@ -64,3 +64,16 @@ def cluster_key(key_file: str | None, insecure: bool) -> bytes | None:
         return read_key(Path(key_file))
     except KeyFileError as e:
         raise usage.UsageError(f"--key: {e}") from None
+
+
+def buck_endpoint(text: str) -> str:
+    """
+    A C{--buck} value as a client endpoint description: C{HOST:PORT}, or
+    an endpoint string (C{tcp:host=...:port=...}, C{unix:path=...}).
+    """
+    if text.startswith(("tcp:", "unix:", "tls:")):
+        return text
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise usage.UsageError(f"--buck {text}: expected HOST:PORT")
+    return f"tcp:host={host.strip('[]')}:port={port}"

@@ -22,22 +22,15 @@ from logship.bucket import check_bucket_seconds
 from logship.config import ConfigOptions
 from logship.ingest import check_host, this_host
 from logship.tailer.service import Source, TailerService
-from logship.tapsupport import cluster_key, node_name, positive_float, positive_int
+from logship.tapsupport import (
+    buck_endpoint,
+    cluster_key,
+    node_name,
+    positive_float,
+    positive_int,
+)
 from logship.wire.messages import DURABILITIES
 from logship.zones import local_zone, parse_zone
-
-def buck_endpoint(text: str) -> str:
-    """
-    A C{--buck} value as a client endpoint description: C{HOST:PORT}, or
-    an endpoint string (C{tcp:host=...:port=...}, C{unix:path=...}).
-    """
-    if text.startswith(("tcp:", "unix:", "tls:")):
-        return text
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise usage.UsageError(f"--buck {text}: expected HOST:PORT")
-    return f"tcp:host={host.strip('[]')}:port={port}"
-
 
 class Options(ConfigOptions):
     """

@@ -13,7 +13,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from logship.keys import write_new_key
 from logship.tailer.service import Source, TailerService
-from logship.tailer.tap import Options, buck_endpoint, makeService
+from logship.tailer.tap import Options, makeService
+from logship.tapsupport import buck_endpoint
 
 
 class OptionsTests(SynchronousTestCase):
