@@ -1,0 +1,107 @@
+"""Merge, de-duplicate and sort the copies of one bucket.  Pure code.
+
+The porter reads a bucket's file from every buck that has one (and the
+archived object, if the bucket was archived before).  Each copy holds the
+events that reached that buck, in arrival order, some of them on other bucks
+too.  L{merge} keeps one event per identity (DESIGN.md: C{shn}, C{app},
+C{point}, C{crc}) and sorts them by point.  Two genuine identical lines have
+different points (the tailer's sequence), so both stay.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from logship.bucket import MIN_EVENT_SIZE
+from logship.event import CorruptEvent, Event, decode
+
+_LENGTH = struct.Struct(">H")
+
+
+@dataclass
+class Records:
+    """
+    The whole records at the start of some bucket file bytes.
+
+    @ivar events: the serialized events, in file order.
+    @ivar consumed: the bytes they take (records and lengths); anything after
+        is a torn record (a crash of the writer) or not read yet.
+    """
+
+    events: list[bytes]
+    consumed: int
+
+
+def split_records(data: bytes) -> Records:
+    """
+    Split bucket file bytes into records, stopping before a torn one.
+
+    A record whose length is below the smallest event is damage, not a
+    record: the split stops there as well.
+    """
+    events: list[bytes] = []
+    append = events.append
+    unpack = _LENGTH.unpack_from
+    position = 0
+    end = len(data)
+    while end - position >= 2:
+        (length,) = unpack(data, position)
+        if length < MIN_EVENT_SIZE or end - position - 2 < length:
+            break
+        append(data[position + 2 : position + 2 + length])
+        position += 2 + length
+    return Records(events, position)
+
+
+@dataclass
+class Decoded:
+    """
+    Events decoded from serialized ones, and what could not be.
+
+    @ivar events: the good events, in order.
+    @ivar corrupt: how many did not decode (their crc or layout is wrong).
+    @ivar first_error: the first one's reason, for the log.
+    """
+
+    events: list[Event]
+    corrupt: int = 0
+    first_error: str | None = None
+
+
+def decode_all(serialized: Iterable[bytes]) -> Decoded:
+    """
+    Decode serialized events, skipping (and counting) the corrupt ones.
+
+    The buck checked every event before writing it, so a corrupt one is
+    damage on the buck's disk; its other copies (another buck, the tailer's
+    upload) still count.
+    """
+    result = Decoded([])
+    append = result.events.append
+    for data in serialized:
+        try:
+            append(decode(data))
+        except CorruptEvent as e:
+            result.corrupt += 1
+            if result.first_error is None:
+                result.first_error = str(e)
+    return result
+
+
+def merge(copies: Iterable[Iterable[Event]]) -> list[Event]:
+    """
+    One event per identity from all copies, sorted by point (then host,
+    app and crc, so that the order does not depend on the copies' order).
+    """
+    unique: dict[tuple[bytes, bytes, int, int], Event] = {}
+    for copy in copies:
+        for event in copy:
+            unique.setdefault(event.identity, event)
+    return [unique[key] for key in sorted(unique, key=_sort_key)]
+
+
+def _sort_key(identity: tuple[bytes, bytes, int, int]) -> tuple[int, bytes, bytes, int]:
+    shn, app, point, crc = identity
+    return point, shn, app, crc

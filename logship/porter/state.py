@@ -1,0 +1,253 @@
+"""What the porter has done, kept in C{STATE/porter.sqlite}.
+
+Three tables:
+
+- C{copies}: per bucket and buck, how many bytes of the buck's file were
+  loaded into the recent index (C{loaded}) and how many the archive holds
+  (C{archived}); a file that grew past either is loaded or archived again.
+- C{manifest}: per archived bucket, its object's key, event count, size and
+  SHA-256; the same entries are written to the archive by day
+  (C{manifest/YYYY-MM-DD.json}) so that the archive can be read without
+  this file.
+- C{history}: the history indexes requested, their state and expiry.
+
+The database is small (a row per bucket and buck for the buckets still on
+the bucks, a row per archived bucket) and every change is one short
+transaction on the reactor thread, so a porter killed at any moment finds
+its last finished step on restart; every step is idempotent, so redoing
+an unfinished one is harmless.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+STATE_FILE = "porter.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS copies (
+    start INTEGER NOT NULL,
+    node TEXT NOT NULL,
+    loaded INTEGER NOT NULL DEFAULT 0,
+    archived INTEGER,
+    PRIMARY KEY (start, node)
+);
+CREATE TABLE IF NOT EXISTS manifest (
+    start INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    archived_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS history (
+    id TEXT PRIMARY KEY,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    created REAL NOT NULL,
+    expires REAL NOT NULL,
+    state TEXT NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0,
+    total INTEGER NOT NULL DEFAULT 0,
+    events INTEGER NOT NULL DEFAULT 0,
+    error TEXT
+);
+"""
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """
+    One archived bucket.
+
+    @ivar start: the bucket's start (epoch seconds).
+    @ivar key: its object's key in the archive.
+    @ivar events: how many events the object holds.
+    @ivar size: the object's size in bytes.
+    @ivar sha256: the object's SHA-256, hex.
+    @ivar archived_at: when it was (last) archived, epoch seconds.
+    """
+
+    start: int
+    key: str
+    events: int
+    size: int
+    sha256: str
+    archived_at: float
+
+
+@dataclass(frozen=True)
+class HistoryJob:
+    """
+    One requested history index.
+
+    @ivar id: the job's id (the index is C{history-<id>}).
+    @ivar start: the range's first point (inclusive).
+    @ivar end: the range's end point (exclusive).
+    @ivar created: when it was requested, epoch seconds.
+    @ivar expires: when its index is dropped, epoch seconds.
+    @ivar state: C{queued}, C{loading}, C{ready}, C{failed} or C{expired}.
+    @ivar done: buckets loaded so far.
+    @ivar total: buckets to load.
+    @ivar events: events loaded so far.
+    @ivar error: why it failed, if it did.
+    """
+
+    id: str
+    start: int
+    end: int
+    created: float
+    expires: float
+    state: str
+    done: int
+    total: int
+    events: int
+    error: str | None
+
+    @property
+    def index(self) -> str:
+        """
+        The name of its index.
+        """
+        return f"history-{self.id}"
+
+
+class PorterState:
+    """
+    The porter's state database (see the module docstring).
+    """
+
+    def __init__(self, directory: Path) -> None:
+        """
+        Open (creating it if needed) C{directory/porter.sqlite}.
+
+        @raise sqlite3.Error: if the database cannot be opened.
+        @raise OSError: if the directory cannot be created.
+        """
+        directory.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(directory / STATE_FILE, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """
+        Close the database.
+        """
+        self._db.close()
+
+    # -- copies on the bucks
+
+    def copies(self, start: int) -> dict[str, tuple[int, int | None]]:
+        """
+        C{{node: (loaded, archived)}} of bucket C{start}.
+        """
+        rows = self._db.execute(
+            "SELECT node, loaded, archived FROM copies WHERE start = ?", (start,)
+        )
+        return {node: (loaded, archived) for node, loaded, archived in rows}
+
+    def set_loaded(self, start: int, node: str, loaded: int) -> None:
+        """
+        C{loaded} bytes of C{node}'s file of bucket C{start} are in the
+        recent index.
+        """
+        self._db.execute(
+            "INSERT INTO copies (start, node, loaded) VALUES (?, ?, ?)"
+            " ON CONFLICT (start, node) DO UPDATE SET loaded = excluded.loaded",
+            (start, node, loaded),
+        )
+
+    def forget_copies(self, start: int, nodes: list[str]) -> None:
+        """
+        The bucks C{nodes} no longer have a file of bucket C{start}.
+        """
+        self._db.executemany(
+            "DELETE FROM copies WHERE start = ? AND node = ?", [(start, n) for n in nodes]
+        )
+
+    # -- the manifest
+
+    def archived(self, start: int, entry: ManifestEntry, sizes: dict[str, int]) -> None:
+        """
+        Bucket C{start} is archived (C{entry}), holding C{sizes[node]} bytes
+        of each buck's file.
+        """
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "INSERT OR REPLACE INTO manifest VALUES (?, ?, ?, ?, ?, ?)",
+                (start, entry.key, entry.events, entry.size, entry.sha256, entry.archived_at),
+            )
+            self._db.executemany(
+                "INSERT INTO copies (start, node, archived) VALUES (?, ?, ?)"
+                " ON CONFLICT (start, node) DO UPDATE SET archived = excluded.archived",
+                [(start, node, size) for node, size in sizes.items()],
+            )
+
+    def manifest_entry(self, start: int) -> ManifestEntry | None:
+        """
+        The manifest entry of bucket C{start}, if it was archived.
+        """
+        row = self._db.execute("SELECT * FROM manifest WHERE start = ?", (start,)).fetchone()
+        return None if row is None else ManifestEntry(*row)
+
+    def manifest_range(self, first: int, end: int) -> list[ManifestEntry]:
+        """
+        The manifest entries of the buckets starting in C{[first, end)}.
+        """
+        rows = self._db.execute(
+            "SELECT * FROM manifest WHERE start >= ? AND start < ? ORDER BY start",
+            (first, end),
+        )
+        return [ManifestEntry(*row) for row in rows]
+
+    def archived_count(self) -> int:
+        """
+        How many buckets the manifest holds.
+        """
+        (count,) = self._db.execute("SELECT count(*) FROM manifest").fetchone()
+        return int(count)
+
+    # -- history jobs
+
+    def add_history(self, job: HistoryJob) -> None:
+        """
+        Record a new history job.
+        """
+        self._db.execute(
+            "INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                job.id, job.start, job.end, job.created, job.expires,
+                job.state, job.done, job.total, job.events, job.error,
+            ),
+        )
+
+    def update_history(self, job_id: str, **fields: object) -> None:
+        """
+        Change some fields of a history job (C{state}, C{done}, C{total},
+        C{events}, C{error}).
+        """
+        allowed = {"state", "done", "total", "events", "error"}
+        if not fields or not set(fields) <= allowed:
+            raise ValueError(f"cannot update {sorted(fields)}")
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        self._db.execute(
+            f"UPDATE history SET {assignments} WHERE id = ?", (*fields.values(), job_id)
+        )
+
+    def history(self, job_id: str) -> HistoryJob | None:
+        """
+        The history job C{job_id}, if there is one.
+        """
+        row = self._db.execute("SELECT * FROM history WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None else HistoryJob(*row)
+
+    def histories(self) -> list[HistoryJob]:
+        """
+        Every history job, newest first.
+        """
+        rows = self._db.execute("SELECT * FROM history ORDER BY created DESC")
+        return [HistoryJob(*row) for row in rows]
