@@ -16,16 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IService, MultiService
 from twisted.internet import endpoints
-from twisted.internet.defer import Deferred
-from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
-from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.python import usage
-from zope.interface import implementer
 
 from logship.bucket import check_bucket_seconds
 from logship.buck.pubsub import Channel
@@ -36,6 +30,7 @@ from logship.buck.service import (
 )
 from logship.buck.store import DEFAULT_OPEN_BUCKETS, BucketStore, StoreError, prepare_data_dir
 from logship.config import ConfigOptions
+from logship.listeners import Listener, check_listen
 from logship.tapsupport import cluster_key, node_name, positive_float, positive_int
 
 DEFAULT_LISTEN = "tcp:4401:interface=127.0.0.1"
@@ -98,73 +93,11 @@ class Options(ConfigOptions):
         self["node"] = node_name(self["node"], "buck")
         self.key = cluster_key(self["key"], self["insecure"])
         for description in self["listen"]:
-            try:
-                # Endpoints only keep the reactor: an inert stand-in lets the
-                # description be checked here, before twistd starts.
-                endpoints.serverFromString(_NOT_A_REACTOR, description)
-            except (ValueError, TypeError, KeyError) as e:
-                raise usage.UsageError(f"--listen {description}: {e}") from None
+            check_listen("--listen", description)
         try:
             prepare_data_dir(Path(self["data"]), self["bucket-seconds"])
         except StoreError as e:
             raise usage.UsageError(f"--data: {e}") from None
-
-
-_NOT_A_REACTOR = object()
-
-
-@implementer(IStreamServerEndpoint)
-class _Announced:
-    """
-    An endpoint that logs the address it listens on (the actual port, for
-    C{tcp:0}) once listening, and why it could not.
-    """
-
-    def __init__(self, endpoint: IStreamServerEndpoint, description: str) -> None:
-        self._endpoint = endpoint
-        self._description = description
-
-    def listen(self, factory: Factory) -> Deferred[IListeningPort]:
-        def listening(port: IListeningPort) -> IListeningPort:
-            address = port.getHost()
-            host = getattr(address, "host", None)
-            where = f"{host}:{address.port}" if host is not None else str(address)  # type: ignore[attr-defined]
-            _log.info(
-                "logship-buck listening on {where} ({description})",
-                where=where,
-                port=getattr(address, "port", None),
-                description=self._description,
-            )
-            return port
-
-        return self._endpoint.listen(factory).addCallback(listening)
-
-
-class _Listener(StreamServerEndpointService):
-    """
-    A listener that fails twistd's startup in one line when its endpoint
-    cannot be bound (a port in use, a bad interface), instead of a
-    traceback.
-    """
-
-    _raiseSynchronously = True  # as twisted.application.strports.service
-
-    def __init__(self, description: str, endpoint: IStreamServerEndpoint, factory: Factory) -> None:
-        super().__init__(_Announced(endpoint, description), factory)
-        self.description = description
-
-    def privilegedStartService(self) -> None:
-        try:
-            super().privilegedStartService()
-        except CannotListenError as e:
-            _log.critical(
-                "logship-buck cannot listen on {description}: {error}",
-                description=self.description,
-                error=str(e.socketError),
-            )
-            raise SystemExit(
-                f"logship-buck: cannot listen on {self.description}: {e.socketError}"
-            ) from None
 
 
 def makeService(config: Options, reactor: Any = None) -> IService:
@@ -201,5 +134,5 @@ def makeService(config: Options, reactor: Any = None) -> IService:
         _log.warn("logship-buck runs INSECURE (lab mode): frames are not sealed")
     for description in config["listen"]:
         endpoint = endpoints.serverFromString(reactor, description)
-        _Listener(description, endpoint, buck.factory).setServiceParent(top)
+        Listener("logship-buck", description, endpoint, buck.factory).setServiceParent(top)
     return top

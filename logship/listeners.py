@@ -1,0 +1,104 @@
+"""Listening endpoints for the taps: checked early, announced, failing in one line.
+
+Every service that listens (the buck's wire, the porter's API, archie's
+web site) takes Twisted endpoint strings (C{tcp:4401:interface=127.0.0.1},
+C{tcp:0} for any free port).  L{check_listen} checks a string while the
+options are parsed; L{Listener} logs C{"PROGRAM listening on HOST:PORT
+(DESCRIPTION)"} once bound (with the real port, which tests read from the
+log), and stops twistd with one line when the port cannot be bound.
+"""
+
+from __future__ import annotations
+
+from twisted.application.internet import StreamServerEndpointService
+from twisted.internet import endpoints
+from twisted.internet.defer import Deferred
+from twisted.internet.error import CannotListenError
+from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
+from twisted.python import usage
+from zope.interface import implementer
+
+_log = Logger(namespace="logship.listeners")
+
+_NOT_A_REACTOR = object()
+
+
+def check_listen(option: str, description: str) -> None:
+    """
+    Check an endpoint string before twistd starts.
+
+    @param option: the option's name, for the message (C{"--listen"}).
+    @raise usage.UsageError: if it does not parse.
+    """
+    try:
+        # Endpoints only keep the reactor: an inert stand-in lets the
+        # description be checked here.
+        endpoints.serverFromString(_NOT_A_REACTOR, description)
+    except (ValueError, TypeError, KeyError) as e:
+        raise usage.UsageError(f"{option} {description}: {e}") from None
+
+
+@implementer(IStreamServerEndpoint)
+class _Announced:
+    """
+    An endpoint that logs the address it listens on (the actual port, for
+    C{tcp:0}) once listening.
+    """
+
+    def __init__(self, program: str, endpoint: IStreamServerEndpoint, description: str) -> None:
+        self._program = program
+        self._endpoint = endpoint
+        self._description = description
+
+    def listen(self, factory: Factory) -> Deferred[IListeningPort]:
+        def listening(port: IListeningPort) -> IListeningPort:
+            address = port.getHost()
+            host = getattr(address, "host", None)
+            where = f"{host}:{address.port}" if host is not None else str(address)  # type: ignore[attr-defined]
+            _log.info(
+                "{program} listening on {where} ({description})",
+                program=self._program,
+                where=where,
+                port=getattr(address, "port", None),
+                description=self._description,
+            )
+            return port
+
+        return self._endpoint.listen(factory).addCallback(listening)
+
+
+class Listener(StreamServerEndpointService):
+    """
+    A listener that announces its address, and fails twistd's startup in
+    one line when its endpoint cannot be bound (a port in use, a bad
+    interface), instead of a traceback.
+    """
+
+    _raiseSynchronously = True  # as twisted.application.strports.service
+
+    def __init__(
+        self, program: str, description: str, endpoint: IStreamServerEndpoint, factory: Factory
+    ) -> None:
+        """
+        @param program: the service's name in the log lines.
+        @param description: the endpoint string, for the log lines.
+        """
+        super().__init__(_Announced(program, endpoint, description), factory)
+        self.program = program
+        self.description = description
+
+    def privilegedStartService(self) -> None:
+        try:
+            super().privilegedStartService()
+        except CannotListenError as e:
+            _log.critical(
+                "{program} cannot listen on {description}: {error}",
+                program=self.program,
+                description=self.description,
+                error=str(e.socketError),
+            )
+            raise SystemExit(
+                f"{self.program}: cannot listen on {self.description}: {e.socketError}"
+            ) from None
