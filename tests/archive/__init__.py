@@ -1,0 +1,1 @@
+"""Tests for L{logship.archive}: keys, URLs and both backends."""
