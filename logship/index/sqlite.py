@@ -1,0 +1,770 @@
+"""The embedded index: one SQLite database per index, C{DIR/<name>.sqlite}.
+
+L{SqliteStore} does the work synchronously (one connection, used by one
+thread); L{SqliteIndex} provides L{IIndex} by running a store on one
+dedicated worker thread.  The schema and the reasons for it are in
+C{docs/index.md}; in short:
+
+  - C{events}: one row per event, the message as a BLOB (byte for byte),
+    and a unique index on the identity C{(point, shn, app, crc)}, so that
+    C{INSERT OR IGNORE} makes loads idempotent.
+  - The row id is a time key: C{(point >> 21) << 20 | seq}, where C{seq}
+    counts the rows of one 2^21-tick group (about 21 ms).  Row id order is
+    point order up to the group, so the full-text tables, which give row
+    ids in order, give candidates newest first, and a query stops reading
+    as soon as one group past the page is reached.  Time ranges become row
+    id ranges, which FTS5 applies inside its doclists.
+  - C{tokens}: an FTS5 table (C{ascii} tokenizer) of the event's tokens as
+    L{logship.tokenize} cut them, each stored as Latin-1 text so that every
+    byte value is one character and FTS5 keeps each token whole, plus one
+    column for the host and one for the app (hex), so that term, host and
+    app conditions are one FTS5 query.
+  - C{trigrams}: an FTS5 C{trigram} table over the message decoded as UTF-8
+    (invalid bytes replaced), a prefilter for substrings; each candidate is
+    checked with C{instr} on the message bytes, so results are exact.
+  - C{blocks}: the number of events per 2^33-tick block (86 s), so that
+    counting a time range reads two edge blocks, not the range.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import sqlite3
+import struct
+import zlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from twisted.python.threadpool import ThreadPool
+from zope.interface import implementer
+
+from logship import tokenize
+from logship.event import Event
+from logship.index import IIndex, IndexUnavailable, check_name
+from logship.query import Query, SearchResult
+
+#: Points are u64, SQLite integers i64: points are stored minus this.
+OFFSET = 1 << 63
+
+#: Bits of a point below the row id's group.
+GROUP_SHIFT = 21
+#: Bits of the row id that count rows within a group.
+SEQ_BITS = 20
+SEQ_MAX = (1 << SEQ_BITS) - 1
+#: Bits of a point below a counted block (C{blocks} table).
+BLOCK_SHIFT = 33
+#: A block in row id bits.
+_BLOCK_ID_SHIFT = BLOCK_SHIFT - GROUP_SHIFT + SEQ_BITS
+MAX_ID = (1 << 63) - 1
+
+#: Tokens longer than this (in characters) are also checked exactly: FTS5
+#: keeps only the first 32768 bytes of a token.
+LONG_TOKEN = 16000
+
+#: At most this many trigrams of one substring are asked of the index.
+MAX_TRIGRAMS = 24
+
+#: Rows deleted per transaction by L{SqliteStore.drop_before}.
+DELETE_CHUNK = 20000
+
+SCHEMA_VERSION = 1
+
+FLAG_CONTINUED = 1
+FLAG_STRUCTURED = 2
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    point INTEGER NOT NULL,
+    shn BLOB NOT NULL,
+    app BLOB NOT NULL,
+    crc INTEGER NOT NULL,
+    pri INTEGER NOT NULL,
+    pid BLOB,
+    flags INTEGER NOT NULL,
+    message BLOB NOT NULL,
+    toks TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_identity ON events (point, shn, app, crc);
+CREATE VIRTUAL TABLE IF NOT EXISTS tokens USING fts5 (
+    toks, host, app,
+    tokenize = "ascii tokenchars '_.-/@:%'", content = '', detail = 'column'
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS trigrams USING fts5 (
+    text, tokenize = 'trigram case_sensitive 1', content = '', detail = 'none'
+);
+CREATE TABLE IF NOT EXISTS blocks (block INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+"""
+
+_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS staging (
+    id INTEGER PRIMARY KEY, point, shn, app, crc, pri, pid, flags, message, toks, text
+)
+"""
+
+_COLUMNS = "e.id, e.point, e.pri, e.shn, e.app, e.pid, e.flags, e.message"
+
+
+def trigram_text(message: bytes) -> str:
+    """
+    The text the trigram table indexes for a message: UTF-8 with invalid
+    bytes replaced by U+FFFD, and NUL too.
+
+    A valid UTF-8 substring of the message bytes is always a substring of
+    this text (a decoder restarts at a byte that begins a character and
+    finishes a complete character without looking ahead).
+    """
+    return message.decode("utf-8", "replace").replace("\x00", "\ufffd")
+
+
+def tokens_text(event: Event) -> str:
+    """
+    The C{toks} column of an event: its pid's and its message's tokens,
+    Latin-1 decoded (one character per byte), joined by spaces.
+    """
+    pid = tokenize.tokens(event.pid) if event.pid else []
+    return b" ".join(pid + tokenize.tokens(event.message)).decode("latin-1")
+
+
+def _fts_string(text: str) -> str:
+    """
+    An FTS5 string literal.
+    """
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _trigrams(substring: bytes) -> list[str]:
+    """
+    The trigrams the index can be asked for a substring: those of each run
+    of at least three characters of its valid UTF-8 parts (the parts an
+    indexed message's L{trigram_text} must contain), at most
+    L{MAX_TRIGRAMS}, spread over the runs.
+    """
+    text = substring.decode("utf-8", "surrogateescape")
+    runs, run = [], []
+    for c in text:
+        if c == "\x00" or "\udc80" <= c <= "\udcff":
+            runs.append("".join(run))
+            run = []
+        else:
+            run.append(c)
+    runs.append("".join(run))
+    found = list(dict.fromkeys(r[i : i + 3] for r in runs for i in range(len(r) - 2)))
+    if len(found) > MAX_TRIGRAMS:
+        step = len(found) / MAX_TRIGRAMS
+        found = [found[int(i * step)] for i in range(MAX_TRIGRAMS)]
+    return found
+
+
+def encode_cursor(point: int, row_id: int) -> str:
+    """
+    The opaque cursor after the row C{row_id} at C{point} (stored form).
+    """
+    return base64.urlsafe_b64encode(struct.pack(">BqQ", 1, point, row_id)).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[int, int]:
+    """
+    The stored point and row id of a cursor.
+
+    @raise ValueError: not a cursor of this backend.
+    """
+    try:
+        version, point, row_id = struct.unpack(">BqQ", base64.urlsafe_b64decode(cursor))
+    except (ValueError, struct.error, TypeError):
+        raise ValueError(f"bad cursor {cursor!r}") from None
+    if version != 1 or row_id > MAX_ID:
+        raise ValueError(f"bad cursor {cursor!r}")
+    return point, row_id
+
+
+def _group_ids(point: int) -> tuple[int, int]:
+    """
+    The first and last row id of the group of C{point}.
+    """
+    first = (point >> GROUP_SHIFT) << SEQ_BITS
+    return first, first | SEQ_MAX
+
+
+class _Plan:
+    """
+    The SQL of one query: where candidates come from and what they must
+    satisfy, for an id range given when it is run.
+    """
+
+    def __init__(self, query: Query) -> None:
+        self.query = query
+        self.params: dict[str, Any] = {}
+        self.where: list[str] = []
+        tq = self._token_match(query)
+        gq = self._trigram_match(query)
+        if gq is not None:
+            self.source = "trigrams g CROSS JOIN events e ON e.id = g.rowid"
+            self.key = "g.rowid"
+            self.where.append("trigrams MATCH :gq")
+            self.params["gq"] = gq
+            if tq is not None:
+                self.where.append(
+                    "EXISTS (SELECT 1 FROM tokens t WHERE tokens MATCH :tq AND t.rowid = e.id)"
+                )
+        elif tq is not None:
+            self.source = "tokens t CROSS JOIN events e ON e.id = t.rowid"
+            self.key = "t.rowid"
+            self.where.append("tokens MATCH :tq")
+        else:
+            self.source = "events e"
+            self.key = "e.id"
+        if tq is not None:
+            self.params["tq"] = tq
+        self.exact: list[str] = []
+        for i, s in enumerate(query.substring_bytes()):
+            self.exact.append(f"instr(e.message, :s{i}) > 0")
+            self.params[f"s{i}"] = s
+        for i, token in enumerate(query.tokens()):
+            if len(token) > LONG_TOKEN:
+                self.exact.append(
+                    f"instr(' ' || lower(e.toks) || ' ', :lt{i}) > 0"
+                )
+                self.params[f"lt{i}"] = " " + token.decode("latin-1") + " "
+        if query.start is not None:
+            self.exact.append("e.point >= :ps")
+            self.params["ps"] = query.start - OFFSET
+        if query.end is not None:
+            self.exact.append("e.point < :pe")
+            self.params["pe"] = query.end - OFFSET
+        self.tq = tq
+
+    @staticmethod
+    def _token_match(query: Query) -> str | None:
+        parts = [f"toks : {_fts_string(t.decode('latin-1'))}" for t in query.tokens()]
+        for column, prefix, names in (("host", "h", query.hosts), ("app", "a", query.apps)):
+            if names:
+                alternatives = " OR ".join(
+                    f"{column} : {_fts_string(prefix + n.hex())}" for n in names
+                )
+                parts.append(f"({alternatives})")
+        return " AND ".join(parts) if parts else None
+
+    @staticmethod
+    def _trigram_match(query: Query) -> str | None:
+        found = [t for s in query.substring_bytes() for t in _trigrams(s)]
+        found = list(dict.fromkeys(found))
+        return " AND ".join(map(_fts_string, found)) if found else None
+
+    def id_range(self) -> tuple[int, int]:
+        """
+        The row ids that can hold a match.
+        """
+        q = self.query
+        lo = 0 if q.start is None else _group_ids(q.start)[0]
+        hi = MAX_ID if q.end is None else (_group_ids(q.end - 1)[1] if q.end > 0 else -1)
+        return lo, hi
+
+    def exact_beyond_time(self) -> bool:
+        """
+        Whether candidates need a check other than their point (substrings,
+        long tokens): then counts read every candidate.
+        """
+        return any(not c.startswith("e.point") for c in self.exact)
+
+    def select(self, columns: str, lo: int, hi: int, extra: Sequence[str] = (),
+               order: bool = True) -> str:
+        """
+        The SELECT of the candidates with ids in C{[lo, hi]}.
+        """
+        where = [*self.where, f"{self.key} BETWEEN {int(lo)} AND {int(hi)}", *self.exact, *extra]
+        sql = f"SELECT {columns} FROM {self.source} WHERE {' AND '.join(where)}"
+        return sql + f" ORDER BY {self.key} DESC" if order else sql
+
+
+class SqliteStore:
+    """
+    One index in one SQLite database, used synchronously by one thread.
+
+    @ivar path: the database file.
+    """
+
+    _log = Logger()
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True,
+                 cache_mib: int = 64, synchronous: str = "FULL") -> None:
+        """
+        Open (and by default create) the database.
+
+        @param path: the database file, C{DIR/<name>.sqlite}.
+        @param create: create the file and its schema if missing; else a
+            missing file raises L{IndexUnavailable}.
+        @param cache_mib: SQLite's page cache size.
+        @param synchronous: SQLite's C{synchronous} setting; C{FULL} makes a
+            finished load survive a power cut.
+        @raise IndexUnavailable: the file cannot be opened or is not an index.
+        """
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise IndexUnavailable(f"{self.path}: no such index")
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+        except sqlite3.Error as e:
+            raise IndexUnavailable(f"{self.path}: cannot open: {e}") from None
+        self._db.create_function("logship_text", 1, trigram_text, deterministic=True)
+        try:
+            self._setup(cache_mib, synchronous, create)
+        except sqlite3.Error as e:
+            self._db.close()
+            raise IndexUnavailable(f"{self.path}: {e}") from None
+
+    def _setup(self, cache_mib: int, synchronous: str, create: bool) -> None:
+        db = self._db
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute(f"PRAGMA synchronous = {synchronous}")
+        db.execute(f"PRAGMA cache_size = {-1024 * int(cache_mib)}")
+        db.execute("PRAGMA temp_store = MEMORY")
+        version = None
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            version = row and row[0]
+            if version != SCHEMA_VERSION:
+                raise IndexUnavailable(
+                    f"{self.path}: schema version {version}, this logship reads {SCHEMA_VERSION}"
+                )
+        elif not create:
+            raise IndexUnavailable(f"{self.path}: not a logship index")
+        else:
+            with self._transaction():
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        db.execute(_STAGING)
+
+    def _transaction(self) -> "_Transaction":
+        return _Transaction(self._db)
+
+    # -- loading -----------------------------------------------------------
+
+    def load(self, events: Iterable[Event]) -> int:
+        """
+        Add events, in one transaction; events already present (by
+        identity) are left as they are.
+
+        @return: how many events were new.
+        @raise ValueError: more than 2^20 rows in one group of 2^21 ticks
+            (about 21 ms), counting reloads of events already present.
+        """
+        db = self._db
+        with self._transaction():
+            rows = self._staging_rows(events)
+            if not rows:
+                return 0
+            db.executemany("INSERT INTO staging VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            before = db.total_changes
+            db.execute(
+                "INSERT OR IGNORE INTO events"
+                " SELECT id, point, shn, app, crc, pri, pid, flags, message, toks"
+                " FROM staging ORDER BY id"
+            )
+            new = db.total_changes - before
+            if new:
+                self._index_new()
+            db.execute("DELETE FROM staging")
+        self._log.debug("Loaded {new} new of {sent} events into {path}",
+                        new=new, sent=len(rows), path=str(self.path))
+        return new
+
+    def _staging_rows(self, events: Iterable[Event]) -> list[tuple]:
+        """
+        The staging rows of C{events}, with fresh row ids.
+        """
+        next_seq: dict[int, int] = {}
+        rows = []
+        for e in events:
+            group = e.point >> GROUP_SHIFT
+            seq = next_seq.get(group)
+            if seq is None:
+                seq = self._first_free(group)
+            if seq > SEQ_MAX:
+                raise ValueError(
+                    f"more than {SEQ_MAX + 1} rows in the 2^21-tick group of point {e.point}"
+                )
+            next_seq[group] = seq + 1
+            flags = (FLAG_CONTINUED if e.continued else 0) | (
+                FLAG_STRUCTURED if e.structured else 0
+            )
+            rows.append((
+                group << SEQ_BITS | seq, e.point - OFFSET, e.shn, e.app,
+                zlib.crc32(e.message), e.pri, e.pid, flags, e.message,
+                tokens_text(e), trigram_text(e.message),
+            ))  # fmt: skip
+        return rows
+
+    def _first_free(self, group: int) -> int:
+        first = group << SEQ_BITS
+        (top,) = self._db.execute(
+            "SELECT max(id) FROM events WHERE id BETWEEN ? AND ?", (first, first | SEQ_MAX)
+        ).fetchone()
+        return 0 if top is None else top - first + 1
+
+    def _index_new(self) -> None:
+        """
+        Index the staged rows that were new (their ids made it to C{events}).
+        """
+        db = self._db
+        new = "FROM staging s JOIN events e ON e.id = s.id"
+        db.execute(
+            "INSERT INTO tokens (rowid, toks, host, app)"
+            f" SELECT s.id, s.toks, 'h' || hex(s.shn), 'a' || hex(s.app) {new}"
+        )
+        db.execute(f"INSERT INTO trigrams (rowid, text) SELECT s.id, s.text {new}")
+        db.execute(
+            "INSERT INTO blocks (block, n)"
+            f" SELECT s.id >> {_BLOCK_ID_SHIFT}, count(*) {new} GROUP BY 1 ORDER BY 1"
+            " ON CONFLICT (block) DO UPDATE SET n = n + excluded.n"
+        )
+
+    # -- searching ---------------------------------------------------------
+
+    def search(self, query: Query, *, total: bool = True) -> SearchResult:
+        """
+        One page of events matching C{query}, newest first (ties: the later
+        loaded first).
+
+        @param total: also count all matches (L{count}).
+        """
+        plan = _Plan(query)
+        lo, hi = plan.id_range()
+        extra: list[str] = []
+        if query.cursor is not None:
+            point, row_id = decode_cursor(query.cursor)
+            hi = min(hi, _group_ids(point + OFFSET)[1])
+            extra.append("(e.point < :cp OR (e.point = :cp AND e.id < :cid))")
+            plan.params.update(cp=point, cid=row_id)
+        rows = self._page_rows(plan, lo, hi, extra, query.limit)
+        page = rows[: query.limit]
+        nxt = encode_cursor(page[-1][1], page[-1][0]) if len(rows) > query.limit else None
+        return SearchResult(
+            events=[_event(row) for row in page],
+            total=self.count(query) if total else len(page),
+            next=nxt,
+        )
+
+    def _page_rows(self, plan: _Plan, lo: int, hi: int, extra: list[str],
+                   limit: int) -> list[tuple]:
+        """
+        The first C{limit + 1} matching rows (or fewer), newest first.
+
+        Candidates come in row id order, which is point order between
+        groups: reading stops at the first group after C{limit + 1} rows.
+        """
+        if lo > hi:
+            return []
+        cur = self._db.execute(plan.select(_COLUMNS, lo, hi, extra), plan.params)
+        found: list[tuple] = []
+        group = None
+        for row in cur:
+            g = row[0] >> SEQ_BITS
+            if g != group and len(found) > limit:
+                break
+            group = g
+            found.append(row)
+        cur.close()
+        found.sort(key=lambda r: (r[1], r[0]), reverse=True)
+        return found[: limit + 1]
+
+    def count(self, query: Query) -> int:
+        """
+        The exact number of events matching C{query}.
+
+        Without substrings, only the edges of the time range are read from
+        C{events}: the inside is counted from the FTS5 doclists (terms,
+        hosts, apps) or from C{blocks} (a time range alone).  Substrings
+        are checked on each candidate of the trigram prefilter.
+        """
+        plan = _Plan(query)
+        lo, hi = plan.id_range()
+        if lo > hi:
+            return 0
+        if plan.exact_beyond_time():
+            return self._count_rows(plan, lo, hi)
+        if plan.tq is not None:
+            point_bits, id_bits = GROUP_SHIFT, SEQ_BITS
+        else:
+            point_bits, id_bits = BLOCK_SHIFT, _BLOCK_ID_SHIFT
+        # the units (groups or blocks) whose points all lie in the range
+        first = 0 if query.start is None else -(-query.start >> point_bits)
+        inner_lo = max(lo, first << id_bits)
+        inner_hi = hi if query.end is None else min(hi, ((query.end >> point_bits) << id_bits) - 1)
+        if inner_lo > inner_hi:
+            return self._count_rows(plan, lo, hi)
+        n = self._count_inner(plan, inner_lo, inner_hi)
+        if lo < inner_lo:
+            n += self._count_rows(plan, lo, inner_lo - 1)
+        if inner_hi < hi:
+            n += self._count_rows(plan, inner_hi + 1, hi)
+        return n
+
+    def _count_rows(self, plan: _Plan, lo: int, hi: int) -> int:
+        sql = plan.select("count(*)", lo, hi, order=False)
+        return self._db.execute(sql, plan.params).fetchone()[0]
+
+    def _count_inner(self, plan: _Plan, lo: int, hi: int) -> int:
+        """
+        The matches with ids in C{[lo, hi]}, whose points are all in the
+        query's time range: from the index alone.
+        """
+        if plan.tq is not None:
+            sql = f"SELECT count(*) FROM tokens WHERE tokens MATCH :tq AND rowid BETWEEN {lo} AND {hi}"
+            return self._db.execute(sql, {"tq": plan.tq}).fetchone()[0]
+        b_lo, b_hi = lo >> _BLOCK_ID_SHIFT, hi >> _BLOCK_ID_SHIFT
+        sql = "SELECT coalesce(sum(n), 0) FROM blocks WHERE block BETWEEN ? AND ?"
+        return self._db.execute(sql, (b_lo, b_hi)).fetchone()[0]
+
+    # -- retention and lifetime ---------------------------------------------
+
+    def drop_before(self, point: int) -> int:
+        """
+        Remove every event whose point is less than C{point}, in
+        transactions of at most L{DELETE_CHUNK} rows (oldest first).
+
+        @return: how many were removed.
+        """
+        if point <= 0:
+            return 0
+        hi = min(_group_ids(point)[1], MAX_ID)
+        removed = 0
+        while True:
+            with self._transaction():
+                n = self._drop_chunk(hi, point - OFFSET)
+            removed += n
+            if n < DELETE_CHUNK:
+                break
+        self._log.info("Dropped {removed} events before point {point} from {path}",
+                       removed=removed, point=point, path=str(self.path))
+        return removed
+
+    def _drop_chunk(self, hi: int, stored_point: int) -> int:
+        db = self._db
+        db.execute("DROP TABLE IF EXISTS temp.doomed")
+        db.execute(
+            "CREATE TEMP TABLE doomed AS SELECT id FROM events"
+            " WHERE id <= ? AND point < ? ORDER BY id LIMIT ?",
+            (hi, stored_point, DELETE_CHUNK),
+        )
+        doomed = "FROM events WHERE id IN (SELECT id FROM temp.doomed)"
+        db.execute(
+            "INSERT INTO tokens (tokens, rowid, toks, host, app)"
+            f" SELECT 'delete', id, toks, 'h' || hex(shn), 'a' || hex(app) {doomed}"
+        )
+        db.execute(
+            "INSERT INTO trigrams (trigrams, rowid, text)"
+            f" SELECT 'delete', id, logship_text(message) {doomed}"
+        )
+        for block, n in db.execute(
+            f"SELECT id >> {_BLOCK_ID_SHIFT}, count(*) {doomed} GROUP BY 1"
+        ).fetchall():
+            db.execute("UPDATE blocks SET n = n - ? WHERE block = ?", (n, block))
+        db.execute("DELETE FROM blocks WHERE n <= 0")
+        db.execute(f"DELETE {doomed}")
+        n = db.execute("SELECT changes()").fetchone()[0]
+        db.execute("DROP TABLE temp.doomed")
+        return n
+
+    def close(self) -> None:
+        """
+        Close the connection (checkpointing the WAL).
+        """
+        self._db.close()
+
+    def destroy(self) -> None:
+        """
+        Close and delete the database with its WAL and shared-memory files.
+        """
+        self.close()
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.remove(str(self.path) + suffix)
+            except FileNotFoundError:
+                pass
+
+
+class _Transaction:
+    """
+    C{BEGIN IMMEDIATE} ... C{COMMIT}, or C{ROLLBACK} on an exception.
+    """
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: Any, value: Any, tb: Any) -> None:
+        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _event(row: tuple) -> Event:
+    _, point, pri, shn, app, pid, flags, message = row
+    return Event(
+        point + OFFSET, pri, shn, app, pid, message,
+        bool(flags & FLAG_CONTINUED), bool(flags & FLAG_STRUCTURED),
+    )  # fmt: skip
+
+
+def database_path(directory: str | os.PathLike[str], name: str) -> Path:
+    """
+    The database file of the index C{name} in C{directory}.
+    """
+    return Path(directory) / f"{check_name(name)}.sqlite"
+
+
+def sqlite_index_names(directory: str | os.PathLike[str]) -> list[str]:
+    """
+    The names of the sqlite indexes in C{directory}, sorted.
+
+    @raise IndexUnavailable: the directory cannot be listed.
+    """
+    try:
+        files = os.listdir(directory)
+    except OSError as e:
+        raise IndexUnavailable(f"{directory}: {e.strerror}") from None
+    names = []
+    for f in files:
+        stem, dot, ext = f.rpartition(".")
+        if dot and ext == "sqlite":
+            try:
+                names.append(check_name(stem))
+            except ValueError:
+                pass
+    return sorted(names)
+
+
+def check_directory(directory: str | os.PathLike[str], create: bool) -> Path:
+    """
+    Make sure the index directory exists (made if C{create}) and can be
+    read and written.
+
+    @raise IndexUnavailable: it cannot.
+    """
+    path = Path(directory)
+    try:
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+        elif not path.is_dir():
+            raise IndexUnavailable(f"{path}: no such directory")
+    except OSError as e:
+        raise IndexUnavailable(f"{path}: cannot create the index directory: {e.strerror}") from None
+    if not path.is_dir():
+        raise IndexUnavailable(f"{path}: not a directory")
+    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
+        raise IndexUnavailable(f"{path}: the index directory must be readable and writable")
+    return path
+
+
+@implementer(IIndex)
+class SqliteIndex:
+    """
+    L{IIndex} over a L{SqliteStore} that lives on one dedicated thread
+    (SQLite connections belong to the thread that made them).  Calls are
+    run in order, one at a time.
+    """
+
+    _log = Logger()
+
+    def __init__(self, directory: str | os.PathLike[str], name: str, reactor: Any, *,
+                 create: bool = True, **store_options: Any) -> None:
+        """
+        @param directory: the index directory (made if C{create}).
+        @param name: the index name.
+        @param reactor: the reactor the Deferreds fire in.
+        @param create: create the database if missing.
+        @param store_options: passed to L{SqliteStore}.
+        @raise IndexUnavailable: the directory cannot be used, or (without
+            C{create}) the index does not exist.
+        """
+        self.path = database_path(check_directory(directory, create), name)
+        if not create and not self.path.is_file():
+            raise IndexUnavailable(f"{self.path}: no such index")
+        self._reactor = reactor
+        self._pool = ThreadPool(minthreads=1, maxthreads=1, name=f"logship-index-{name}")
+        self._pool.start()
+        self._shutdown = reactor.addSystemEventTrigger("during", "shutdown", self._on_shutdown)
+        self._store: SqliteStore | None = None
+        self._options = dict(store_options, create=create)
+
+    def _run(self, method: str, *args: Any) -> Deferred:
+        return deferToThreadPool(self._reactor, self._pool, self._call, method, *args)
+
+    def _call(self, method: str, *args: Any) -> Any:
+        if self._store is None:
+            self._store = SqliteStore(self.path, **self._options)
+        return getattr(self._store, method)(*args)
+
+    def load(self, events: Sequence[Event]) -> Deferred[int]:
+        """
+        See L{IIndex.load}.
+        """
+        return self._run("load", list(events))
+
+    def search(self, query: Query) -> Deferred[SearchResult]:
+        """
+        See L{IIndex.search}.
+        """
+        return self._run("search", query)
+
+    def count(self, query: Query) -> Deferred[int]:
+        """
+        See L{IIndex.count}.
+        """
+        return self._run("count", query)
+
+    def drop_before(self, point: int) -> Deferred[int]:
+        """
+        See L{IIndex.drop_before}.
+        """
+        return self._run("drop_before", point)
+
+    def destroy(self) -> Deferred[None]:
+        """
+        See L{IIndex.destroy}.
+        """
+        d = deferToThreadPool(self._reactor, self._pool, self._destroy)
+        d.addBoth(self._finish)
+        return d
+
+    def _destroy(self) -> None:
+        if self._store is None:
+            self._store = SqliteStore(self.path, **self._options)
+        self._store.destroy()
+        self._store = None
+
+    def close(self) -> Deferred[None]:
+        """
+        See L{IIndex.close}.
+        """
+        d = deferToThreadPool(self._reactor, self._pool, self._close)
+        d.addBoth(self._finish)
+        return d
+
+    def _close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def _finish(self, result: Any) -> Any:
+        self._stop_pool()
+        return result
+
+    def _stop_pool(self) -> None:
+        if self._shutdown is not None:
+            self._reactor.removeSystemEventTrigger(self._shutdown)
+            self._shutdown = None
+            self._pool.stop()
+
+    def _on_shutdown(self) -> None:
+        self._shutdown = None
+        self._pool.stop()

@@ -1,0 +1,272 @@
+"""What people ask an index: the L{Query}, its L{SearchResult}, and the parsing
+of the query text and times that the CLI and archie's API take.
+
+Pure code, no I/O.  The matching rules (the same for every backend, see
+C{docs/index.md}):
+
+  - A B{term} is cut into tokens by L{logship.tokenize}, exactly as messages
+    are; an event matches a term when every one of the term's tokens is one
+    of the event's tokens (its message's and its pid's), ASCII case ignored.
+    So C{--term key=value} asks for the tokens C{key} and C{value}.
+  - A B{substring} matches when its bytes occur in the message, case and
+    bytes exact (like grep).
+  - Text is turned into bytes with UTF-8 and C{surrogateescape}, so that
+    bytes which are not UTF-8 (as a shell passes them in C{sys.argv}) can be
+    searched for too.
+  - Everything in a query must match (AND); several hosts (or apps) are
+    alternatives (OR).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+
+from logship import tokenize
+from logship.event import Event
+
+#: Ticks (10^-8 s) per second.
+TICKS = 100_000_000
+
+#: The largest page a query may ask for.
+MAX_LIMIT = 10_000
+
+#: Points are unsigned 64-bit integers.
+MAX_POINT = 2**64 - 1
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_RELATIVE = re.compile(r"-(\d{1,9})([smhdw])")
+_EPOCH = re.compile(r"\d+(\.\d+)?")
+
+
+def to_bytes(text: str) -> bytes:
+    """
+    The bytes a query string stands for: UTF-8, with C{surrogateescape} so
+    that undecodable bytes given on a command line come back as themselves.
+    """
+    return text.encode("utf-8", "surrogateescape")
+
+
+def term_tokens(term: str) -> list[bytes]:
+    """
+    The tokens of one term, lowercased (ASCII only), as an index stores them.
+
+    @raise ValueError: the term has no token (only punctuation or spaces).
+    """
+    found = tokenize.tokens(to_bytes(term))
+    if not found:
+        raise ValueError(f"term {term!r} has no word characters to search for")
+    return [t.lower() for t in found]
+
+
+def event_tokens(event: Event) -> list[bytes]:
+    """
+    The searchable tokens of an event, lowercased: its pid's and its
+    message's, each once, in order of first appearance.
+    """
+    pid = tokenize.tokens(event.pid) if event.pid else []
+    return list(dict.fromkeys(t.lower() for t in pid + tokenize.tokens(event.message)))
+
+
+def _check_point(name: str, value: int | None) -> None:
+    if value is not None and not (isinstance(value, int) and 0 <= value <= MAX_POINT):
+        raise ValueError(f"{name} must be a point (0 to 2**64-1), not {value!r}")
+
+
+@dataclass(frozen=True)
+class Query:
+    """
+    A search: all conditions must hold; results come newest first.
+
+    @ivar start: the first point included, or C{None} for no lower bound.
+    @ivar end: the first point excluded, or C{None} for no upper bound.
+    @ivar hosts: accepted host names (any of them); empty: every host.
+    @ivar apps: accepted app names (any of them); empty: every app.
+    @ivar terms: words, each matched token by token (see the module doc).
+    @ivar substrings: texts that must each occur in the message.
+    @ivar limit: the page size, 1 to L{MAX_LIMIT}.
+    @ivar cursor: the C{next} of the previous page, or C{None} for the first.
+    """
+
+    start: int | None = None
+    end: int | None = None
+    hosts: tuple[bytes, ...] = ()
+    apps: tuple[bytes, ...] = ()
+    terms: tuple[str, ...] = ()
+    substrings: tuple[str, ...] = ()
+    limit: int = 100
+    cursor: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_point("start", self.start)
+        _check_point("end", self.end)
+        if not (isinstance(self.limit, int) and 1 <= self.limit <= MAX_LIMIT):
+            raise ValueError(f"limit must be 1 to {MAX_LIMIT}, not {self.limit!r}")
+        for name in ("hosts", "apps", "terms", "substrings"):
+            if not isinstance(getattr(self, name), tuple):
+                raise ValueError(f"{name} must be a tuple")
+        for term in self.terms:
+            term_tokens(term)
+
+    def tokens(self) -> list[bytes]:
+        """
+        The lowercased tokens of all terms, each once.
+        """
+        return list(dict.fromkeys(t for term in self.terms for t in term_tokens(term)))
+
+    def substring_bytes(self) -> list[bytes]:
+        """
+        The substrings as bytes, each once.
+        """
+        return list(dict.fromkeys(to_bytes(s) for s in self.substrings))
+
+    def matches(self, event: Event) -> bool:
+        """
+        Whether C{event} matches (ignoring the limit and the cursor): the
+        reference that every backend must agree with.
+        """
+        if self.start is not None and event.point < self.start:
+            return False
+        if self.end is not None and event.point >= self.end:
+            return False
+        if self.hosts and event.shn not in self.hosts:
+            return False
+        if self.apps and event.app not in self.apps:
+            return False
+        if not all(s in event.message for s in self.substring_bytes()):
+            return False
+        wanted = self.tokens()
+        return not wanted or set(wanted) <= set(event_tokens(event))
+
+
+@dataclass
+class SearchResult:
+    """
+    One page of results.
+
+    @ivar events: the matching events of this page, newest first (by
+        point; ties in a backend-defined but stable order).
+    @ivar total: how many events match the query in all.
+    @ivar next: an opaque cursor for the next page (put it in
+        L{Query.cursor}), or C{None} when this page is the last.
+    """
+
+    events: list[Event] = field(default_factory=list)
+    total: int = 0
+    next: str | None = None
+
+
+def parse_q(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """
+    Split a search box's text into terms and substrings.
+
+    Words separated by white space are terms; C{"quoted text"} is a
+    substring (inside it, C{\\"} is a quote and C{\\\\} a backslash).  A
+    quote also ends the word before it.
+
+    >>> parse_q('error "disk full" sda1')
+    (('error', 'sda1'), ('disk full',))
+
+    @return: C{(terms, substrings)}.
+    @raise ValueError: a quote is not closed, or a term has no word
+        characters.
+    """
+    terms: list[str] = []
+    substrings: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c.isspace():
+            i += 1
+        elif c == '"':
+            i = _quoted(text, i, substrings)
+        else:
+            j = i
+            while j < n and not text[j].isspace() and text[j] != '"':
+                j += 1
+            terms.append(text[i:j])
+            i = j
+    for term in terms:
+        term_tokens(term)
+    return tuple(terms), tuple(s for s in substrings if s)
+
+
+def _quoted(text: str, start: int, into: list[str]) -> int:
+    """
+    Read the quoted text beginning at C{text[start] == '"'} into C{into}.
+
+    @return: the index after the closing quote.
+    """
+    out: list[str] = []
+    i = start + 1
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text) and text[i + 1] in '"\\':
+            out.append(text[i + 1])
+            i += 2
+        elif c == '"':
+            into.append("".join(out))
+            return i + 1
+        else:
+            out.append(c)
+            i += 1
+    raise ValueError(f"unclosed quote at position {start} in {text!r}")
+
+
+def parse_time(text: str, now: float) -> int:
+    """
+    The point of a time given by a person.
+
+    Accepted: C{now}; C{-15m}, C{-2h}, C{-7d} (also C{s} and C{w}) before
+    C{now}; epoch seconds (C{1700000000}, C{1700000000.25}; but eight
+    digits are a date, C{20261126}); ISO 8601
+    (C{2026-11-26T09:37:00.5+01:00}, C{...Z}, with a space for the C{T}, or
+    a date alone, C{2026-11-26}); without an offset, a time is UTC (as
+    logship shows times).
+
+    @param now: the current time, in seconds since the epoch.
+    @return: the point (10^-8 s ticks since the epoch).
+    @raise ValueError: naming the text and why it is not a time.
+    """
+    s = text.strip()
+    if s == "now":
+        return _checked(text, int(Decimal(repr(now)) * TICKS))
+    m = _RELATIVE.fullmatch(s)
+    if m:
+        seconds = int(m.group(1)) * _UNITS[m.group(2)]
+        return _checked(text, int(Decimal(repr(now)) * TICKS) - seconds * TICKS)
+    if _EPOCH.fullmatch(s) and len(s.split(".")[0]) != 8:
+        try:
+            return _checked(text, int(Decimal(s) * TICKS))
+        except InvalidOperation:
+            pass
+    return _checked(text, _iso_point(text, s))
+
+
+def _iso_point(text: str, s: str) -> int:
+    """
+    The point of an ISO 8601 time (UTC when it has no offset).
+    """
+    if s.endswith(("z", "Z")):
+        s = s[:-1] + "+00:00"
+    try:
+        when = datetime.fromisoformat(s)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a time: use ISO 8601 (2026-11-26T09:37:00Z, 2026-11-26),"
+            " epoch seconds, now, or -15m/-2h/-7d"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    delta = when - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return ((delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds) * 100
+
+
+def _checked(text: str, point: int) -> int:
+    if point < 0:
+        raise ValueError(f"{text!r} is before 1970-01-01, where logship's times begin")
+    if point > MAX_POINT:
+        raise ValueError(f"{text!r} is too far in the future for a point")
+    return point
