@@ -57,7 +57,7 @@ from logship.tailer.delivery import Delivery
 from logship.tailer.follow import Follower, FollowState
 from logship.tailer.shipper import Shipper
 from logship.tailer.spool import Spool
-from logship.wire.messages import Ack, BucketAck, Durability, Message
+from logship.wire.messages import Ack, ArchivedReply, BucketAck, Durability, Message
 from logship.wire.protocol import CloseReason, IPeerConnection, IWireHandler, WireClientFactory
 
 CHECKPOINT = "tailer.json"
@@ -109,6 +109,8 @@ class _BuckLink:
             self._delivery.acked(self.name, message.batch_id)
         elif isinstance(message, BucketAck):
             self._shipper.bucket_acked(self.name, message)
+        elif isinstance(message, ArchivedReply):
+            self._shipper.archived_reply(self.name, message)
 
     def disconnected(self, peer: IPeerConnection, reason: CloseReason) -> None:
         self._log.info("Lost buck {buck}: {reason}", buck=self.name, reason=str(reason))

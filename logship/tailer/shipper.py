@@ -11,13 +11,19 @@
      merges it by identity (nothing is clobbered, a re-upload adds
      nothing) and answers C{BucketAck}.  One upload at a time; an upload
      not acknowledged in time, or whose buck goes away, is tried again.
-  3. A file is pruned only when it was shipped and acknowledged at its
-     present size, and either its interval ended more than C{keep_seconds}
-     ago or the spools hold more than C{keep_bytes} (oldest first).  (The
-     porter's "archived" report, which allows deleting earlier, comes with
-     the porter.)
+  3. Every C{query_interval} seconds, the buck that acknowledged each
+     shipped file is asked (C{ArchivedQuery}) whether that bucket was
+     archived since: the buck says yes only if the porter archived its
+     whole file of the bucket, the merged upload included, and deleted it
+     (C{docs/porter.md}).  A file the buck reports archived, still at its
+     shipped size, is deleted.
+  4. Otherwise a file is pruned only when it was shipped and acknowledged
+     at its present size, and either its interval ended more than
+     C{keep_seconds} ago or the spools hold more than C{keep_bytes} (oldest
+     first).
 
-State (shipped sizes) goes into the tailer's checkpoint.
+State (shipped sizes and the buck that took each) goes into the tailer's
+checkpoint.
 """
 
 from __future__ import annotations
@@ -33,7 +39,14 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from logship.tailer.spool import Spool
-from logship.wire.messages import MAX_CHUNK, BucketAck, BucketPut
+from logship.wire.messages import (
+    MAX_CHUNK,
+    MAX_LIST,
+    ArchivedQuery,
+    ArchivedReply,
+    BucketAck,
+    BucketPut,
+)
 from logship.wire.protocol import IPeerConnection
 
 
@@ -62,6 +75,8 @@ class ShipperStats:
     bytes_shipped: int = 0
     pruned: int = 0
     bytes_pruned: int = 0
+    archived: int = 0
+    bytes_archived: int = 0
 
 
 class Shipper:
@@ -81,6 +96,7 @@ class Shipper:
         keep_seconds: float = 7 * 86400,
         keep_bytes: int = 10 << 30,
         ack_timeout: float = 120.0,
+        query_interval: float = 60.0,
         rng: random.Random | None = None,
         on_change: Callable[[], None] = lambda: None,
     ) -> None:
@@ -90,6 +106,8 @@ class Shipper:
         @param keep_bytes: prune shipped buckets, oldest first, while the
             spools hold more than this.
         @param ack_timeout: seconds to wait for a C{BucketAck}.
+        @param query_interval: seconds between two questions to the bucks
+            about archived buckets.
         @param on_change: called when L{state} changed (to save it).
         """
         self.stats = ShipperStats()
@@ -100,10 +118,13 @@ class Shipper:
         self._keep_seconds = keep_seconds
         self._keep_bytes = keep_bytes
         self._ack_timeout = ack_timeout
+        self._query_interval = query_interval
+        self._last_query = float("-inf")
         self._rng = rng or random.Random()
         self._on_change = on_change
         self._bucks: dict[str, IPeerConnection] = {}
-        self._shipped: dict[str, int] = {}
+        #: Per file key: the size shipped, and the buck that took it.
+        self._shipped: dict[str, tuple[int, str | None]] = {}
         self._due: dict[Path, float] = {}
         self._upload: _Upload | None = None
         self._next_id = 1
@@ -119,17 +140,21 @@ class Shipper:
     def _spool_of(self, path: Path) -> Spool:
         return next(s for s in self._spools if path.is_relative_to(s.root))
 
-    def state(self) -> dict[str, int]:
+    def state(self) -> dict[str, list[Any]]:
         """
-        The size at which each file was last shipped, for the checkpoint.
+        For the checkpoint: C{{file key: [size shipped, buck name]}}.
         """
-        return dict(self._shipped)
+        return {key: list(value) for key, value in self._shipped.items()}
 
     def restore(self, state: dict[str, Any] | None) -> None:
         """
-        Take the shipped sizes saved by L{state}.
+        Take the shipped sizes saved by L{state} (a bare size, as older
+        checkpoints have it, stands for an unknown buck).
         """
-        self._shipped = {str(k): int(v) for k, v in (state or {}).items()}
+        self._shipped = {}
+        for key, value in (state or {}).items():
+            size, buck = (value, None) if isinstance(value, int) else value
+            self._shipped[str(key)] = (int(size), None if buck is None else str(buck))
 
     def connected(self, name: str, peer: IPeerConnection) -> None:
         self._bucks[name] = peer
@@ -148,7 +173,7 @@ class Shipper:
             return
         upload.timeout.cancel()
         self._upload = None
-        self._shipped[self._key(upload.path)] = upload.size
+        self._shipped[self._key(upload.path)] = (upload.size, name)
         self.stats.acked += 1
         self._on_change()
         self._log.info(
@@ -167,13 +192,62 @@ class Shipper:
         files = [f for spool in self._spools for f in spool.files()]
         for start, path, size, delivered in files:
             closed = start + 2 * self._seconds <= now
-            if closed and delivered == size and size > self._shipped.get(self._key(path), 0):
+            shipped = self._shipped.get(self._key(path), (0, None))[0]
+            if closed and delivered == size and size > shipped:
                 self._due.setdefault(path, now + self._rng.uniform(0, self._seconds))
         if self._upload is None and self._bucks:
             ready = sorted((when, str(p)) for p, when in self._due.items() if when <= now)
             if ready:
                 self._ship(Path(ready[0][1]))
+        if now - self._last_query >= self._query_interval:
+            self._last_query = now
+            self._ask_archived(files)
         self._prune(files, now)
+
+    def _shipped_whole(self, path: Path, size: int, delivered: int) -> str | None:
+        """
+        The buck that took C{path} if it was shipped at its present size
+        (and everything in it delivered), else C{None}.
+        """
+        shipped, buck = self._shipped.get(self._key(path), (None, None))
+        if shipped == size == delivered and buck is not None:
+            return buck
+        return None
+
+    def _ask_archived(self, files: list[tuple[int, Path, int, int]]) -> None:
+        """
+        Ask each connected buck which of the buckets it took were archived.
+        """
+        asked: dict[str, set[int]] = {}
+        for start, path, size, delivered in files:
+            buck = self._shipped_whole(path, size, delivered)
+            if buck in self._bucks:
+                asked.setdefault(buck, set()).add(start)
+        for buck, starts in asked.items():
+            for first in range(0, len(starts), MAX_LIST):
+                chunk = sorted(starts)[first : first + MAX_LIST]
+                self._bucks[buck].send(ArchivedQuery(self._next_id, chunk))
+                self._next_id += 1
+
+    def archived_reply(self, name: str, reply: ArchivedReply) -> None:
+        """
+        Buck C{name} says these buckets were archived with the files it took
+        from this tailer: delete the ones still at their shipped size.
+        """
+        archived = set(reply.starts)
+        busy = self._upload.path if self._upload is not None else None
+        for spool in self._spools:
+            for start, path, size, delivered in spool.files():
+                if start not in archived or path == busy:
+                    continue
+                if self._shipped_whole(path, size, delivered) != name:
+                    continue
+                self._delete(spool, path, size)
+                self.stats.archived += 1
+                self.stats.bytes_archived += size
+                self._log.info(
+                    "Deleted {path}: archived (buck {buck} says so)", path=str(path), buck=name
+                )
 
     def _ship(self, path: Path) -> None:
         """
@@ -231,19 +305,21 @@ class Shipper:
         """
         total = sum(f[2] for f in files)
         for start, path, size, delivered in files:
-            key = self._key(path)
-            shipped = self._shipped.get(key) == size == delivered
+            shipped = self._shipped.get(self._key(path), (None, None))[0] == size == delivered
             busy = self._upload is not None and self._upload.path == path
             too_old = start + self._seconds < now - self._keep_seconds
             if not shipped or busy or not (too_old or total > self._keep_bytes):
                 continue
-            self._spool_of(path).forget(path)
-            path.unlink(missing_ok=True)
-            del self._shipped[key]
+            self._delete(self._spool_of(path), path, size)
             total -= size
             self.stats.pruned += 1
             self.stats.bytes_pruned += size
-            self._on_change()
+
+    def _delete(self, spool: Spool, path: Path, size: int) -> None:
+        spool.forget(path)
+        path.unlink(missing_ok=True)
+        del self._shipped[self._key(path)]
+        self._on_change()
 
     def stop(self) -> None:
         """

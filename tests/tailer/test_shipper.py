@@ -15,18 +15,26 @@ from logship.event import Event
 from logship.parse import TICKS_PER_SECOND
 from logship.tailer.shipper import Shipper
 from logship.tailer.spool import Spool
-from logship.wire.messages import BucketAck, BucketPut
+from logship.wire.messages import ArchivedQuery, ArchivedReply, BucketAck, BucketPut, Message
 
 T0 = 1795685820  # 2026-11-26T09:37:00Z, a bucket start
 
 
 class FakeBuck:
     def __init__(self) -> None:
-        self.sent: list[BucketPut] = []
+        self.messages: list[Message] = []
 
-    def send(self, message: BucketPut) -> bool:
-        self.sent.append(message)
+    def send(self, message: Message) -> bool:
+        self.messages.append(message)
         return True
+
+    @property
+    def sent(self) -> list[BucketPut]:
+        return [m for m in self.messages if isinstance(m, BucketPut)]
+
+    @property
+    def queries(self) -> list[ArchivedQuery]:
+        return [m for m in self.messages if isinstance(m, ArchivedQuery)]
 
     def uploads(self) -> dict[int, bytes]:
         data: dict[int, bytes] = {}
@@ -35,7 +43,7 @@ class FakeBuck:
         return data
 
 
-class ShipperTests(SynchronousTestCase):
+class ShipperTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.tmp = Path(tempfile.mkdtemp())
         self.addCleanup(shutil.rmtree, self.tmp)
@@ -80,6 +88,8 @@ class ShipperTests(SynchronousTestCase):
         name = next(n for n, b in self.bucks.items() if last in b.sent)
         self.shipper.bucket_acked(name, BucketAck(last.upload_id, last.start, 1, 1))
 
+
+class ShipperTests(ShipperTestCase):
     def test_ships_a_closed_delivered_bucket_whole(self) -> None:
         self.store(30_000)  # several MiB: several chunks
         self.deliver_all()
@@ -98,7 +108,8 @@ class ShipperTests(SynchronousTestCase):
         self.assertEqual([p.offset for p in puts], [sum(len(q.data) for q in puts[:i]) for i in range(len(puts))])
         self.assertEqual((puts[0].start, puts[0].seconds), (T0, 60))
         self.ack()
-        self.assertEqual(self.shipper.state(), {"ack2/2026/11/26/09/37.b": size})
+        name = next(n for n, b in self.bucks.items() if b.sent)
+        self.assertEqual(self.shipper.state(), {"ack2/2026/11/26/09/37.b": [size, name]})
         self.now += 600
         self.shipper.tick()
         self.assertEqual(len(self.sent()), len(puts), "shipped once")
@@ -165,5 +176,76 @@ class ShipperTests(SynchronousTestCase):
         self.assertEqual(self.spool.files(), [])
 
     def test_state_round_trip(self) -> None:
-        self.shipper.restore({"ack2/2026/11/26/09/37.b": 5})
-        self.assertEqual(self.shipper.state(), {"ack2/2026/11/26/09/37.b": 5})
+        self.shipper.restore({"ack2/2026/11/26/09/37.b": 5, "ack2/2026/11/26/09/38.b": [7, "a"]})
+        self.assertEqual(
+            self.shipper.state(),
+            {"ack2/2026/11/26/09/37.b": [5, None], "ack2/2026/11/26/09/38.b": [7, "a"]},
+        )
+
+
+class ArchivedTests(ShipperTestCase):
+    """
+    Files shipped to a buck are deleted once that buck says their bucket
+    was archived.
+    """
+
+    def ship_two(self) -> tuple[str, list[tuple[int, Path, int, int]]]:
+        """
+        Ship two buckets (to the same buck: one upload at a time, and the
+        rng picks), acknowledged; return the buck's name and the files.
+        """
+        self.store(10, at=T0)
+        self.store(10, at=T0 + 60)
+        self.deliver_all()
+        self.now = T0 + 180
+        for _ in range(2):
+            self.tick_past_delay()
+            self.ack()
+        self.assertEqual(self.shipper.stats.acked, 2)
+        state = self.shipper.state()
+        (name,) = {buck for _, buck in state.values()}
+        return name, self.spool.files()
+
+    def test_query_to_the_buck_that_took_them(self) -> None:
+        """
+        Every query interval, the buck that acknowledged the uploads is
+        asked about their buckets; the other buck is not.
+        """
+        name, _ = self.ship_two()
+        self.now += 60
+        self.shipper.tick()
+        (query,) = self.bucks[name].queries[-1:]
+        self.assertEqual(query.starts, [T0, T0 + 60])
+        other = next(n for n in self.bucks if n != name)
+        self.assertEqual(self.bucks[other].queries, [])
+        asked = len(self.bucks[name].queries)
+        self.now += 1
+        self.shipper.tick()
+        self.assertEqual(len(self.bucks[name].queries), asked, "not before the interval")
+
+    def test_reply_deletes_archived_files(self) -> None:
+        """
+        A reply from the buck that took the upload deletes the archived
+        bucket's file; the same reply from another buck deletes nothing.
+        """
+        name, files = self.ship_two()
+        other = next(n for n in self.bucks if n != name)
+        self.shipper.archived_reply(other, ArchivedReply(1, [T0, T0 + 60]))
+        self.assertEqual(len(self.spool.files()), 2)
+        self.shipper.archived_reply(name, ArchivedReply(2, [T0]))
+        [(start, _, _, _)] = self.spool.files()
+        self.assertEqual(start, T0 + 60)
+        self.assertFalse(files[0][1].exists())
+        self.assertEqual(self.shipper.stats.archived, 1)
+        self.assertEqual(len(self.shipper.state()), 1)
+
+    def test_grown_file_is_kept(self) -> None:
+        """
+        A file that got events after its upload is not deleted: the
+        archive does not hold those.
+        """
+        name, _ = self.ship_two()
+        self.store(1, at=T0)
+        self.deliver_all()
+        self.shipper.archived_reply(name, ArchivedReply(1, [T0]))
+        self.assertEqual(len(self.spool.files()), 2)
