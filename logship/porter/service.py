@@ -1,0 +1,478 @@
+"""The porter: buckets from every buck into the recent index and the archive.
+
+L{PorterService} keeps a connection to every buck (a C{ClientService}
+each, with a L{BuckLink} as the wire handler) and runs one I{round} every
+C{interval} seconds (never two at once).  A round:
+
+  1. asks every connected buck for its bucket files and their sizes;
+  2. for each bucket closed at least one interval ago (its end plus one
+     interval is past) and younger than the recent index's retention, reads
+     from each buck the bytes of its file not loaded yet, decodes them and
+     loads them into the recent index (loads are idempotent: documents are
+     keyed by identity), then records how far it got per buck;
+  3. for each bucket older than the quiet period whose files are not all in
+     the archive (never archived, or a file grew since): reads every buck's
+     whole file and the archived object (if any), merges them (one event
+     per identity, sorted by point), packs the result, stores it, reads it
+     back and verifies it (the archive does), records it in the manifest
+     (the porter's state, then the archive's C{manifest/} object of that
+     hour), and only then tells each buck which size of its file the
+     archive holds, so that it may delete the file;
+  4. drops what is older than the retention from the recent index, and
+     expired history indexes.
+
+A buck that is down or fails a request is skipped for this round; its files
+are loaded (and archived again if needed) when it is back.  Every step is
+idempotent and recorded only once done, so a porter killed at any moment
+converges to the same index and archive when restarted.
+
+History indexes (L{PorterService.request_history}) are loaded by one job at
+a time, from the archived objects and the buckets still on the bucks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from twisted.application.internet import ClientService, backoffPolicy
+from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred, ensureDeferred, maybeDeferred
+from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from logship.archive import IArchive
+from logship.bucket import bucket_relpath, bucket_start
+from logship.event import Event
+from logship.index import IIndex
+from logship.pack import pack, unpack
+from logship.parse import TICKS_PER_SECOND
+from logship.periodic import periodic
+from logship.porter.bucks import BuckLink, BuckUnavailable
+from logship.porter.merge import decode_all, merge, split_records
+from logship.porter.state import HistoryJob, ManifestEntry, PorterState
+from logship.wire.protocol import WireClientFactory
+
+#: Seconds a bucket must be quiet before it is archived (DESIGN.md: 48 h).
+DEFAULT_QUIET = 48 * 3600
+#: Days the recent index keeps.
+DEFAULT_RECENT_DAYS = 14.0
+#: Hours a history index lives.
+DEFAULT_HISTORY_HOURS = 24.0
+#: Bytes read from a buck per step while loading (bounds the memory).
+LOAD_STEP = 4 << 20
+
+
+def archive_key(start: int, seconds: int) -> str:
+    """
+    The archive key of the bucket starting at C{start}:
+    C{buckets/YYYY/MM/DD/HH/MM.lsp} (C{MM-SS.lsp} below a minute).
+    """
+    relpath = bucket_relpath(start, seconds)
+    return "buckets/" + relpath.rsplit(".", 1)[0] + ".lsp"
+
+
+def manifest_key(start: int) -> str:
+    """
+    The key of the manifest object of the hour holding C{start}:
+    C{manifest/YYYY/MM/DD/HH.json}.
+    """
+    return "manifest/" + time.strftime("%Y/%m/%d/%H", time.gmtime(start)) + ".json"
+
+
+@dataclass
+class PorterStats:
+    """
+    What the porter did since it started.
+
+    @ivar rounds: rounds finished.
+    @ivar round_errors: rounds that stopped on an unexpected error.
+    @ivar loaded_bytes: bucket bytes read and loaded into the recent index.
+    @ivar loaded_events: events loaded (with replicas: not distinct events).
+    @ivar corrupt_events: events that did not decode (damage on a buck).
+    @ivar archived_buckets: buckets archived (again, for changed ones).
+    @ivar archived_events: events in those archives.
+    @ivar deleted_copies: buck files deleted after an archive.
+    @ivar kept_copies: buck files kept because they grew since.
+    @ivar buck_failures: requests to a buck that failed.
+    """
+
+    rounds: int = 0
+    round_errors: int = 0
+    loaded_bytes: int = 0
+    loaded_events: int = 0
+    corrupt_events: int = 0
+    archived_buckets: int = 0
+    archived_events: int = 0
+    deleted_copies: int = 0
+    kept_copies: int = 0
+    buck_failures: int = 0
+
+
+class PorterService(MultiService):
+    """
+    The porter (see the module docstring).
+
+    @ivar links: the L{BuckLink} of each buck, by name.
+    @ivar state: the porter's L{PorterState}.
+    @ivar stats: its L{PorterStats}.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        *,
+        bucks: dict[str, IStreamClientEndpoint],
+        key: bytes | None,
+        node: str,
+        index: IIndex,
+        archive: IArchive,
+        open_index: Callable[[str], IIndex],
+        state_dir: Path,
+        clock: IReactorTime,
+        bucket_seconds: int = 60,
+        quiet: float = DEFAULT_QUIET,
+        interval: float = 10.0,
+        recent_days: float = DEFAULT_RECENT_DAYS,
+        request_timeout: float = 60.0,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        """
+        @param bucks: the bucks to pull from, by name.
+        @param key: the cluster key, or C{None} for an insecure lab.
+        @param index: the recent index.
+        @param archive: the archive.
+        @param open_index: opens an index by name (for history indexes).
+        @param state_dir: where L{PorterState} lives.
+        @param quiet: seconds after a bucket's end before it is archived.
+        @param interval: seconds between two rounds.
+        @param recent_days: what the recent index keeps.
+        @param request_timeout: seconds a buck may take to answer.
+        @param now: wall-clock time (bucket ages).
+        """
+        super().__init__()
+        self.state = PorterState(state_dir)
+        self.stats = PorterStats()
+        self._index = index
+        self._archive = archive
+        self._open_index = open_index
+        self._clock = clock
+        self._seconds = bucket_seconds
+        self._quiet = quiet
+        self._recent_seconds = recent_days * 86400
+        self._now = now
+        self._running: Deferred[None] | None = None
+        self._history_queue: list[str] = []
+        self._history: Deferred[None] | None = None
+        #: The last listing of each buck: C{{name: {start: size}}}.
+        self.listings: dict[str, dict[int, int]] = {}
+        self.links: dict[str, BuckLink] = {}
+        for name, endpoint in bucks.items():
+            link = self.links[name] = BuckLink(name, clock, request_timeout)
+            factory = WireClientFactory(
+                key=key, node=node, role="porter", handler=link, clock=clock,
+                accept_roles=("buck",),
+            )
+            ClientService(
+                endpoint,
+                factory,
+                retryPolicy=backoffPolicy(initialDelay=0.5, maxDelay=10.0),
+                clock=clock,
+                prepareConnection=lambda protocol: protocol.when_connected(),
+            ).setServiceParent(self)
+        periodic(interval, self.round, clock, self._log).setServiceParent(self)
+
+    def startService(self) -> None:
+        for job in self.state.histories():
+            if job.state in ("queued", "loading"):
+                self._history_queue.append(job.id)
+        super().startService()
+        self._next_history()
+
+    def stopService(self) -> Deferred[None]:
+        return ensureDeferred(self._stop())
+
+    async def _stop(self) -> None:
+        """
+        Stop the timers and connections, wait for the round and the history
+        job in progress (each of their steps is short), close the state.
+        """
+        self._history_queue.clear()
+        await maybeDeferred(super().stopService)
+        for busy in (self._running, self._history):
+            if busy is not None:
+                await busy
+        self.state.close()
+
+    # -- rounds
+
+    def round(self) -> Deferred[None] | None:
+        """
+        Start a round unless one is running (see the module docstring).
+
+        @return: the round's Deferred, or C{None} if one was running.
+        """
+        if self._running is not None:
+            return None
+        running = self._running = ensureDeferred(self._round())
+
+        def done(result: None | Failure) -> None:
+            self._running = None
+            if isinstance(result, Failure):
+                self.stats.round_errors += 1
+                self._log.failure("Porter round failed", result)
+            else:
+                self.stats.rounds += 1
+
+        running.addBoth(done)
+        return running
+
+    async def _round(self) -> None:
+        now = self._now()
+        self.listings = await self._list_all()
+        starts = sorted({start for files in self.listings.values() for start in files})
+        for start in starts:
+            if start + 2 * self._seconds > now:
+                break
+            holders = {
+                name: files[start] for name, files in self.listings.items() if start in files
+            }
+            try:
+                await self._settle(start, holders, now)
+            except BuckUnavailable as e:
+                self.stats.buck_failures += 1
+                self._log.warn(
+                    "Bucket {start}: skipped for this round ({error})", start=start, error=str(e)
+                )
+        await self._index.drop_before(int((now - self._recent_seconds) * TICKS_PER_SECOND))
+        await self._expire_histories(now)
+
+    async def _list_all(self) -> dict[str, dict[int, int]]:
+        listings = {}
+        for name, link in self.links.items():
+            if not link.connected_now:
+                continue
+            try:
+                listings[name] = dict(await link.listing())
+            except BuckUnavailable as e:
+                self.stats.buck_failures += 1
+                self._log.warn("Cannot list buck {buck}: {error}", buck=name, error=str(e))
+        return listings
+
+    async def _settle(self, start: int, holders: dict[str, int], now: float) -> None:
+        """
+        Load what is new of bucket C{start}, and archive it if it is due.
+        """
+        copies = self.state.copies(start)
+        if start + self._seconds > now - self._recent_seconds:
+            for name, size in holders.items():
+                loaded = copies.get(name, (0, None))[0]
+                if size != loaded:
+                    await self._load(name, start, loaded if size > loaded else 0, size)
+        if start + self._seconds + self._quiet > now:
+            return
+        if any(copies.get(name, (0, None))[1] != size for name, size in holders.items()):
+            await self._archive_bucket(start, holders, now)
+        else:
+            await self._tell_archived(start, holders)
+
+    async def _load(self, name: str, start: int, offset: int, size: int) -> None:
+        """
+        Load bytes C{offset} to C{size} of buck C{name}'s file of bucket
+        C{start} into the recent index, in steps of L{LOAD_STEP}.
+        """
+        link = self.links[name]
+        position = offset
+        pending = b""  # a record cut by the step, or a torn tail
+        while position < size:
+            data = await link.read(start, position, min(position + LOAD_STEP, size))
+            if not data:
+                break
+            position += len(data)
+            pending += data
+            records = split_records(pending)
+            pending = pending[records.consumed :]
+            events = self._decode(records.events, name, start)
+            await self._index.load(events)
+            self.stats.loaded_events += len(events)
+        done = position - len(pending)
+        self.stats.loaded_bytes += done - offset
+        self.state.set_loaded(start, name, done)
+
+    def _decode(self, serialized: list[bytes], name: str, start: int) -> list[Event]:
+        decoded = decode_all(serialized)
+        if decoded.corrupt:
+            self.stats.corrupt_events += decoded.corrupt
+            self._log.warn(
+                "Buck {buck}, bucket {start}: {count} corrupt events skipped ({error})",
+                buck=name,
+                start=start,
+                count=decoded.corrupt,
+                error=decoded.first_error,
+            )
+        return decoded.events
+
+    async def _copies(self, start: int, holders: dict[str, int]) -> list[list[Event]]:
+        """
+        Every buck's whole file of bucket C{start}, decoded.
+        """
+        copies = []
+        for name, size in holders.items():
+            data = await self.links[name].read(start, 0, size)
+            copies.append(self._decode(split_records(data).events, name, start))
+        return copies
+
+    async def _archived_events(self, start: int) -> list[Event]:
+        entry = self.state.manifest_entry(start)
+        if entry is None:
+            return []
+        return unpack(await self._archive.get(entry.key))
+
+    async def _archive_bucket(self, start: int, holders: dict[str, int], now: float) -> None:
+        """
+        Archive bucket C{start}: merge the bucks' files with what the
+        archive has, store, verify, record, then tell the bucks.
+        """
+        copies = await self._copies(start, holders)
+        copies.append(await self._archived_events(start))
+        events = merge(copies)
+        blob = pack(events)
+        key = archive_key(start, self._seconds)
+        await self._archive.put(key, blob)
+        entry = ManifestEntry(
+            start, key, len(events), len(blob), hashlib.sha256(blob).hexdigest(), now
+        )
+        self.state.archived(start, entry, holders)
+        await self._write_manifest(start)
+        self.stats.archived_buckets += 1
+        self.stats.archived_events += len(events)
+        self._log.info(
+            "Archived bucket {start} as {key}: {events} events, {size} bytes",
+            start=start,
+            key=key,
+            events=len(events),
+            size=len(blob),
+        )
+        await self._tell_archived(start, holders)
+
+    async def _write_manifest(self, start: int) -> None:
+        """
+        Write the archive's manifest object of the hour holding C{start},
+        from the porter's state.
+        """
+        hour = start - start % 3600
+        entries = self.state.manifest_range(hour, hour + 3600)
+        document = {
+            "bucket_seconds": self._seconds,
+            "buckets": [asdict(entry) for entry in entries],
+        }
+        body = json.dumps(document, indent=1, sort_keys=True).encode()
+        await self._archive.put(manifest_key(start), body)
+
+    async def _tell_archived(self, start: int, holders: dict[str, int]) -> None:
+        """
+        Tell each buck holding bucket C{start} that the archive has its file
+        at the listed size.
+        """
+        gone = []
+        for name, size in holders.items():
+            if await self.links[name].archived(start, size):
+                gone.append(name)
+                self.stats.deleted_copies += 1
+            else:
+                self.stats.kept_copies += 1
+        self.state.forget_copies(start, gone)
+        for name in gone:
+            self.listings.get(name, {}).pop(start, None)
+
+    # -- history
+
+    def request_history(self, first: int, end: int, hours: float = DEFAULT_HISTORY_HOURS) -> HistoryJob:
+        """
+        Queue a history index of the points C{[first, end)}, to be dropped
+        C{hours} after now.
+
+        @raise ValueError: if the range is empty or C{hours} not positive.
+        """
+        if not 0 <= first < end:
+            raise ValueError(f"the range must not be empty ({first} to {end})")
+        if not hours > 0:
+            raise ValueError(f"the expiry must be positive, not {hours} h")
+        now = self._now()
+        job = HistoryJob(
+            id=secrets.token_hex(6), start=first, end=end, created=now,
+            expires=now + hours * 3600, state="queued", done=0, total=0, events=0,
+            error=None,
+        )
+        self.state.add_history(job)
+        self._history_queue.append(job.id)
+        self._next_history()
+        return job
+
+    def _next_history(self) -> None:
+        if self._history is not None or not self._history_queue or not self.running:
+            return
+        job_id = self._history_queue.pop(0)
+
+        def done(result: None | Failure) -> None:
+            self._history = None
+            if isinstance(result, Failure):
+                self._log.failure("History {id} failed", result, id=job_id)
+                self.state.update_history(job_id, state="failed", error=result.getErrorMessage())
+            self._next_history()
+
+        self._history = ensureDeferred(self._load_history(job_id))
+        self._history.addBoth(done)
+
+    def _history_starts(self, job: HistoryJob) -> list[int]:
+        first = bucket_start(job.start, self._seconds)
+        last = (job.end - 1) // TICKS_PER_SECOND + 1
+        starts = {entry.start for entry in self.state.manifest_range(first, last)}
+        for files in self.listings.values():
+            starts.update(start for start in files if first <= start < last)
+        return sorted(starts)
+
+    async def _load_history(self, job_id: str) -> None:
+        job = self.state.history(job_id)
+        if job is None or job.state not in ("queued", "loading"):
+            return
+        starts = self._history_starts(job)
+        self.state.update_history(job_id, state="loading", total=len(starts), done=0, events=0)
+        index = self._open_index(job.index)
+        loaded = 0
+        try:
+            for done, start in enumerate(starts, 1):
+                holders = {
+                    name: files[start]
+                    for name, files in self.listings.items()
+                    if start in files and self.links[name].connected_now
+                }
+                copies = await self._copies(start, holders)
+                copies.append(await self._archived_events(start))
+                events = [e for e in merge(copies) if job.start <= e.point < job.end]
+                await index.load(events)
+                loaded += len(events)
+                self.state.update_history(job_id, done=done, events=loaded)
+        finally:
+            await index.close()
+        self.state.update_history(job_id, state="ready")
+        self._log.info(
+            "History {id} ready: {events} events from {buckets} buckets",
+            id=job_id, events=loaded, buckets=len(starts),
+        )
+
+    async def _expire_histories(self, now: float) -> None:
+        for job in self.state.histories():
+            if job.state in ("ready", "failed") and job.expires <= now:
+                index = self._open_index(job.index)
+                await index.destroy()
+                await index.close()
+                self.state.update_history(job.id, state="expired")
+                self._log.info("History {id} expired", id=job.id)
