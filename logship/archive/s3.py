@@ -57,6 +57,7 @@ _RETRYABLE = (
     internet_error.ConnectionLost,
     internet_error.ConnectionDone,
     internet_error.TimeoutError,
+    internet_error.ConnectingCancelledError,
     ResponseFailed,
     ResponseNeverReceived,
     RequestTransmissionFailed,
@@ -83,7 +84,7 @@ def _describe(failure: BaseException) -> str:
     reasons = getattr(failure, "reasons", None)
     if reasons:
         return "; ".join(r.getErrorMessage() for r in reasons)
-    if isinstance(failure, CancelledError):
+    if isinstance(failure, (CancelledError, internet_error.ConnectingCancelledError)):
         return "timed out"
     return f"{type(failure).__name__}: {failure}"
 
