@@ -1,4 +1,4 @@
-"""The C{logship} command: parse, import, cat, keygen, demo.
+"""The C{logship} command: parse, import, cat, keygen, history, demo.
 
 Every user mistake ends in one line on stderr, never a traceback: exit
 status 2 for bad usage (unknown option, missing file), 1 for bad data (a
@@ -25,6 +25,12 @@ from logship.bucket import (
     list_buckets,
 )
 from logship.event import CorruptEvent, Event, decode
+from logship.historycli import (
+    HistoryFailed,
+    add_history_arguments,
+    request_history,
+    run_with_reactor,
+)
 from logship.importer import import_files
 from logship.ingest import LineEncoder, check_host, split_lines, this_host
 from logship.keys import KeyFileError, write_new_key
@@ -276,6 +282,16 @@ def cmd_demo(args: argparse.Namespace, out: BinaryIO) -> int:
     return 0
 
 
+def cmd_history(args: argparse.Namespace, out: BinaryIO) -> int:
+    """
+    The C{logship history} command (L{logship.historycli}).
+    """
+    try:
+        return run_with_reactor(lambda reactor: request_history(reactor, args, out, sys.stderr))
+    except HistoryFailed as e:
+        raise CommandError(str(e), e.status) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """
     The argument parser of every C{logship} command.
@@ -328,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = add("keygen", cmd_keygen, "write a new cluster key (mode 0600)")
     sub.add_argument("path", type=Path, metavar="PATH")
+
+    sub = add("history", cmd_history, "load a past time range into a history index (via the porter)")
+    add_history_arguments(sub)
 
     sub = add("demo", cmd_demo, "run logship on this machine and show the result")
     sub.add_argument("--workdir", type=Path, metavar="DIR")

@@ -1,17 +1,141 @@
 """twistd entry point of C{logship-porter}.
 
-Not implemented yet: the options parser says so instead of starting a service.
+    twistd -n logship-porter --buck HOST:PORT [--buck HOST:PORT]...
+        --key FILE | --insecure  [--index sqlite:DIR] [--archive dir:PATH]
+        [--state DIR] [--bucket-seconds 60] [--quiet 172800]
+        [--api tcp:4402:interface=127.0.0.1] [--config porter.toml]
+
+L{Options} checks what it can before twistd starts (the key, the URLs,
+the endpoint); L{makeService} opens the recent index and the archive and
+builds the L{PorterService} and the listener of its JSON API.
 """
 
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from twisted.application.service import IService, MultiService
+from twisted.internet import endpoints
+from twisted.logger import Logger
 from twisted.python import usage
+from twisted.web.server import Site
 
-from logship._notyet import not_implemented_options
+from logship.archive import open_archive
+from logship.bucket import check_bucket_seconds
+from logship.config import ConfigOptions
+from logship.index import check_url, open_index
+from logship.listeners import Listener, check_listen
+from logship.porter.api import api_root
+from logship.porter.service import DEFAULT_QUIET, DEFAULT_RECENT_DAYS, PorterService
+from logship.tapsupport import (
+    buck_endpoint,
+    cluster_key,
+    node_name,
+    positive_float,
+)
 
-Options: type[usage.Options] = not_implemented_options("logship-porter")
+DEFAULT_API = "tcp:4402:interface=127.0.0.1"
+DEFAULT_ENV = "default"
+
+_log = Logger(namespace="logship.porter.tap")
 
 
-def makeService(config: usage.Options) -> None:
+class Options(ConfigOptions):
     """
-    Never reached: L{Options} refuses to parse until the service exists.
+    The options of C{twistd logship-porter}; see C{etc/porter.toml}.
     """
-    raise NotImplementedError("logship-porter")
+
+    synopsis = "[options]"
+    longdesc = (
+        "Pull every closed bucket from all bucks, merge and de-duplicate it,"
+        " load the recent index, archive buckets older than the quiet period,"
+        " tell the bucks when they may delete, and build history indexes."
+    )
+
+    optParameters: ClassVar[list[list[Any]]] = [
+        ["key", "k", None, "The cluster key file (made by `logship keygen FILE`)."],
+        ["index", None, "sqlite:porter-data/index",
+         "The index: sqlite:DIR or elasticsearch:http://HOST:9200."],
+        ["archive", None, "dir:porter-data/archive",
+         "The archive: dir:PATH or s3://BUCKET[/PREFIX]?endpoint=URL."],
+        ["state", "s", "porter-data/state", "The porter's state directory."],
+        ["api", None, DEFAULT_API, "Endpoint of the JSON API (history requests, status)."],
+        ["env", None, DEFAULT_ENV, "The name of this environment (one porter each)."],
+        ["node", None, None, "This porter's node name (default: the host name)."],
+        ["bucket-seconds", None, 60, "The cluster's bucket interval (divides 3600).", int],
+        ["quiet", None, float(DEFAULT_QUIET),
+         "Seconds after a bucket's end before it is archived.", positive_float],
+        ["interval", None, 10.0, "Seconds between two rounds.", positive_float],
+        ["recent-days", None, DEFAULT_RECENT_DAYS,
+         "Days the recent index keeps.", positive_float],
+        ["request-timeout", None, 60.0, "Seconds a buck may take to answer.", positive_float],
+    ]
+    optFlags: ClassVar[list[list[Any]]] = [
+        ["insecure", None, "Lab only: no key, frames are NOT sealed (plaintext)."],
+    ]
+    config_paths = frozenset({"state", "key"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["buck"] = []
+        self.key: bytes | None = None
+
+    def opt_buck(self, value: str) -> None:
+        """
+        A buck to pull from, HOST:PORT (repeatable; list every buck).
+        """
+        self["buck"].append(buck_endpoint(value))
+
+    def postOptions(self) -> None:
+        super().postOptions()
+        if not self["buck"]:
+            raise usage.UsageError("no --buck HOST:PORT given")
+        try:
+            check_bucket_seconds(self["bucket-seconds"])
+        except ValueError as e:
+            raise usage.UsageError(f"--bucket-seconds: {e}") from None
+        self["node"] = node_name(self["node"], "porter")
+        self.key = cluster_key(self["key"], self["insecure"])
+        check_listen("--api", self["api"])
+        try:
+            check_url(self["index"])
+        except ValueError as e:
+            raise usage.UsageError(f"--index: {e}") from None
+
+
+def makeService(config: Options, reactor: Any = None) -> IService:
+    """
+    Build the porter and its API listener.
+
+    @param config: the parsed L{Options}.
+    @param reactor: the reactor (the global one if C{None}).
+    """
+    if reactor is None:
+        from twisted.internet import reactor  # the edge: only here
+    top = MultiService()
+    index_url = config["index"]
+    porter = PorterService(
+        bucks={d: endpoints.clientFromString(reactor, d) for d in config["buck"]},
+        key=config.key,
+        node=config["node"],
+        index=open_index(index_url, "recent", reactor=reactor),
+        archive=open_archive(config["archive"], reactor=reactor),
+        open_index=lambda name: open_index(index_url, name, reactor=reactor),
+        state_dir=Path(config["state"]),
+        clock=reactor,
+        bucket_seconds=config["bucket-seconds"],
+        quiet=config["quiet"],
+        interval=config["interval"],
+        recent_days=config["recent-days"],
+        request_timeout=config["request-timeout"],
+    )
+    porter.setServiceParent(top)
+    if config.key is None:
+        _log.warn("logship-porter runs INSECURE (lab mode): frames are not sealed")
+    site = Site(api_root(porter, config["env"], time.time))
+    site.noisy = False
+    endpoint = endpoints.serverFromString(reactor, config["api"])
+    Listener("logship-porter", config["api"], endpoint, site).setServiceParent(top)
+    return top
