@@ -66,7 +66,7 @@ class PluginDiscoveryTests(SynchronousTestCase):
     def test_not_implemented_yet_is_a_clean_error(self) -> None:
         twistd = Path(sys.executable).parent / "twistd"
         result = subprocess.run(
-            [str(twistd), "-n", "logship-porter"], cwd=self.tmp, capture_output=True, timeout=60
+            [str(twistd), "-n", "logship-archie"], cwd=self.tmp, capture_output=True, timeout=60
         )
         self.assertEqual(result.returncode, 1)
         self.assertIn(b"not implemented yet", result.stdout + result.stderr)
