@@ -144,6 +144,7 @@ class TailerService(MultiService):
         batch_events: int = 1000,
         rescan_interval: float = 2.0,
         stats_interval: float = 60.0,
+        archive_check_interval: float = 60.0,
         keep_seconds: float = 7 * 86400,
         keep_bytes: int = 10 << 30,
         drain_timeout: float = 5.0,
@@ -156,6 +157,8 @@ class TailerService(MultiService):
         @param host: the host name of lines that do not name one.
         @param now: wall-clock time for lines without a timestamp.
         @param drain_timeout: seconds a stop waits for batches in flight.
+        @param archive_check_interval: seconds between two questions to the
+            bucks about archived buckets (L{Shipper}).
         """
         super().__init__()
         self._sources = sources
@@ -189,6 +192,7 @@ class TailerService(MultiService):
             now=now,
             keep_seconds=keep_seconds,
             keep_bytes=keep_bytes,
+            query_interval=archive_check_interval,
             rng=rng,
             on_change=self._changed,
         )

@@ -57,6 +57,9 @@ class Options(ConfigOptions):
         ["keep-hours", None, 168.0, "Prune shipped local buckets older than this.", positive_float],
         ["keep-mb", None, 10240, "Prune shipped local buckets, oldest first, beyond this size.", positive_int],
         ["stats-interval", None, 60.0, "Seconds between two stats lines in the log.", positive_float],
+        ["archive-check-interval", None, 60.0,
+         "Seconds between two questions to the bucks: which shipped buckets were archived?",
+         positive_float],
     ]
     optFlags: ClassVar[list[list[Any]]] = [
         ["insecure", None, "Lab only: no key, frames are NOT sealed (plaintext)."],
@@ -143,6 +146,7 @@ def makeService(config: Options, reactor: Any = None) -> IService:
         ack_timeout=config["ack-timeout"],
         max_in_flight=config["max-in-flight"],
         stats_interval=config["stats-interval"],
+        archive_check_interval=config["archive-check-interval"],
         keep_seconds=config["keep-hours"] * 3600,
         keep_bytes=config["keep-mb"] << 20,
     )
