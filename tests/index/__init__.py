@@ -1,0 +1,1 @@
+"""Tests of the index backends and their shared pieces."""

@@ -1,0 +1,311 @@
+"""Tests of the sqlite index's synchronous store (L{SqliteStore})."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import replace
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from twisted.trial.unittest import SynchronousTestCase
+
+from logship.event import Event
+from logship.index import IndexUnavailable
+from logship.index.sqlite import (
+    DELETE_CHUNK,
+    GROUP_SHIFT,
+    LONG_TOKEN,
+    SEQ_MAX,
+    SqliteStore,
+    _trigrams,
+    decode_cursor,
+    encode_cursor,
+    sqlite_index_names,
+    trigram_text,
+)
+from logship.query import Query
+from tests.index.common import (
+    BASE,
+    brute_force,
+    corpus_events,
+    identities,
+    index_events,
+    queries,
+    unique,
+)
+
+
+def all_pages(store: SqliteStore, query: Query) -> tuple[list[Event], set[int]]:
+    """
+    Every page of C{query}, concatenated, and the totals the pages gave.
+    """
+    found: list[Event] = []
+    totals = set()
+    cursor = None
+    for _ in range(10_000):
+        result = store.search(replace(query, cursor=cursor))
+        assert len(result.events) <= query.limit
+        found.extend(result.events)
+        totals.add(result.total)
+        cursor = result.next
+        if cursor is None:
+            return found, totals
+        assert len(result.events) == query.limit
+    raise AssertionError("paging did not end")
+
+
+def check_search(test: SynchronousTestCase, store: SqliteStore, query: Query,
+                 events: list[Event]) -> None:
+    """
+    The store's pages, total and count agree with the brute-force search.
+    """
+    expected = brute_force(query, events)
+    found, totals = all_pages(store, query)
+    points = [e.point for e in found]
+    test.assertEqual(points, sorted(points, reverse=True))
+    test.assertEqual(sorted(identities(found)), sorted(identities(expected)))
+    test.assertEqual(totals, {len(expected)})
+    test.assertEqual(store.count(query), len(expected))
+
+
+class PropertyTests(SynchronousTestCase):
+    """
+    Loads are idempotent and searches agree with a brute-force filter.
+    """
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(index_events(), max_size=40), st.data())
+    def test_search_is_brute_force(self, events: list[Event], data: st.DataObject) -> None:
+        """
+        Loading twice keeps one document per identity; every query's pages
+        hold each match once, newest first, and total and count are exact.
+        """
+        store = SqliteStore(":memory:")
+        self.addCleanup(store.close)
+        expected = unique(events)
+        self.assertEqual(store.load(events), len(expected))
+        self.assertEqual(store.load(list(reversed(events))), 0)
+        check_search(self, store, Query(limit=1000), events)
+        for _ in range(3):
+            check_search(self, store, data.draw(queries(expected)), events)
+
+    @settings(max_examples=50, deadline=None)
+    @given(st.lists(index_events(), max_size=30), st.integers(0, 2**64 - 1) | st.sampled_from(
+        [BASE, BASE + 2**21, BASE + 3 * 2**21 + 5]))
+    def test_drop_before(self, events: list[Event], point: int) -> None:
+        """
+        Retention removes exactly the events before the point, from every
+        table: searches over what is left stay exact.
+        """
+        store = SqliteStore(":memory:")
+        self.addCleanup(store.close)
+        store.load(events)
+        kept = [e for e in unique(events) if e.point >= point]
+        self.assertEqual(store.drop_before(point), len(unique(events)) - len(kept))
+        self.assertEqual(store.count(Query()), len(kept))
+        for e in kept[:3]:
+            query = Query(substrings=(e.message[:5].decode("utf-8", "surrogateescape"),))
+            check_search(self, store, query, kept)
+        # the full-text tables hold no trace of the dropped rows
+        self.assertEqual(store.load(events), len(unique(events)) - len(kept))
+
+    @given(st.binary(max_size=40), st.binary(max_size=40), st.binary(max_size=40))
+    def test_trigram_prefilter_never_misses(self, a: bytes, s: bytes, b: bytes) -> None:
+        """
+        Every trigram asked for a substring is in the indexed text of any
+        message containing it, whatever bytes surround it.
+        """
+        text = trigram_text(a + s + b)
+        for trigram in _trigrams(s):
+            self.assertIn(trigram, text)
+
+
+class StoreTests(SynchronousTestCase):
+    """
+    Examples and edge cases of the store.
+    """
+
+    def setUp(self) -> None:
+        self.store = SqliteStore(":memory:")
+        self.addCleanup(self.store.close)
+
+    def test_round_trip(self) -> None:
+        """
+        Events come back exactly: invalid UTF-8, NUL, flags, pid, extreme
+        points.
+        """
+        events = [
+            Event(0, 255, b"", b"", None, b""),
+            Event(2**64 - 1, 0, b"\xff" * 255, b"a" * 255, b"p" * 255, b"\x00\xff\xc3", True, True),
+            Event(BASE, 13, b"h", b"sshd", b"1", b"caf\xc3\xa9 \xed\xa0\x80"),
+        ]
+        self.assertEqual(self.store.load(events), 3)
+        found = self.store.search(Query(limit=10)).events
+        self.assertEqual(found, sorted(events, key=lambda e: e.point, reverse=True))
+
+    def test_terms(self) -> None:
+        """
+        Terms are cut like messages and match whole tokens, ASCII case
+        ignored; the pid is a token.
+        """
+        self.store.load([
+            Event(BASE, 13, b"h", b"a", b"4242", b"GET /api/v1/items key=value from 10.0.0.1:80"),
+            Event(BASE + 1, 13, b"h", b"a", None, b"keys=values 10.0.0.12"),
+        ])  # fmt: skip
+        def count(*terms: str) -> int:
+            return self.store.count(Query(terms=terms))
+
+        self.assertEqual(count("KEY=Value"), 1)
+        self.assertEqual(count("10.0.0.1"), 1)
+        self.assertEqual(count("4242"), 1)
+        self.assertEqual(count("/api/v1/items"), 1)
+        self.assertEqual(count("api"), 0)
+        self.assertEqual(count("key", "values"), 0)
+
+    def test_long_token_exact(self) -> None:
+        """
+        Tokens beyond FTS5's 32768-byte limit are compared whole.
+        """
+        long = b"a" * (LONG_TOKEN + 20000)
+        self.store.load([
+            Event(BASE, 1, b"h", b"a", None, long + b"b"),
+            Event(BASE + 1, 1, b"h", b"a", None, long + b"c"),
+        ])  # fmt: skip
+        found = self.store.search(Query(terms=((long + b"c").decode(),))).events
+        self.assertEqual([e.point for e in found], [BASE + 1])
+
+    def test_substring_short_and_invalid(self) -> None:
+        """
+        Substrings too short for trigrams, with invalid UTF-8, and with
+        FTS5 syntax in them are found by their bytes.
+        """
+        self.store.load([
+            Event(BASE, 1, b"h", b"a", None, b'x\xffy AND "q" OR NEAR(z) *'),
+            Event(BASE + 1, 1, b"h", b"a", None, b"xy"),
+        ])  # fmt: skip
+        for text, n in [("\udcff", 1), ("x", 2), ('"q" OR', 1), ("NEAR(z) *", 1), ("", 2)]:
+            self.assertEqual(self.store.count(Query(substrings=(text,))), n, text)
+
+    def test_same_group_ordering(self) -> None:
+        """
+        Rows of one 2^21-tick group loaded out of order come out by point.
+        """
+        points = [BASE + 7, BASE + 3, BASE + 9, BASE + 1, BASE + 5]
+        for p in points:
+            self.store.load([Event(p, 1, b"h", b"a", None, b"m")])
+        result = self.store.search(Query(limit=2))
+        self.assertEqual([e.point for e in result.events], [BASE + 9, BASE + 7])
+        rest = self.store.search(Query(limit=10, cursor=result.next))
+        self.assertEqual([e.point for e in rest.events], [BASE + 5, BASE + 3, BASE + 1])
+        self.assertIsNone(rest.next)
+
+    def test_group_full(self) -> None:
+        """
+        A group takes at most 2^20 rows; beyond, load refuses (and keeps
+        nothing of that batch).
+        """
+        group = BASE >> GROUP_SHIFT << GROUP_SHIFT
+        self.store._db.execute(
+            "INSERT INTO events VALUES (?, 0, x'', x'', 0, 0, NULL, 0, x'', '')",
+            ((group >> GROUP_SHIFT) << 20 | SEQ_MAX,),
+        )
+        with self.assertRaises(ValueError):
+            self.store.load([Event(group + 5, 1, b"h", b"a", None, b"m")])
+        self.assertEqual(self.store.count(Query(terms=("m",))), 0)
+
+    def test_empty_ranges(self) -> None:
+        """
+        An empty or inverted time range finds nothing.
+        """
+        self.store.load([Event(BASE, 1, b"h", b"a", None, b"m")])
+        for start, end in [(BASE, BASE), (BASE + 1, BASE), (None, 0), (BASE + 1, None)]:
+            q = Query(start=start, end=end)
+            self.assertEqual(self.store.search(q).events, [])
+            self.assertEqual(self.store.count(q), 0)
+
+    def test_cursor(self) -> None:
+        """
+        Cursors round-trip; anything else is a ValueError.
+        """
+        self.assertEqual(decode_cursor(encode_cursor(-5, 7)), (-5, 7))
+        for bad in ["", "abc", encode_cursor(1, 2)[:-2], "!!!!"]:
+            with self.assertRaises(ValueError):
+                self.store.search(Query(cursor=bad))
+
+    def test_drop_in_chunks(self) -> None:
+        """
+        Retention deletes in several transactions when there is much to
+        delete.
+        """
+        events = [Event(BASE + i, 1, b"h", b"a", None, b"m %d" % i) for i in range(DELETE_CHUNK + 5)]
+        self.store.load(events)
+        self.assertEqual(self.store.drop_before(BASE + DELETE_CHUNK + 2), DELETE_CHUNK + 2)
+        self.assertEqual(self.store.count(Query(terms=("m",))), 3)
+        self.assertEqual(self.store.count(Query(start=BASE, end=BASE + 10**9)), 3)
+
+
+class CorpusTests(SynchronousTestCase):
+    """
+    Real logs from the shared corpus.
+    """
+
+    def test_corpus(self) -> None:
+        """
+        The corpus logs load once, and typical queries agree with a brute
+        force search over them.
+        """
+        events = [e for name in ("OpenSSH_2k.log", "Linux_2k.log") for e in corpus_events(name)]
+        store = SqliteStore(":memory:")
+        self.addCleanup(store.close)
+        self.assertEqual(store.load(events), len(unique(events)))
+        self.assertEqual(store.load(events), 0)
+        points = sorted(e.point for e in events)
+        for query in [
+            Query(terms=("Failed", "password"), limit=50),
+            Query(terms=("173.234.31.186",), limit=7),
+            Query(substrings=("authentication failure",), limit=100),
+            Query(substrings=("Invalid user",), apps=(b"sshd",), limit=100),
+            Query(start=points[500], end=points[900], terms=("root",), limit=30),
+            Query(start=points[100], end=points[3000], limit=500),
+            Query(hosts=(b"LabSZ",), terms=("preauth",), limit=200),
+        ]:
+            check_search(self, store, query, events)
+
+
+class FileTests(SynchronousTestCase):
+    """
+    The database file: creation, reopening, refusal.
+    """
+
+    def test_reopen_and_destroy(self) -> None:
+        """
+        A store reopened sees what was loaded; destroy removes the files.
+        """
+        path = os.path.join(self.mktemp() + "d", "recent.sqlite")
+        os.makedirs(os.path.dirname(path))
+        store = SqliteStore(path)
+        store.load([Event(BASE, 1, b"h", b"a", None, b"m")])
+        store.close()
+        store = SqliteStore(path, create=False)
+        self.assertEqual(store.count(Query()), 1)
+        self.assertEqual(sqlite_index_names(os.path.dirname(path)), ["recent"])
+        store.destroy()
+        self.assertEqual(os.listdir(os.path.dirname(path)), [])
+
+    def test_missing_or_not_an_index(self) -> None:
+        """
+        Without C{create}, a missing file is refused; a file that is not a
+        logship index is refused either way.
+        """
+        path = self.mktemp()
+        with self.assertRaises(IndexUnavailable):
+            SqliteStore(path, create=False)
+        with open(path, "wb") as f:
+            f.write(b"not a database" * 100)
+        with self.assertRaises(IndexUnavailable):
+            SqliteStore(path)
+        other = self.mktemp()
+        sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+        with self.assertRaises(IndexUnavailable):
+            SqliteStore(other, create=False)
