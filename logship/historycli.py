@@ -1,7 +1,7 @@
 """The C{logship history} command: ask the porter for a history index.
 
     logship history --from T --to T [--env NAME] [--expire-hours 24]
-        [--porter http://127.0.0.1:4402] [--no-wait]
+        [--porter http://127.0.0.1:4490] [--no-wait]
 
 It POSTs the request to the porter's API (C{docs/porter.md}, "API"),
 then shows the job's progress on stderr until the index is ready, and
@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, TextIO
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.task import deferLater
 
-DEFAULT_PORTER = "http://127.0.0.1:4402"
+DEFAULT_PORTER = "http://127.0.0.1:4490"
 #: Seconds between two looks at the job's status.
 POLL_SECONDS = 0.5
 

@@ -3,7 +3,7 @@
     twistd -n logship-porter --buck HOST:PORT [--buck HOST:PORT]...
         --key FILE | --insecure  [--index sqlite:DIR] [--archive dir:PATH]
         [--state DIR] [--bucket-seconds 60] [--quiet 172800]
-        [--api tcp:4402:interface=127.0.0.1] [--config porter.toml]
+        [--api tcp:4490:interface=127.0.0.1] [--config porter.toml]
 
 L{Options} checks what it can before twistd starts (the key, the URLs,
 the endpoint); L{makeService} opens the recent index and the archive and
@@ -36,7 +36,7 @@ from logship.tapsupport import (
     positive_float,
 )
 
-DEFAULT_API = "tcp:4402:interface=127.0.0.1"
+DEFAULT_API = "tcp:4490:interface=127.0.0.1"
 DEFAULT_ENV = "default"
 
 _log = Logger(namespace="logship.porter.tap")
