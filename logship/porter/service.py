@@ -147,8 +147,8 @@ class PorterService(MultiService):
         """
         @param bucks: the bucks to pull from, by name.
         @param key: the cluster key, or C{None} for an insecure lab.
-        @param index: the recent index.
-        @param archive: the archive.
+        @param index: the recent index (closed when the service stops).
+        @param archive: the archive (closed when the service stops).
         @param open_index: opens an index by name (for history indexes).
         @param state_dir: where L{PorterState} lives.
         @param quiet: seconds after a bucket's end before it is archived.
@@ -202,7 +202,8 @@ class PorterService(MultiService):
     async def _stop(self) -> None:
         """
         Stop the timers and connections, wait for the round and the history
-        job in progress (each of their steps is short), close the state.
+        job in progress (each of their steps is short), close the state,
+        the index and the archive.
         """
         self._history_queue.clear()
         await maybeDeferred(super().stopService)
@@ -210,6 +211,8 @@ class PorterService(MultiService):
             if busy is not None:
                 await busy
         self.state.close()
+        await self._index.close()
+        await self._archive.close()
 
     # -- rounds
 

@@ -119,7 +119,6 @@ class Setup:
     async def stop_porter(self) -> None:
         if self.porter is not None:
             await self.porter.stopService()
-            await self.porter._index.close()
             self.porter = None
 
     async def round(self) -> None:
