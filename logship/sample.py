@@ -57,6 +57,32 @@ def _message(rng: random.Random) -> tuple[str, str]:
     return "systemd", f"Started Session {rng.randrange(1, 9999)} of user {user}; see {rng.choice(_PATHS)}"
 
 
+class SampleSource:
+    """
+    An endless source of sample lines, each stamped with the time it is
+    given: the demo writes them as time goes by.
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        """
+        @param seed: the random seed; the same seed gives the same lines.
+        """
+        self._rng = random.Random(seed)
+        self._pids = {host: self._rng.randrange(300, 30000) for host in _HOSTS}
+
+    def line(self, when: float) -> bytes:
+        """
+        One RFC 3164 file-format line (without terminator) at C{when}
+        (seconds since the epoch, shown in local time as syslog does).
+        """
+        rng = self._rng
+        stamp = time.strftime("%b %e %H:%M:%S", time.localtime(when))
+        host = rng.choice(_HOSTS)
+        app, message = _message(rng)
+        pid = "" if app == "kernel" else f"[{self._pids[host] + rng.randrange(50)}]"
+        return f"{stamp} {host} {app}{pid}: {message}".encode()
+
+
 def sample_lines(
     count: int, *, start: float | None = None, rate: float = 100.0, seed: int = 0
 ) -> Iterator[bytes]:
@@ -69,12 +95,7 @@ def sample_lines(
         C{count / rate} seconds; several lines share each second.
     @param seed: the random seed; the same seed gives the same lines.
     """
-    rng = random.Random(seed)
+    source = SampleSource(seed)
     now = time.time() if start is None else start
-    pids = {host: rng.randrange(300, 30000) for host in _HOSTS}
     for i in range(count):
-        when = time.strftime("%b %e %H:%M:%S", time.localtime(now + i / rate))
-        host = rng.choice(_HOSTS)
-        app, message = _message(rng)
-        pid = "" if app == "kernel" else f"[{pids[host] + rng.randrange(50)}]"
-        yield f"{when} {host} {app}{pid}: {message}".encode()
+        yield source.line(now + i / rate)
