@@ -33,11 +33,12 @@ import os
 import sqlite3
 import struct
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
@@ -68,6 +69,9 @@ LONG_TOKEN = 16000
 
 #: At most this many trigrams of one substring are asked of the index.
 MAX_TRIGRAMS = 24
+
+#: Events per transaction of L{SqliteIndex.load}.
+LOAD_CHUNK = 10000
 
 #: Rows deleted per transaction by L{SqliteStore.drop_before}.
 DELETE_CHUNK = 20000
@@ -102,11 +106,9 @@ CREATE VIRTUAL TABLE IF NOT EXISTS trigrams USING fts5 (
 CREATE TABLE IF NOT EXISTS blocks (block INTEGER PRIMARY KEY, n INTEGER NOT NULL);
 """
 
-_STAGING = """
-CREATE TEMP TABLE IF NOT EXISTS staging (
-    id INTEGER PRIMARY KEY, point, shn, app, crc, pri, pid, flags, message, toks, text
-)
-"""
+#: FTS5 collects this many bytes of new index data before writing a
+#: segment: big enough that a load of tens of thousands of events makes one.
+FTS_HASHSIZE = 32 << 20
 
 _COLUMNS = "e.id, e.point, e.pri, e.shn, e.app, e.pid, e.flags, e.message"
 
@@ -130,6 +132,25 @@ def tokens_text(event: Event) -> str:
     """
     pid = tokenize.tokens(event.pid) if event.pid else []
     return b" ".join(pid + tokenize.tokens(event.message)).decode("latin-1")
+
+
+def prepare(events: Iterable[Event]) -> list[tuple]:
+    """
+    The rows of C{events} for L{SqliteStore.write}, without row ids: the
+    Python work of a load (tokenizing, decoding), which needs no database
+    and so can run on another thread while the previous batch is written.
+
+    @return: C{(stored point, shn, app, crc, pri, pid, flags, message,
+        tokens text, trigram text)} per event.
+    """
+    rows = []
+    for e in events:
+        flags = (FLAG_CONTINUED if e.continued else 0) | (FLAG_STRUCTURED if e.structured else 0)
+        rows.append((
+            e.point - OFFSET, e.shn, e.app, zlib.crc32(e.message), e.pri, e.pid, flags,
+            e.message, tokens_text(e), trigram_text(e.message),
+        ))  # fmt: skip
+    return rows
 
 
 def _fts_string(text: str) -> str:
@@ -341,7 +362,11 @@ class SqliteStore:
                     if statement.strip():
                         db.execute(statement)
                 db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-        db.execute(_STAGING)
+                for table in ("tokens", "trigrams"):
+                    db.execute(
+                        f"INSERT INTO {table} ({table}, rank) VALUES ('hashsize', ?)",
+                        (FTS_HASHSIZE,),
+                    )
 
     def _transaction(self) -> "_Transaction":
         return _Transaction(self._db)
@@ -351,56 +376,59 @@ class SqliteStore:
     def load(self, events: Iterable[Event]) -> int:
         """
         Add events, in one transaction; events already present (by
-        identity) are left as they are.
+        identity) are left as they are.  Equivalent to
+        C{self.write(prepare(events))}.
 
         @return: how many events were new.
         @raise ValueError: more than 2^20 rows in one group of 2^21 ticks
             (about 21 ms), counting reloads of events already present.
         """
+        return self.write(prepare(events))
+
+    def write(self, prepared: Sequence[tuple]) -> int:
+        """
+        Add events made ready by L{prepare}, in one transaction.
+
+        @return: how many events were new.
+        @raise ValueError: as L{load}.
+        """
+        if not prepared:
+            return 0
         db = self._db
         with self._transaction():
-            rows = self._staging_rows(events)
-            if not rows:
-                return 0
-            db.executemany("INSERT INTO staging VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            rows = self._with_ids(prepared)
             before = db.total_changes
-            db.execute(
-                "INSERT OR IGNORE INTO events"
-                " SELECT id, point, shn, app, crc, pri, pid, flags, message, toks"
-                " FROM staging ORDER BY id"
+            db.executemany(
+                "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [row[:10] for row in rows],
             )
             new = db.total_changes - before
-            if new:
-                self._index_new()
-            db.execute("DELETE FROM staging")
+            if new < len(rows):
+                rows = [r for r in rows if self._stored(r[0])]
+            if rows:
+                self._index_new(rows)
         self._log.debug("Loaded {new} new of {sent} events into {path}",
-                        new=new, sent=len(rows), path=str(self.path))
+                        new=new, sent=len(prepared), path=str(self.path))
         return new
 
-    def _staging_rows(self, events: Iterable[Event]) -> list[tuple]:
+    def _with_ids(self, prepared: Sequence[tuple]) -> list[tuple]:
         """
-        The staging rows of C{events}, with fresh row ids.
+        The rows of C{prepared} with fresh row ids in front.
         """
         next_seq: dict[int, int] = {}
         rows = []
-        for e in events:
-            group = e.point >> GROUP_SHIFT
+        for row in prepared:
+            group = (row[0] + OFFSET) >> GROUP_SHIFT
             seq = next_seq.get(group)
             if seq is None:
                 seq = self._first_free(group)
             if seq > SEQ_MAX:
                 raise ValueError(
-                    f"more than {SEQ_MAX + 1} rows in the 2^21-tick group of point {e.point}"
+                    f"more than {SEQ_MAX + 1} rows in the 2^21-tick group of point"
+                    f" {row[0] + OFFSET}"
                 )
             next_seq[group] = seq + 1
-            flags = (FLAG_CONTINUED if e.continued else 0) | (
-                FLAG_STRUCTURED if e.structured else 0
-            )
-            rows.append((
-                group << SEQ_BITS | seq, e.point - OFFSET, e.shn, e.app,
-                zlib.crc32(e.message), e.pri, e.pid, flags, e.message,
-                tokens_text(e), trigram_text(e.message),
-            ))  # fmt: skip
+            rows.append((group << SEQ_BITS | seq, *row))
         return rows
 
     def _first_free(self, group: int) -> int:
@@ -410,21 +438,26 @@ class SqliteStore:
         ).fetchone()
         return 0 if top is None else top - first + 1
 
-    def _index_new(self) -> None:
+    def _stored(self, row_id: int) -> bool:
+        return self._db.execute("SELECT 1 FROM events WHERE id = ?", (row_id,)).fetchone() is not None
+
+    def _index_new(self, rows: list[tuple]) -> None:
         """
-        Index the staged rows that were new (their ids made it to C{events}).
+        Index rows just added to C{events}.
         """
         db = self._db
-        new = "FROM staging s JOIN events e ON e.id = s.id"
-        db.execute(
-            "INSERT INTO tokens (rowid, toks, host, app)"
-            f" SELECT s.id, s.toks, 'h' || hex(s.shn), 'a' || hex(s.app) {new}"
+        db.executemany(
+            "INSERT INTO tokens (rowid, toks, host, app) VALUES (?, ?, ?, ?)",
+            [(r[0], r[9], "h" + r[2].hex(), "a" + r[3].hex()) for r in rows],
         )
-        db.execute(f"INSERT INTO trigrams (rowid, text) SELECT s.id, s.text {new}")
-        db.execute(
-            "INSERT INTO blocks (block, n)"
-            f" SELECT s.id >> {_BLOCK_ID_SHIFT}, count(*) {new} GROUP BY 1 ORDER BY 1"
-            " ON CONFLICT (block) DO UPDATE SET n = n + excluded.n"
+        db.executemany(
+            "INSERT INTO trigrams (rowid, text) VALUES (?, ?)", [(r[0], r[10]) for r in rows]
+        )
+        blocks = Counter(r[0] >> _BLOCK_ID_SHIFT for r in rows)
+        db.executemany(
+            "INSERT INTO blocks (block, n) VALUES (?, ?)"
+            " ON CONFLICT (block) DO UPDATE SET n = n + excluded.n",
+            sorted(blocks.items()),
         )
 
     # -- searching ---------------------------------------------------------
@@ -692,6 +725,8 @@ class SqliteIndex:
         self._reactor = reactor
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name=f"logship-index-{name}")
         self._pool.start()
+        self._prep_pool = ThreadPool(minthreads=0, maxthreads=1, name=f"logship-prep-{name}")
+        self._prep_pool.start()
         self._shutdown = reactor.addSystemEventTrigger("during", "shutdown", self._on_shutdown)
         self._store: SqliteStore | None = None
         self._options = dict(store_options, create=create)
@@ -706,9 +741,28 @@ class SqliteIndex:
 
     def load(self, events: Sequence[Event]) -> Deferred[int]:
         """
-        See L{IIndex.load}.
+        See L{IIndex.load}.  Events are written in transactions of
+        L{LOAD_CHUNK}; each chunk is prepared (L{prepare}) on a second
+        thread while the one before is written, so two cores share a load.
         """
-        return self._run("load", list(events))
+        return ensureDeferred(self._load(list(events)))
+
+    async def _load(self, events: list[Event]) -> int:
+        chunks = [events[i : i + LOAD_CHUNK] for i in range(0, len(events), LOAD_CHUNK)]
+        new = 0
+        pending = self._prepare(chunks[0]) if chunks else None
+        try:
+            for i in range(len(chunks)):
+                rows = await pending
+                pending = self._prepare(chunks[i + 1]) if i + 1 < len(chunks) else None
+                new += await self._run("write", rows)
+        finally:
+            if pending is not None:
+                pending.addErrback(lambda _: None)
+        return new
+
+    def _prepare(self, chunk: list[Event]) -> Deferred[list[tuple]]:
+        return deferToThreadPool(self._reactor, self._prep_pool, prepare, chunk)
 
     def search(self, query: Query) -> Deferred[SearchResult]:
         """
@@ -764,7 +818,9 @@ class SqliteIndex:
             self._reactor.removeSystemEventTrigger(self._shutdown)
             self._shutdown = None
             self._pool.stop()
+            self._prep_pool.stop()
 
     def _on_shutdown(self) -> None:
         self._shutdown = None
         self._pool.stop()
+        self._prep_pool.stop()

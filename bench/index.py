@@ -1,0 +1,165 @@
+"""Benchmark of the sqlite index: loading events/s, and query latency.
+
+    .venv/bin/python bench/index.py --events 1000000 [--dir /tmp/logship-bench] [--keep]
+
+Events are generated lines (L{logship.sample}, a small fleet's syslog, 500
+lines per second of log time by default) parsed as a tailer would.  They
+are loaded in batches (like the porter's buckets), then each query is run
+several times and the median is reported, first page (100 events, newest
+first) and count separately.  Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from logship.ingest import LineEncoder  # noqa: E402
+from logship.index.sqlite import SqliteStore, prepare  # noqa: E402
+from logship.query import Query  # noqa: E402
+from logship.sample import sample_lines  # noqa: E402
+
+START = 1_780_000_000.0
+#: A postfix queue id that the generator gives once in the first 100,000 lines.
+RARE = "5DC2D29D62"
+
+
+def events(count: int, rate: float, seed: int):
+    """
+    C{count} events, in batches as lists.
+    """
+    encoder = LineEncoder(host=b"bench", tz=timezone.utc, year=2026)
+    for line in sample_lines(count, start=START, rate=rate, seed=seed):
+        yield from encoder.events(line, START)
+
+
+def batches(count: int, rate: float, batch: int):
+    """
+    The generated events in lists of C{batch}.
+    """
+    chunk = []
+    for event in events(count, rate, 0):
+        chunk.append(event)
+        if len(chunk) == batch:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def load(store: SqliteStore, count: int, rate: float, batch: int, pipeline: bool) -> dict:
+    """
+    Load C{count} events (generated beforehand, batch by batch, outside
+    the timing); with C{pipeline}, each batch is prepared on a second
+    thread while the one before is written, as L{SqliteIndex.load} does.
+    """
+    spent = 0.0
+    new = 0
+    with ThreadPoolExecutor(1) as helper:
+        for chunk in batches(count, rate, batch):
+            t = time.perf_counter()
+            if pipeline:
+                halves = [chunk[: len(chunk) // 2], chunk[len(chunk) // 2 :]]
+                first = helper.submit(prepare, halves[0])
+                second = helper.submit(prepare, halves[1])
+                new += store.write(first.result())
+                new += store.write(second.result())
+            else:
+                new += store.load(chunk)
+            spent += time.perf_counter() - t
+    return {"events": new, "seconds": round(spent, 1), "events_per_s": round(new / spent),
+            "pipeline": pipeline}
+
+
+def timed(fn, repeat: int) -> float:
+    """
+    The median time of C{fn()} in milliseconds (after one warm-up run).
+    """
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return round(statistics.median(times) * 1000, 2)
+
+
+def queries(count: int, rate: float) -> dict[str, Query]:
+    """
+    The queries measured, over the generated time span.
+    """
+    first = int(START * 10**8)
+    end = int((START + count / rate) * 10**8)
+    middle = (first + end) // 2
+    hour = 3600 * 10**8
+    return {
+        "term common (sshd pid-less word 'password')": Query(terms=("password",)),
+        "term rare (a queue id)": Query(terms=(RARE,)),
+        "two terms (Failed alice)": Query(terms=("Failed", "alice")),
+        "substring 'Failed password for invalid user'": Query(
+            substrings=("Failed password for invalid user",)
+        ),
+        "substring rare 'SHA256:00ab'": Query(substrings=("SHA256:00ab",)),
+        "time range (one hour, middle)": Query(start=middle - hour // 2, end=middle + hour // 2),
+        "term + host + last hour": Query(terms=("root",), hosts=(b"db1",), start=end - hour),
+        "no condition (newest 100)": Query(),
+    }
+
+
+def main() -> None:
+    """
+    Run the benchmark and print its figures as JSON.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--rate", type=float, default=500.0, help="lines per second of log time")
+    parser.add_argument("--batch", type=int, default=20_000)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/logship-bench-index"))
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--keep", action="store_true", help="keep and reuse the database")
+    parser.add_argument("--synchronous", default="FULL")
+    parser.add_argument("--sequential", action="store_true",
+                        help="prepare and write on one thread (default: two)")
+    args = parser.parse_args()
+    args.dir.mkdir(parents=True, exist_ok=True)
+    path = args.dir / f"bench-{args.events}.sqlite"
+    out: dict = {"events": args.events, "rate": args.rate, "batch": args.batch}
+    if not (args.keep and path.exists()):
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(str(path) + suffix):
+                os.remove(str(path) + suffix)
+        store = SqliteStore(path, synchronous=args.synchronous)
+        out["load"] = load(store, args.events, args.rate, args.batch, not args.sequential)
+        store.close()
+    out["file_bytes"] = path.stat().st_size
+    out["bytes_per_event"] = round(out["file_bytes"] / args.events)
+    store = SqliteStore(path, create=False)
+    results = {}
+    for name, query in queries(args.events, args.rate).items():
+        results[name] = {
+            "first_page_ms": timed(lambda: store.search(query, total=False), args.repeat),
+            "count_ms": timed(lambda: store.count(query), args.repeat),
+            "matches": store.count(query),
+        }
+    out["queries"] = results
+    out["disk_free_after"] = shutil.disk_usage(args.dir).free
+    store.close()
+    if not args.keep:
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(str(path) + suffix):
+                os.remove(str(path) + suffix)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
