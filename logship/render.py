@@ -7,6 +7,8 @@ event looks the same everywhere.
 from __future__ import annotations
 
 import base64
+import hashlib
+import struct
 import time
 import zlib
 from collections.abc import Iterable, Iterator
@@ -88,6 +90,52 @@ def event_json(event: Event) -> dict[str, Any]:
         msgid, sd, _ = split_structured(message)
         obj["msgid"] = None if msgid is None else _text(msgid)
         obj["sd"] = None if sd is None else _text(sd)
+    if event.continued:
+        obj["continued"] = True
+    return obj
+
+
+_pack_identity = struct.Struct(">QIB").pack
+
+
+def event_id(event: Event, crc: int | None = None) -> str:
+    """
+    A short string naming an event's identity C{(shn, app, point, crc)}
+    (DESIGN.md): the same for the same event on every buck, different for
+    different identities (a 96-bit BLAKE2b digest, base64url, 16
+    characters).
+
+    @param crc: the event's crc if already known (else computed).
+    """
+    if crc is None:
+        crc = zlib.crc32(event.message)
+    digest = hashlib.blake2b(
+        _pack_identity(event.point, crc, len(event.shn)) + event.shn + event.app,
+        digest_size=12,
+    ).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii")
+
+
+def live_json(event: Event) -> dict[str, Any]:
+    """
+    The lean JSON object of an event for the live tail
+    (C{docs/live.md}): C{id} (L{event_id}), C{point}, C{time}, C{host},
+    C{app}, C{pid}, C{severity}, C{facility}, C{message} (UTF-8, invalid
+    bytes replaced) and C{continued} when set; no tokens, no C{crc}, no
+    C{message_b64}, no structured-data split (what L{event_json} adds).
+    """
+    pri = None if event.pri == PRI_NONE else event.pri
+    obj: dict[str, Any] = {
+        "id": event_id(event),
+        "point": event.point,
+        "time": iso_time(event.point),
+        "host": _text(event.shn),
+        "app": _text(event.app),
+        "pid": None if event.pid is None else _text(event.pid),
+        "severity": None if pri is None else pri & 7,
+        "facility": None if pri is None else pri >> 3,
+        "message": _text(event.message),
+    }
     if event.continued:
         obj["continued"] = True
     return obj

@@ -3,16 +3,21 @@
     twistd -n logship-buck [--listen tcp:4401:interface=127.0.0.1]...
         --data DIR --key FILE | --insecure  [--bucket-seconds 60]
         [--node NAME] [--config buck.toml]
+        [--live tcp:4480:interface=127.0.0.1 [--live-token FILE]
+         [--live-origin PATTERN]...]
 
 L{Options} checks everything it can before twistd starts the service (the
 key file, the bucket interval, the data directory), so that a mistake is a
 one-line L{usage.UsageError}.  L{makeService} builds a L{MultiService}: the
 L{BuckService} (ingest, store, channel, periodic jobs) and one
-L{StreamServerEndpointService} per C{--listen} endpoint string.
+L{StreamServerEndpointService} per C{--listen} endpoint string, and with
+C{--live} the live-tail WebSocket (L{logship.buck.live}, C{docs/live.md})
+on the buck's channel, announced as "logship-buck live listening on ...".
 """
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,6 +27,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from logship.bucket import check_bucket_seconds
+from logship.buck.live import DEFAULT_ORIGINS, LiveFactory, is_loopback, normalize_live
 from logship.buck.pubsub import Channel
 from logship.buck.service import (
     DEFAULT_MAX_UPLOAD,
@@ -64,16 +70,24 @@ class Options(ConfigOptions):
          "MiB one uploaded bucket file may have at most.", positive_int],
         ["frame-timeout", None, None,
          "Seconds a partial frame may wait (for tests; default 30).", positive_float],
+        ["live", None, None,
+         "Serve the live tail (WebSocket, path /live) on this endpoint, e.g."
+         " tcp:4480:interface=127.0.0.1 (a bare port means that); default: none."],
+        ["live-token", None, None,
+         "A file holding the token live clients must present (?token=...);"
+         " required when --live listens beyond loopback."],
     ]
     optFlags: ClassVar[list[list[Any]]] = [
         ["insecure", None, "Lab only: no key, frames are NOT sealed (plaintext)."],
     ]
-    config_paths = frozenset({"data", "key"})
+    config_paths = frozenset({"data", "key", "live-token"})
 
     def __init__(self) -> None:
         super().__init__()
         self["listen"] = []
+        self["live-origin"] = []
         self.key: bytes | None = None
+        self.live_token: str | None = None
 
     def opt_listen(self, description: str) -> None:
         """
@@ -81,6 +95,14 @@ class Options(ConfigOptions):
         (repeatable; default tcp:4401:interface=127.0.0.1).
         """
         self["listen"].append(description)
+
+    def opt_live_origin(self, pattern: str) -> None:
+        """
+        A browser Origin allowed on the live tail, an Autobahn wildcard
+        pattern such as https://logs.example.com:443 or http://127.0.0.1:*
+        ("*" for any; repeatable; default: pages of this machine).
+        """
+        self["live-origin"].append(pattern)
 
     def postOptions(self) -> None:
         super().postOptions()
@@ -98,6 +120,53 @@ class Options(ConfigOptions):
             prepare_data_dir(Path(self["data"]), self["bucket-seconds"])
         except StoreError as e:
             raise usage.UsageError(f"--data: {e}") from None
+        self._check_live()
+
+    def _check_live(self) -> None:
+        if not self["live-origin"]:
+            self["live-origin"] = list(DEFAULT_ORIGINS)
+        if self["live"] is None:
+            for name in ("live-token",):
+                if self[name] is not None:
+                    raise usage.UsageError(f"--{name} without --live")
+            return
+        self["live"] = normalize_live(self["live"])
+        check_listen("--live", self["live"])
+        if self["live-token"] is not None:
+            self.live_token = read_live_token(self["live-token"])
+        elif not is_loopback(self["live"]):
+            raise usage.UsageError(
+                f"--live {self['live']} listens beyond loopback: give --live-token FILE"
+                " (or bind it to 127.0.0.1)"
+            )
+
+
+def read_live_token(path: str) -> str:
+    """
+    The live tail's token from C{--live-token FILE}: its first line,
+    stripped, at least 16 printable characters without spaces; the file
+    must not be readable by group or others.
+
+    @raise usage.UsageError: if not.
+    """
+    try:
+        mode = Path(path).stat().st_mode
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise usage.UsageError(f"--live-token {path}: {e}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise usage.UsageError(
+            f"--live-token {path}: readable by group or others"
+            f" (mode {stat.S_IMODE(mode):o}); chmod 600 it"
+        )
+    lines = text.strip().splitlines()
+    token = lines[0].strip() if lines else ""
+    if len(token) < 16 or not token.isprintable() or " " in token:
+        raise usage.UsageError(
+            f"--live-token {path}: the first line must hold a token of at least 16"
+            " printable characters without spaces"
+        )
+    return token
 
 
 def makeService(config: Options, reactor: Any = None) -> IService:
@@ -135,4 +204,16 @@ def makeService(config: Options, reactor: Any = None) -> IService:
     for description in config["listen"]:
         endpoint = endpoints.serverFromString(reactor, description)
         Listener("logship-buck", description, endpoint, buck.factory).setServiceParent(top)
+    if config["live"] is not None:
+        # After the wire's listeners, so that the first "listening on" line
+        # of the log is the wire's (tests read the wire's port from it).
+        live = LiveFactory(
+            buck.channel,
+            node=config["node"],
+            clock=reactor,
+            token=config.live_token,
+            origins=config["live-origin"],
+        )
+        endpoint = endpoints.serverFromString(reactor, config["live"])
+        Listener("logship-buck live", config["live"], endpoint, live).setServiceParent(top)
     return top

@@ -41,7 +41,9 @@ from typing import Any
 from twisted.internet.task import deferLater
 
 #: What a logship service logs once it listens (see C{logship/buck/tap.py}).
-LISTENING = re.compile(r"listening on (?P<host>\S+):(?P<port>\d+)")
+#: Not the buck's live tail ("logship-buck live listening on ..."): its
+#: wire port is the one tests want.
+LISTENING = re.compile(r"(?<!live )listening on (?P<host>\S+):(?P<port>\d+)")
 
 #: Seconds a process may take to become ready.
 START_TIMEOUT = 20.0
