@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.application.service import MultiService
@@ -55,7 +56,7 @@ from logship.pack import pack, unpack
 from logship.parse import TICKS_PER_SECOND
 from logship.periodic import periodic
 from logship.porter.bucks import BuckLink, BuckUnavailable
-from logship.porter.merge import decode_all, merge, split_records
+from logship.porter.merge import Decoded, decode_all, merge, split_records
 from logship.porter.state import HistoryJob, ManifestEntry, PorterState
 from logship.wire.protocol import WireClientFactory
 
@@ -143,6 +144,7 @@ class PorterService(MultiService):
         recent_days: float = DEFAULT_RECENT_DAYS,
         request_timeout: float = 60.0,
         now: Callable[[], float] = time.time,
+        blocking: Callable[..., Deferred[Any]] = maybeDeferred,
     ) -> None:
         """
         @param bucks: the bucks to pull from, by name.
@@ -156,6 +158,10 @@ class PorterService(MultiService):
         @param recent_days: what the recent index keeps.
         @param request_timeout: seconds a buck may take to answer.
         @param now: wall-clock time (bucket ages).
+        @param blocking: runs CPU-heavy work (decoding, merging, packing a
+            bucket) and returns a Deferred of its result: C{maybeDeferred}
+            (the default) runs it at once; the tap gives a thread pool, so
+            that the API still answers meanwhile.
         """
         super().__init__()
         self.state = PorterState(state_dir)
@@ -168,6 +174,7 @@ class PorterService(MultiService):
         self._quiet = quiet
         self._recent_seconds = recent_days * 86400
         self._now = now
+        self._blocking = blocking
         self._running: Deferred[None] | None = None
         self._history_queue: list[str] = []
         self._history: Deferred[None] | None = None
@@ -310,7 +317,12 @@ class PorterService(MultiService):
         self.state.set_loaded(start, name, done)
 
     def _decode(self, serialized: list[bytes], name: str, start: int) -> list[Event]:
-        decoded = decode_all(serialized)
+        return self._counted(decode_all(serialized), name, start)
+
+    def _counted(self, decoded: Decoded, name: str, start: int) -> list[Event]:
+        """
+        The good events of C{decoded}; the corrupt ones counted and logged.
+        """
         if decoded.corrupt:
             self.stats.corrupt_events += decoded.corrupt
             self._log.warn(
@@ -324,19 +336,18 @@ class PorterService(MultiService):
 
     async def _copies(self, start: int, holders: dict[str, int]) -> list[list[Event]]:
         """
-        Every buck's whole file of bucket C{start}, decoded.
+        Every buck's whole file of bucket C{start}, decoded, and the events
+        of its archived object if it has one.
         """
         copies = []
         for name, size in holders.items():
             data = await self.links[name].read(start, 0, size)
-            copies.append(self._decode(split_records(data).events, name, start))
-        return copies
-
-    async def _archived_events(self, start: int) -> list[Event]:
+            decoded = await self._blocking(_decode_file, data)
+            copies.append(self._counted(decoded, name, start))
         entry = self.state.manifest_entry(start)
-        if entry is None:
-            return []
-        return unpack(await self._archive.get(entry.key))
+        if entry is not None:
+            copies.append(await self._blocking(unpack, await self._archive.get(entry.key)))
+        return copies
 
     async def _archive_bucket(self, start: int, holders: dict[str, int], now: float) -> None:
         """
@@ -344,9 +355,7 @@ class PorterService(MultiService):
         archive has, store, verify, record, then tell the bucks.
         """
         copies = await self._copies(start, holders)
-        copies.append(await self._archived_events(start))
-        events = merge(copies)
-        blob = pack(events)
+        events, blob = await self._blocking(_merge_and_pack, copies)
         key = archive_key(start, self._seconds)
         await self._archive.put(key, blob)
         entry = ManifestEntry(
@@ -458,8 +467,8 @@ class PorterService(MultiService):
                     if start in files and self.links[name].connected_now
                 }
                 copies = await self._copies(start, holders)
-                copies.append(await self._archived_events(start))
-                events = [e for e in merge(copies) if job.start <= e.point < job.end]
+                merged = await self._blocking(merge, copies)
+                events = [e for e in merged if job.start <= e.point < job.end]
                 await index.load(events)
                 loaded += len(events)
                 self.state.update_history(job_id, done=done, events=loaded)
@@ -479,3 +488,18 @@ class PorterService(MultiService):
                 await index.close()
                 self.state.update_history(job.id, state="expired")
                 self._log.info("History {id} expired", id=job.id)
+
+
+def _decode_file(data: bytes) -> Decoded:
+    """
+    The events of bucket file bytes (whole records only), decoded.
+    """
+    return decode_all(split_records(data).events)
+
+
+def _merge_and_pack(copies: list[list[Event]]) -> tuple[list[Event], bytes]:
+    """
+    The merged events of a bucket's copies, and their archived object.
+    """
+    events = merge(copies)
+    return events, pack(events)

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from twisted.application.service import IService, MultiService
 from twisted.internet import endpoints
+from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python import usage
 from twisted.web.server import Site
@@ -130,6 +131,7 @@ def makeService(config: Options, reactor: Any = None) -> IService:
         interval=config["interval"],
         recent_days=config["recent-days"],
         request_timeout=config["request-timeout"],
+        blocking=lambda f, *args: deferToThreadPool(reactor, reactor.getThreadPool(), f, *args),
     )
     porter.setServiceParent(top)
     if config.key is None:

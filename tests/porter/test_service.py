@@ -17,6 +17,7 @@ from typing import Any
 import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.threads import deferToThread
 
 from logship.archive import open_archive
 from logship.buck.pubsub import Channel
@@ -109,6 +110,7 @@ class Setup:
             quiet=QUIET,
             interval=3600,
             now=self.now,
+            blocking=lambda f, *args: deferToThread(f, *args),
         )
         porter.startService()
         self.porter = porter
