@@ -23,7 +23,7 @@ is the reference):
      rate allows; events it had to drop (slow client, rate) are announced
      by C{{"type": "skipped", "count": N}} before the next batch.
   5. A binary message, a text message that is not JSON, or a message over
-     64 KiB closes the connection (codes 4003, 4007, 1009); a client whose
+     64 KiB closes the connection (codes 4003, 4007, 4009); a client whose
      transport has not drained for L{DEFAULT_STALL_TIMEOUT} seconds is
      closed (4008).
 
@@ -103,6 +103,7 @@ DEFAULT_ORIGINS = (
 CLOSE_BINARY = 4003
 CLOSE_NOT_JSON = 4007
 CLOSE_STALLED = 4008
+CLOSE_TOO_BIG = 4009
 CLOSE_OVERLOADED = 4013
 
 _FILTER_KEYS = frozenset({"type", "hosts", "apps", "substring", "rate"})
@@ -525,6 +526,18 @@ class LiveProtocol(WebSocketServerProtocol):
             json.dumps({"type": "hello", "node": factory.node}).encode("utf-8")
         )
 
+    def onMessageFrameBegin(self, length: int) -> None:
+        """
+        Refuse a message that would exceed L{MAX_MESSAGE} before reading
+        its payload: close (4009) and stop reading.
+        """
+        super().onMessageFrameBegin(length)
+        if self.message_data_total_length > MAX_MESSAGE:
+            self._close_with(
+                CLOSE_TOO_BIG, f"a message may have at most {MAX_MESSAGE} bytes"
+            )
+            self.dropConnection(abort=False)
+
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         """
         Dispatch a client's message (see the module docstring, step 3).
@@ -659,9 +672,9 @@ class LiveFactory(WebSocketServerFactory):
         self.max_clients = max_clients
         self.clients: set[LiveProtocol] = set()
         self._token = token
+        # No maxMessagePayloadSize: Autobahn applies it to what we send too
+        # (LiveProtocol.onMessageFrameBegin bounds what clients send).
         self.setProtocolOptions(
-            maxMessagePayloadSize=MAX_MESSAGE,
-            maxFramePayloadSize=MAX_MESSAGE,
             allowedOrigins=list(origins),
             openHandshakeTimeout=10,
             closeHandshakeTimeout=1,
