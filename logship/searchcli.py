@@ -1,0 +1,164 @@
+"""C{logship search}: matching events of an index, newest first.
+
+    logship search --index URL [--name recent] [--from T] [--to T]
+        [--host H]... [--app A]... [--term WORD]... [--substring TEXT]...
+        [--q TEXT] [--json] [--limit N] [--count]
+
+Text lines as C{logship cat} prints them, or one JSON object per line
+(C{--json}); C{--count} prints only the number of matches.  A mistake in
+the arguments is one line on stderr and exit status 2; an index that
+cannot be read (missing, unreachable) is one line and status 1.
+
+The sqlite backend is read directly (no reactor); the elasticsearch one
+runs the reactor for the duration of the request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, BinaryIO, TextIO
+
+from logship.index import IndexUnavailable, _split_url, check_name
+from logship.query import MAX_LIMIT, Query, SearchResult, parse_q, parse_time
+from logship.render import event_json, event_text
+
+USAGE_ERROR = 2
+INDEX_ERROR = 1
+
+
+def add_search_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """
+    Add the C{search} subcommand to C{subparsers} (the result of
+    C{add_subparsers}); it runs L{run_search} through C{args.run}.
+    """
+    text = "search an index: matching events, newest first"
+    sub = subparsers.add_parser("search", help=text, description=text)
+    sub.set_defaults(run=run_search)
+    sub.add_argument("--index", required=True, metavar="URL",
+                     help="sqlite:DIR or elasticsearch:http://HOST:PORT")
+    sub.add_argument("--name", default="recent", help="index name (default: recent)")
+    sub.add_argument("--from", dest="start", metavar="T",
+                     help="first time (ISO 8601, epoch seconds, now, -15m, -2h, -7d)")
+    sub.add_argument("--to", dest="end", metavar="T", help="end time, excluded")
+    sub.add_argument("--host", action="append", default=[], metavar="H")
+    sub.add_argument("--app", action="append", default=[], metavar="A")
+    sub.add_argument("--term", action="append", default=[], metavar="WORD",
+                     help="a word, matched token by token, case ignored")
+    sub.add_argument("--substring", action="append", default=[], metavar="TEXT",
+                     help="text the message must contain, exactly")
+    sub.add_argument("--q", default="", metavar="TEXT",
+                     help='words are terms, "quoted text" is a substring')
+    sub.add_argument("--json", action="store_true", help="print JSON objects")
+    sub.add_argument("--limit", default="100", metavar="N",
+                     help=f"at most N events, 1 to {MAX_LIMIT} (default: 100)")
+    sub.add_argument("--count", action="store_true", help="print only the number of matches")
+    return sub
+
+
+def build_query(args: argparse.Namespace, now: float) -> Query:
+    """
+    The query of the command line.
+
+    @raise ValueError: a bad time, limit, term or quote.
+    """
+    terms, substrings = parse_q(args.q)
+    try:
+        limit = int(args.limit)
+    except ValueError:
+        raise ValueError(f"--limit must be a whole number, not {args.limit!r}") from None
+    return Query(
+        start=None if args.start is None else parse_time(args.start, now),
+        end=None if args.end is None else parse_time(args.end, now),
+        hosts=tuple(_arg_bytes(h) for h in args.host),
+        apps=tuple(_arg_bytes(a) for a in args.app),
+        terms=tuple(args.term) + terms,
+        substrings=tuple(args.substring) + substrings,
+        limit=limit,
+    )
+
+
+def _arg_bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def run_search(args: argparse.Namespace, out: BinaryIO | None = None,
+               err: TextIO | None = None, now: Callable[[], float] = time.time) -> int:
+    """
+    Run C{logship search}.
+
+    @param out: where results go (stdout's bytes by default).
+    @param err: where the error line goes (stderr by default).
+    @return: the exit status: 0, 1 (index unavailable), 2 (bad arguments).
+    """
+    out = sys.stdout.buffer if out is None else out
+    err = sys.stderr if err is None else err
+    try:
+        kind, rest = _split_url(args.index)
+        check_name(args.name)
+        query = build_query(args, now())
+    except ValueError as e:
+        err.write(f"logship search: {e}\n")
+        return USAGE_ERROR
+    try:
+        if kind == "sqlite":
+            answer = _sqlite(rest, args.name, query, args.count)
+        else:
+            answer = _elasticsearch(rest, args.name, query, args.count)
+    except IndexUnavailable as e:
+        err.write(f"logship search: {e}\n")
+        return INDEX_ERROR
+    if isinstance(answer, int):
+        out.write(b"%d\n" % answer)
+    else:
+        _write(out, answer, args.json)
+    return 0
+
+
+def _write(out: BinaryIO, result: SearchResult, as_json: bool) -> None:
+    for event in result.events:
+        if as_json:
+            out.write(json.dumps(event_json(event), ensure_ascii=False).encode() + b"\n")
+        else:
+            out.write(event_text(event) + b"\n")
+
+
+def _sqlite(directory: str, name: str, query: Query, count: bool) -> SearchResult | int:
+    from logship.index.sqlite import SqliteStore, check_directory, database_path
+
+    path = database_path(check_directory(directory, create=False), name)
+    store = SqliteStore(path, create=False)
+    try:
+        return store.count(query) if count else store.search(query, total=False)
+    finally:
+        store.close()
+
+
+def _elasticsearch(base: str, name: str, query: Query, count: bool) -> SearchResult | int:
+    from twisted.internet import reactor
+
+    from logship.index.elasticsearch import ElasticsearchIndex
+
+    index = ElasticsearchIndex(base, name, reactor, create=False, attempts=2, timeout=30)
+    outcome: list[Any] = []
+
+    def start() -> None:
+        d = index.count(query) if count else index.search(query)
+        d.addBoth(outcome.append)
+        d.addBoth(lambda _: index.close())
+        d.addBoth(lambda _: reactor.stop())
+
+    reactor.callWhenRunning(start)
+    reactor.run(installSignalHandlers=False)
+    (result,) = outcome
+    if hasattr(result, "raiseException"):
+        try:
+            result.raiseException()
+        except IndexUnavailable:
+            raise
+        except Exception as e:
+            raise IndexUnavailable(f"{base}: {type(e).__name__}: {e}") from None
+    return result
