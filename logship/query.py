@@ -151,11 +151,14 @@ class SearchResult:
     @ivar total: how many events match the query in all.
     @ivar next: an opaque cursor for the next page (put it in
         L{Query.cursor}), or C{None} when this page is the last.
+    @ivar total_exact: C{False} when C{total} is only a lower bound (a
+        backend may stop counting expensive matches, see C{docs/index.md}).
     """
 
     events: list[Event] = field(default_factory=list)
     total: int = 0
     next: str | None = None
+    total_exact: bool = True
 
 
 def parse_q(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:

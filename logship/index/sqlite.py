@@ -70,6 +70,11 @@ LONG_TOKEN = 16000
 #: At most this many trigrams of one substring are asked of the index.
 MAX_TRIGRAMS = 24
 
+#: L{SqliteStore.search} counts at most this many matches for C{total}
+#: when each candidate must be checked (substrings); L{SqliteStore.count}
+#: is always exact.
+TOTAL_CAP = 10_000
+
 #: Events per transaction of L{SqliteIndex.load}.
 LOAD_CHUNK = 10000
 
@@ -254,10 +259,10 @@ class _Plan:
                 )
                 self.params[f"lt{i}"] = " " + token.decode("latin-1") + " "
         if query.start is not None:
-            self.exact.append("e.point >= :ps")
+            self.exact.append("+e.point >= :ps")
             self.params["ps"] = query.start - OFFSET
         if query.end is not None:
-            self.exact.append("e.point < :pe")
+            self.exact.append("+e.point < :pe")
             self.params["pe"] = query.end - OFFSET
         self.tq = tq
 
@@ -292,7 +297,7 @@ class _Plan:
         Whether candidates need a check other than their point (substrings,
         long tokens): then counts read every candidate.
         """
-        return any(not c.startswith("e.point") for c in self.exact)
+        return any(not c.startswith("+e.point") for c in self.exact)
 
     def select(self, columns: str, lo: int, hi: int, extra: Sequence[str] = (),
                order: bool = True) -> str:
@@ -467,7 +472,9 @@ class SqliteStore:
         One page of events matching C{query}, newest first (ties: the later
         loaded first).
 
-        @param total: also count all matches (L{count}).
+        @param total: also count all matches (L{count}); when every
+            candidate must be checked (substrings), counting stops at
+            L{TOTAL_CAP} and C{total_exact} is false.
         """
         plan = _Plan(query)
         lo, hi = plan.id_range()
@@ -475,16 +482,21 @@ class SqliteStore:
         if query.cursor is not None:
             point, row_id = decode_cursor(query.cursor)
             hi = min(hi, _group_ids(point + OFFSET)[1])
-            extra.append("(e.point < :cp OR (e.point = :cp AND e.id < :cid))")
+            extra.append("(+e.point < :cp OR (+e.point = :cp AND e.id < :cid))")
             plan.params.update(cp=point, cid=row_id)
         rows = self._page_rows(plan, lo, hi, extra, query.limit)
         page = rows[: query.limit]
         nxt = encode_cursor(page[-1][1], page[-1][0]) if len(rows) > query.limit else None
-        return SearchResult(
-            events=[_event(row) for row in page],
-            total=self.count(query) if total else len(page),
-            next=nxt,
-        )
+        result = SearchResult(events=[_event(row) for row in page], next=nxt)
+        if not total:
+            result.total = len(page)
+        elif plan.exact_beyond_time():
+            result.total = self._count_rows(plan, *plan.id_range(), cap=TOTAL_CAP + 1)
+            if result.total > TOTAL_CAP:
+                result.total, result.total_exact = TOTAL_CAP, False
+        else:
+            result.total = self.count(query)
+        return result
 
     def _page_rows(self, plan: _Plan, lo: int, hi: int, extra: list[str],
                    limit: int) -> list[tuple]:
@@ -541,8 +553,13 @@ class SqliteStore:
             n += self._count_rows(plan, inner_hi + 1, hi)
         return n
 
-    def _count_rows(self, plan: _Plan, lo: int, hi: int) -> int:
-        sql = plan.select("count(*)", lo, hi, order=False)
+    def _count_rows(self, plan: _Plan, lo: int, hi: int, cap: int | None = None) -> int:
+        if lo > hi:
+            return 0
+        if cap is None:
+            sql = plan.select("count(*)", lo, hi, order=False)
+        else:
+            sql = f"SELECT count(*) FROM ({plan.select('1', lo, hi, order=False)} LIMIT {int(cap)})"
         return self._db.execute(sql, plan.params).fetchone()[0]
 
     def _count_inner(self, plan: _Plan, lo: int, hi: int) -> int:

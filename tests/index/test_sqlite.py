@@ -309,3 +309,25 @@ class FileTests(SynchronousTestCase):
         sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
         with self.assertRaises(IndexUnavailable):
             SqliteStore(other, create=False)
+
+
+class TotalCapTests(SynchronousTestCase):
+    """
+    Search totals of substring queries stop at TOTAL_CAP; count does not.
+    """
+
+    def test_cap(self) -> None:
+        """
+        Beyond the cap, total is the cap and marked inexact.
+        """
+        from logship.index import sqlite
+
+        self.patch(sqlite, "TOTAL_CAP", 5)
+        store = SqliteStore(":memory:")
+        self.addCleanup(store.close)
+        store.load([Event(BASE + i, 1, b"h", b"a", None, b"needle %d" % i) for i in range(8)])
+        result = store.search(Query(substrings=("needle",), limit=2))
+        self.assertEqual((result.total, result.total_exact), (5, False))
+        self.assertEqual(store.count(Query(substrings=("needle",))), 8)
+        exact = store.search(Query(substrings=("needle 3",)))
+        self.assertEqual((exact.total, exact.total_exact), (1, True))
