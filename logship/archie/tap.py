@@ -1,17 +1,219 @@
 """twistd entry point of C{logship-archie}.
 
-Not implemented yet: the options parser says so instead of starting a service.
+    twistd -n logship-archie [--listen tcp:4480:interface=127.0.0.1]
+        [--index sqlite:porter-data/index] [--porter http://127.0.0.1:4402]
+        [--live ws://127.0.0.1:4481/live]... [--token FILE] [--web DIR]
+        [--dedup-seconds 10] [--live-rate 2000] [--config archie.toml]
+
+L{Options} checks what it can before twistd starts: the endpoint, the
+index URL, the porter and live URLs, the web directory, and that a token
+is given when archie listens beyond loopback (L{logship.archie.access}).
+L{makeService} builds the site: the page (C{web/}, static files) and the
+JSON API (L{logship.archie.api}) behind the access L{Guard}.
 """
 
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+from twisted.application.service import IService, MultiService, Service
+from twisted.internet import endpoints
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.logger import Logger
 from twisted.python import usage
+from twisted.web.server import Site
+from twisted.web.static import File
 
-from logship._notyet import not_implemented_options
+from logship.archie.access import Guard, is_loopback, read_token
+from logship.archie.api import Api
+from logship.archie.history import HistoryWatches, PorterClient
+from logship.archie.indexes import Indexes
+from logship.config import ConfigOptions
+from logship.index import check_url
+from logship.listeners import Listener, check_listen
+from logship.tapsupport import positive_float, positive_int
 
-Options: type[usage.Options] = not_implemented_options("logship-archie")
+DEFAULT_LISTEN = "tcp:4480:interface=127.0.0.1"
+DEFAULT_PORTER = "http://127.0.0.1:4402"
+#: The page, next to the package in a source tree (or an editable install).
+DEFAULT_WEB = Path(__file__).resolve().parent.parent.parent / "web"
+
+_log = Logger(namespace="logship.archie.tap")
 
 
-def makeService(config: usage.Options) -> None:
+def live_url(text: str) -> tuple[str, str]:
     """
-    Never reached: L{Options} refuses to parse until the service exists.
+    A C{--live} value: a buck's live WebSocket URL (C{ws://HOST:PORT/live},
+    C{wss://...}, with C{?token=...} if that buck wants one).
+
+    @return: a name for the page (host and port) and the URL.
+    @raise usage.UsageError: it is not a ws or wss URL with a host.
     """
-    raise NotImplementedError("logship-archie")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as e:
+        raise usage.UsageError(f"--live {text}: {e}") from None
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise usage.UsageError(f"--live {text}: expected ws://HOST:PORT/live")
+    default = 443 if parts.scheme == "wss" else 80
+    name = f"{parts.hostname}:{port or default}"
+    return name, urlunsplit((parts.scheme, parts.netloc, parts.path or "/live", parts.query, ""))
+
+
+def porter_url(text: str) -> str:
+    """
+    A C{--porter} value: the porter's API, C{http(s)://HOST:PORT}.
+
+    @raise usage.UsageError: it is not one.
+    """
+    try:
+        parts = urlsplit(text)
+        parts.port
+    except ValueError as e:
+        raise usage.UsageError(f"--porter {text}: {e}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise usage.UsageError(f"--porter {text}: expected http://HOST:PORT")
+    return text.rstrip("/")
+
+
+class Options(ConfigOptions):
+    """
+    The options of C{twistd logship-archie}; see C{etc/archie.toml}.
+    """
+
+    synopsis = "[options]"
+    longdesc = (
+        "Serve the web page (live, search, history) and the JSON API over the"
+        " recent and history indexes; forward history requests to the porter."
+    )
+
+    optParameters: ClassVar[list[list[Any]]] = [
+        ["listen", "l", DEFAULT_LISTEN,
+         "Endpoint of the web site (beyond loopback, --token is required)."],
+        ["index", None, "sqlite:porter-data/index",
+         "The porter's index: sqlite:DIR or elasticsearch:http://HOST:9200."],
+        ["porter", None, DEFAULT_PORTER, "The porter's JSON API, http://HOST:PORT."],
+        ["token", None, None,
+         "A file (mode 0600) holding the token every request must present."],
+        ["web", None, str(DEFAULT_WEB), "The page's directory (static files)."],
+        ["dedup-seconds", None, 10.0,
+         "The page drops live events seen within this many seconds.", positive_float],
+        ["live-rate", None, 2000, "Events/s the page asks each buck for at most.", positive_int],
+        ["history-poll", None, 0.5,
+         "Seconds between two looks at a history job being watched.", positive_float],
+    ]
+    config_paths = frozenset({"token", "web"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["live"] = []
+        self.token: str | None = None
+
+    def opt_live(self, value: str) -> None:
+        """
+        A buck's live WebSocket, ws://HOST:PORT/live (repeatable; list every buck).
+        """
+        self["live"].append(live_url(value))
+
+    def postOptions(self) -> None:
+        super().postOptions()
+        check_listen("--listen", self["listen"])
+        try:
+            check_url(self["index"])
+        except ValueError as e:
+            raise usage.UsageError(f"--index: {e}") from None
+        self["porter"] = porter_url(self["porter"])
+        web = Path(self["web"])
+        if not (web / "index.html").is_file():
+            raise usage.UsageError(f"--web {web}: no index.html there")
+        if self["token"] is not None:
+            self.token = read_token(Path(self["token"]))
+        elif not is_loopback(self["listen"]):
+            raise usage.UsageError(
+                f"--listen {self['listen']} is not loopback-only: give --token FILE"
+                " (see docs/archie.md), or listen on interface=127.0.0.1"
+            )
+        names = [name for name, _ in self["live"]]
+        if len(set(names)) != len(names):
+            raise usage.UsageError("--live: the same buck is listed twice")
+
+
+class _Page(File):
+    """
+    The static page: no directory listings, and no caching (a deployed
+    page changes with archie).
+    """
+
+    def directoryListing(self) -> Any:
+        return self.childNotFound
+
+    def render_GET(self, request: Any) -> Any:
+        request.setHeader(b"cache-control", b"no-cache")
+        return super().render_GET(request)
+
+
+class _Closer(Service):
+    """
+    Closes the indexes, the porter's connections and the status streams
+    when archie stops.
+    """
+
+    def __init__(self, api: Api) -> None:
+        self._api = api
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        self._api.watches.stop()
+        return ensureDeferred(self._close())
+
+    async def _close(self) -> None:
+        await self._api.indexes.close()
+        await self._api.porter.close()
+
+
+def build_site(api: Api, web: Path, token: str | None) -> Site:
+    """
+    The site: the page from C{web}, the API under C{/api}, behind the
+    access guard.
+
+    @param token: the token requests must present, or C{None}.
+    """
+    page = _Page(str(web))
+    page.putChild(b"api", api.resource())
+    site = Site(Guard(page, token))
+    site.noisy = False
+    site.displayTracebacks = False
+    return site
+
+
+def makeService(config: Options, reactor: Any = None) -> IService:
+    """
+    Build archie: its site's listener, and what closes its connections.
+
+    @param config: the parsed L{Options}.
+    @param reactor: the reactor (the global one if C{None}).
+    """
+    if reactor is None:
+        from twisted.internet import reactor  # the edge: only here
+    porter = PorterClient(config["porter"], reactor)
+    api = Api(
+        indexes=Indexes(config["index"], reactor),
+        porter=porter,
+        watches=HistoryWatches(porter, reactor, interval=config["history-poll"]),
+        live=list(config["live"]),
+        now=time.time,
+        dedup_seconds=config["dedup-seconds"],
+        live_rate=config["live-rate"],
+    )
+    top = MultiService()
+    _Closer(api).setServiceParent(top)
+    if config.token is None:
+        _log.info("logship-archie: no token; listening on loopback only")
+    site = build_site(api, Path(config["web"]), config.token)
+    endpoint = endpoints.serverFromString(reactor, config["listen"])
+    Listener("logship-archie", config["listen"], endpoint, site).setServiceParent(top)
+    return top
