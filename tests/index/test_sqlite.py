@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
+import tempfile
 from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
@@ -277,6 +279,14 @@ class FileTests(SynchronousTestCase):
     """
     The database file: creation, reopening, refusal.
     """
+
+    def mktemp(self) -> str:
+        """
+        A fresh path in a temporary directory removed after the test.
+        """
+        directory = tempfile.mkdtemp(prefix="logship-index-test-")
+        self.addCleanup(shutil.rmtree, directory)
+        return os.path.join(directory, "x")
 
     def test_reopen_and_destroy(self) -> None:
         """
