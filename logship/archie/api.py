@@ -1,7 +1,8 @@
 """archie's JSON API (twisted.web resources under C{/api/}).
 
     GET  /api/search     q, from, to, host*, app*, index, limit, cursor
-                         -> {"events": [...], "total": N, "next": CURSOR|null}
+                         -> {"events": [...], "total": N, "total_exact": BOOL,
+                             "next": CURSOR|null}
     GET  /api/histogram  q, from (required), to, host*, app*, index, slots
                          -> {"from", "to", "first", "slot_seconds", "counts", "total"}
     GET  /api/facets     from, to, index -> {"hosts": [{"name", "count"}],
@@ -13,8 +14,10 @@
     GET  /api/history/ID/events -> server-sent events: "status" (the job, at
                          each change), "error", "end"
 
-Times are ISO 8601, epoch seconds or relative (C{-15m}, C{now}).  Results
-come newest first; C{next} is the C{cursor} of the next page.  A bad
+Times are ISO 8601, epoch seconds or relative (C{-15m}, C{now}).  Events
+have the shape of the bucks' live events (L{logship.render.live_json}).
+Results come newest first; C{total} may be a lower bound for expensive
+substring searches (then C{total_exact} is false); C{next} is the C{cursor} of the next page.  A bad
 parameter gets 400 C{{"error": WHY, "parameter": NAME}}; an index that does
 not exist 404 with C{"parameter": "index"}; an unreachable porter 502.
 See C{docs/archie.md}.
@@ -37,7 +40,6 @@ from logship.archie.history import HistoryWatches, PorterClient, PorterUnavailab
 from logship.archie.indexes import Indexes, NoSuchIndex
 from logship.archie.params import (
     BadParameter,
-    event_document,
     facets_request,
     histogram_request,
     job_id,
@@ -45,7 +47,7 @@ from logship.archie.params import (
 )
 from logship.index import IndexUnavailable
 from logship.query import Query, SearchResult
-from logship.render import iso_time
+from logship.render import iso_time, live_json
 
 #: The largest request body read, in bytes.
 MAX_BODY = 64 * 1024
@@ -141,8 +143,9 @@ class SearchResource(_Api):
                     raise
                 raise BadParameter("cursor", str(e)) from None
         return 200, {
-            "events": [event_document(e) for e in result.events],
+            "events": [live_json(e) for e in result.events],
             "total": result.total,
+            "total_exact": result.total_exact,
             "next": result.next,
         }
 

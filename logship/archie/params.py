@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
-
-from logship.event import Event
 from logship.index import check_name
-from logship.parse import PRI_NONE, TICKS_PER_SECOND
-from logship.query import MAX_POINT, Query, parse_q, parse_time
-from logship.render import iso_time
+from logship.parse import TICKS_PER_SECOND
+from logship.query import Query, parse_q, parse_time
 
 #: The page size when none is asked for.
 DEFAULT_LIMIT = 100
@@ -256,37 +252,3 @@ def job_id(text: str) -> str:
     if not _JOB_ID.fullmatch(text):
         raise BadParameter("id", f"{text[:80]!r} is not a history job id")
     return text
-
-
-def event_id(event: Event) -> str:
-    """
-    An event's identity as one string: C{POINT-CRC-HOST-APP} (point and
-    crc in hex, host and app as text).
-    """
-    host = event.shn.decode("utf-8", "replace")
-    app = event.app.decode("utf-8", "replace")
-    return f"{event.point:x}-{event.crc:08x}-{host}-{app}"
-
-
-def event_document(event: Event) -> dict[str, Any]:
-    """
-    An event as the API shows it, in the same shape as the bucks' live
-    stream: C{id}, C{point}, C{time}, C{host}, C{app}, C{pid},
-    C{severity}, C{facility}, C{message} (bytes that are not UTF-8 shown
-    replaced), and C{continued} for a part of a long line.
-    """
-    pri = None if event.pri == PRI_NONE else event.pri
-    document: dict[str, Any] = {
-        "id": event_id(event),
-        "point": event.point,
-        "time": iso_time(min(event.point, MAX_POINT)),
-        "host": event.shn.decode("utf-8", "replace"),
-        "app": event.app.decode("utf-8", "replace"),
-        "pid": None if event.pid is None else event.pid.decode("utf-8", "replace"),
-        "severity": None if pri is None else pri & 7,
-        "facility": None if pri is None else pri >> 3,
-        "message": event.message.decode("utf-8", "replace"),
-    }
-    if event.continued:
-        document["continued"] = True
-    return document

@@ -28,7 +28,6 @@ from twisted.web.server import Site
 from logship.archie.api import Api
 from logship.archie.history import HistoryWatches, PorterClient
 from logship.archie.indexes import Indexes
-from logship.archie.params import event_id
 from logship.archie.tap import DEFAULT_WEB, build_site
 from logship.archive import open_archive
 from logship.index import open_index
@@ -36,6 +35,7 @@ from logship.parse import TICKS_PER_SECOND
 from logship.porter.api import api_root
 from logship.porter.service import PorterService
 from logship.query import Query, parse_time
+from logship.render import event_id
 from tests.archie.common import APPS, COUNT, HOSTS, NOW, corpus, expected, write_index
 
 TOKEN = "t0ken-for-the-tests-0123456789"
@@ -208,7 +208,7 @@ async def test_search_document(archie: Setup) -> None:
         "host": "web-1", "app": "nginx", "pid": "100", "severity": 0, "facility": 3,
         "message": "GET /item/0 status=500 user=u0",
     }]
-    assert page["total"] == COUNT and page["next"]
+    assert page["total"] == COUNT and page["total_exact"] and page["next"]
 
 
 @pytest_twisted.ensureDeferred
@@ -346,7 +346,7 @@ async def test_recent_missing_is_empty(archie: Setup) -> None:
     await archie.api.indexes.close()
     os.rename(archie.index_dir / "recent.sqlite", archie.index_dir / "gone.sqlite")
     code, body = await archie.get("/api/search")
-    assert (code, body) == (200, {"events": [], "total": 0, "next": None})
+    assert (code, body) == (200, {"events": [], "total": 0, "total_exact": True, "next": None})
     code, body = await archie.get("/api/histogram", {"from": "-1h", "slots": "4"})
     assert code == 200 and body["total"] == 0 and set(body["counts"]) == {0}
 
