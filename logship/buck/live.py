@@ -66,15 +66,18 @@ MAX_RATE = 5000
 MAX_MESSAGE = 64 * 1024
 #: Seconds between two batches to one client, at least.
 FLUSH_INTERVAL = 0.1
-#: A client may get this many seconds' worth of its rate at once (a burst).
-BURST_SECONDS = 0.2
-#: Bytes of JSON one flush writes at most (older events beyond are skipped).
-MAX_FLUSH_BYTES = 512 * 1024
+#: A client may get this many seconds' worth of its rate at once (a burst:
+#: a tailer polls its files every 0.25 s and sends what it read at once).
+BURST_SECONDS = 1.0
+#: Bytes of JSON in one C{events} message, about (one event may exceed it).
+MAX_BATCH_BYTES = 256 * 1024
+#: Events pulled from the subscription at a time while building batches.
+PULL_CHUNK = 100
 #: Bound of a client's subscription: events, at least, and per unit of rate.
 MIN_PENDING = 1000
 PENDING_PER_RATE = 2
 #: Bound of a client's subscription: estimated bytes.
-MAX_PENDING_BYTES = 1 << 20
+MAX_PENDING_BYTES = 2 << 20
 #: Clients a buck serves at once, at most.
 DEFAULT_MAX_CLIENTS = 256
 #: Seconds a client's transport may stay full before it is closed.
@@ -437,34 +440,47 @@ class LiveStream:
         if allowance < 1:
             self._schedule()
             return
-        pulled = subscription.pull()
-        events = pulled.events
-        skipped = pulled.skipped
-        # The newest events the rate and the byte budget allow; the older
-        # ones are skipped (a live view wants the newest).
+        skipped = 0
+        # Over the rate: the oldest pending events are skipped (a live view
+        # wants the newest).
+        excess = subscription.pending - allowance
+        if excess > 0:
+            dropped = subscription.pull(excess)
+            skipped += dropped.skipped + len(dropped.events)
+            self.rate_skipped += len(dropped.events)
+        # Then batches of about MAX_BATCH_BYTES while the transport takes
+        # them; what is left waits in the subscription (bounded).
         encode = self._encoder.encode
-        kept: list[bytes] = []
+        sent = 0
+        parts: list[bytes] = []
         size = 0
-        for event in reversed(events):
-            if len(kept) >= allowance:
+        while sent < allowance and not self.paused and not self._closed:
+            pulled = subscription.pull(min(PULL_CHUNK, allowance - sent))
+            skipped += pulled.skipped
+            if not pulled.events:
                 break
-            data = encode(event)
-            if kept and size + len(data) > MAX_FLUSH_BYTES:
-                break
-            kept.append(data)
-            size += len(data) + 1
-        over = len(events) - len(kept)
-        kept.reverse()
-        self.rate_skipped += over
-        skipped += over
-        self.skipped += skipped
-        self._tokens -= len(kept)
+            for event in pulled.events:
+                data = encode(event)
+                parts.append(data)
+                size += len(data) + 1
+            sent += len(pulled.events)
+            if size >= MAX_BATCH_BYTES:
+                skipped = self._send_batch(skipped, parts)
+                parts = []
+                size = 0
+        if parts or skipped:
+            self._send_batch(skipped, parts)
+        self._tokens -= sent
         self._last_flush = now
+
+    def _send_batch(self, skipped: int, parts: list[bytes]) -> int:
         if skipped:
+            self.skipped += skipped
             self._send(skipped_message(skipped))
-        if kept:
-            self.sent += len(kept)
-            self._send(events_message(kept))
+        if parts:
+            self.sent += len(parts)
+            self._send(events_message(parts))
+        return 0
 
     def _stalled(self) -> None:
         self._stall_call = None
