@@ -463,11 +463,11 @@ class LiveStream:
                 data = encode(event)
                 parts.append(data)
                 size += len(data) + 1
+                if size >= MAX_BATCH_BYTES:
+                    skipped = self._send_batch(skipped, parts)
+                    parts = []
+                    size = 0
             sent += len(pulled.events)
-            if size >= MAX_BATCH_BYTES:
-                skipped = self._send_batch(skipped, parts)
-                parts = []
-                size = 0
         if parts or skipped:
             self._send_batch(skipped, parts)
         self._tokens -= sent
