@@ -56,7 +56,7 @@
 
   function follow(job) {
     if (FINAL[job.state] || state.streams.has(job.id) || !window.EventSource) return;
-    var source = new EventSource(job.events || "/api/history/" + encodeURIComponent(job.id) + "/events");
+    var source = new EventSource(job.stream || "/api/history/" + encodeURIComponent(job.id) + "/events");
     state.streams.set(job.id, source);
     source.addEventListener("status", function (message) {
       try { show(JSON.parse(message.data)); } catch (e) { /* ignore a bad message */ }

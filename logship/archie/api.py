@@ -8,7 +8,8 @@
     GET  /api/facets     from, to, index -> {"hosts": [{"name", "count"}],
                                              "apps": [...], "complete": BOOL}
     GET  /api/bucks      -> {"bucks": [{"name", "url"}], "dedup_seconds", "rate"}
-    POST /api/history    {"from", "to", "env", "expire_hours"} -> the porter's 202 job
+    POST /api/history    {"from", "to", "env", "expire_hours"} -> the porter's 202 job,
+                         with "stream": the URL of its status stream
     GET  /api/history    -> the porter's job list
     GET  /api/history/ID -> the porter's job
     GET  /api/history/ID/events -> server-sent events: "status" (the job, at
@@ -263,9 +264,9 @@ def _read_body(request: Request) -> dict[str, Any]:
     return document
 
 
-def _with_events_url(document: Any) -> Any:
+def _with_stream(document: Any) -> Any:
     if isinstance(document, dict) and isinstance(document.get("id"), str):
-        document = dict(document, events=f"/api/history/{document['id']}/events")
+        document = dict(document, stream=f"/api/history/{document['id']}/events")
     return document
 
 
@@ -287,7 +288,7 @@ class HistoryResource(Resource):
     async def _list(self) -> tuple[int, Any]:
         code, document = await self._api.porter.request("GET", "/api/history")
         if isinstance(document, dict) and isinstance(document.get("jobs"), list):
-            document = dict(document, jobs=[_with_events_url(j) for j in document["jobs"]])
+            document = dict(document, jobs=[_with_stream(j) for j in document["jobs"]])
         return code, document
 
     def render_POST(self, request: Request) -> Any:
@@ -299,7 +300,7 @@ class HistoryResource(Resource):
 
     async def _post(self, body: dict[str, Any]) -> tuple[int, Any]:
         code, document = await self._api.porter.request("POST", "/api/history", body)
-        return code, _with_events_url(document)
+        return code, _with_stream(document)
 
 
 class HistoryJobResource(Resource):
@@ -326,7 +327,7 @@ class HistoryJobResource(Resource):
 
     async def _get(self, checked: str) -> tuple[int, Any]:
         code, document = await self._api.porter.request("GET", f"/api/history/{checked}")
-        return code, _with_events_url(document)
+        return code, _with_stream(document)
 
 
 class _NotFound(Resource):
@@ -366,7 +367,7 @@ class HistoryEventsResource(_Api):
                 request.write(b": keepalive\n\n")
                 return
             if kind == "status":
-                document = _with_events_url(document)
+                document = _with_stream(document)
             data = json.dumps(document, ensure_ascii=False)
             request.write(f"event: {kind}\ndata: {data}\n\n".encode("utf-8"))
             if kind == "end":

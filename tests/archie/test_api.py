@@ -442,15 +442,15 @@ async def test_history(archie: Setup) -> None:
     assert code == 202, job
     assert job["state"] == "queued" and job["index"] == f"history-{job['id']}"
     assert job["status"] == f"/api/history/{job['id']}"
-    assert job["events"] == f"/api/history/{job['id']}/events"
+    assert job["stream"] == f"/api/history/{job['id']}/events"
     stored = archie.porter.state.history(job["id"])
     assert stored is not None and (stored.start, stored.end) == (ticks(7200), ticks(3600))
-    stream = await read_events(archie.base + job["events"], {})
+    stream = await read_events(archie.base + job["stream"], {})
     kinds = [kind for kind, _ in stream]
     assert kinds[-1] == "end" and kinds[-2] == "status", stream
     assert stream[-2][1]["state"] == "ready" and stream[-2][1]["id"] == job["id"]
     code, same = await archie.get(job["status"])
-    assert (code, same["state"], same["events"]) == (200, "ready", job["events"])
+    assert (code, same["state"], same["stream"]) == (200, "ready", job["stream"])
     code, listing = await archie.get("/api/history")
     assert code == 200 and [j["id"] for j in listing["jobs"]] == [job["id"]]
 
