@@ -13,7 +13,14 @@ $(STAMP): setup.py
 	$(BIN)/python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"
 	touch $(STAMP)
 
-test: $(STAMP)
+# The browser tests drive Debian's chromium (Playwright for Python, with
+# executable_path): install it when missing (as root; nothing when present).
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -q tests
 
 demo: $(STAMP)

@@ -33,6 +33,7 @@ setup(
             "pytest-twisted>=1.14",
             "hypothesis>=6.100",
             "moto[server]>=5.0",
+            "playwright>=1.40",  # browser tests, with Debian's chromium (no browser download)
         ],
     },
     entry_points={"console_scripts": ["logship = logship.cli:main"]},
