@@ -1,4 +1,4 @@
-"""The C{logship} command: parse, import, cat, keygen, history, demo.
+"""The C{logship} command: parse, import, cat, keygen, search, history, demo.
 
 Every user mistake ends in one line on stderr, never a traceback: exit
 status 2 for bad usage (unknown option, missing file), 1 for bad data (a
@@ -36,6 +36,7 @@ from logship.ingest import LineEncoder, check_host, split_lines, this_host
 from logship.keys import KeyFileError, write_new_key
 from logship.render import event_json, event_text, whole_lines
 from logship.sample import sample_lines
+from logship.searchcli import add_search_parser
 from logship.zones import local_zone, parse_zone
 
 USAGE_ERROR = 2
@@ -344,6 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = add("keygen", cmd_keygen, "write a new cluster key (mode 0600)")
     sub.add_argument("path", type=Path, metavar="PATH")
+
+    add_search_parser(commands)
 
     sub = add("history", cmd_history, "load a past time range into a history index (via the porter)")
     add_history_arguments(sub)
