@@ -41,7 +41,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from twisted.application.internet import ClientService, backoffPolicy
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, ensureDeferred, maybeDeferred
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
@@ -58,7 +57,7 @@ from logship.periodic import periodic
 from logship.porter.bucks import BuckLink, BuckUnavailable
 from logship.porter.merge import Decoded, decode_all, merge, split_records
 from logship.porter.state import HistoryJob, ManifestEntry, PorterState
-from logship.wire.protocol import WireClientFactory
+from logship.wire.protocol import buck_client
 
 #: Seconds a bucket must be quiet before it is archived (DESIGN.md: 48 h).
 DEFAULT_QUIET = 48 * 3600
@@ -183,16 +182,8 @@ class PorterService(MultiService):
         self.links: dict[str, BuckLink] = {}
         for name, endpoint in bucks.items():
             link = self.links[name] = BuckLink(name, clock, request_timeout)
-            factory = WireClientFactory(
-                key=key, node=node, role="porter", handler=link, clock=clock,
-                accept_roles=("buck",),
-            )
-            ClientService(
-                endpoint,
-                factory,
-                retryPolicy=backoffPolicy(initialDelay=0.5, maxDelay=10.0),
-                clock=clock,
-                prepareConnection=lambda protocol: protocol.when_connected(),
+            buck_client(
+                endpoint, key=key, node=node, role="porter", handler=link, clock=clock
             ).setServiceParent(self)
         periodic(interval, self.round, clock, self._log).setServiceParent(self)
 

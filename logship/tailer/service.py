@@ -36,7 +36,6 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
-from twisted.application.internet import ClientService, backoffPolicy
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
@@ -58,7 +57,7 @@ from logship.tailer.follow import Follower, FollowState
 from logship.tailer.shipper import Shipper
 from logship.tailer.spool import Spool
 from logship.wire.messages import Ack, ArchivedReply, BucketAck, Durability, Message
-from logship.wire.protocol import CloseReason, IPeerConnection, IWireHandler, WireClientFactory
+from logship.wire.protocol import CloseReason, IPeerConnection, IWireHandler, buck_client
 
 CHECKPOINT = "tailer.json"
 _SEQUENCER = "points"
@@ -208,20 +207,13 @@ class TailerService(MultiService):
         self.lines_read = 0
         self.events_stored = 0
         for name, endpoint in bucks.items():
-            factory = WireClientFactory(
+            buck_client(
+                endpoint,
                 key=key,
                 node=node,
                 role="tailer",
                 handler=_BuckLink(name, self.delivery, self.shipper),
                 clock=clock,
-                accept_roles=("buck",),
-            )
-            ClientService(
-                endpoint,
-                factory,
-                retryPolicy=backoffPolicy(initialDelay=0.5, maxDelay=10.0),
-                clock=clock,
-                prepareConnection=lambda protocol: protocol.when_connected(),
             ).setServiceParent(self)
         self._tick_safely = never_fails(self.tick, self._log)
         for interval, job in (

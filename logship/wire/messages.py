@@ -744,16 +744,15 @@ class ArchivedAck:
 
 
 @dataclass(frozen=True, slots=True)
-class ArchivedQuery:
+class _Starts:
     """
-    A tailer asks the buck that took its upload of some buckets whether
-    they were archived since (then the tailer may delete its copies).
+    A request or answer carrying a list of bucket starts in its payload.
 
-    @ivar request_id: echoed in the L{ArchivedReply}.
+    @ivar request_id: chosen by the asker, echoed in the answer.
     @ivar starts: the buckets' starts.
     """
 
-    TYPE: ClassVar[str] = "archived-query"
+    TYPE: ClassVar[str]
 
     request_id: int
     starts: list[int]
@@ -768,42 +767,30 @@ class ArchivedQuery:
         )
 
     @classmethod
-    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> ArchivedQuery:
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> Any:
         _check_header(header, cls.TYPE, ("request_id",))
         starts = [s for (s,) in _unpack_ints(payload, _STARTS, cls.TYPE)]
         return cls(header["request_id"], starts)
 
 
 @dataclass(frozen=True, slots=True)
-class ArchivedReply:
+class ArchivedQuery(_Starts):
+    """
+    A tailer asks the buck that took its upload of some buckets whether
+    they were archived since (then the tailer may delete its copies).
+    """
+
+    TYPE: ClassVar[str] = "archived-query"
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedReply(_Starts):
     """
     A buck's answer to L{ArchivedQuery}: those of the asked buckets whose
     whole file (uploads included) was archived and deleted.
-
-    @ivar request_id: the request's.
-    @ivar starts: the archived ones among the asked starts.
     """
 
     TYPE: ClassVar[str] = "archived-reply"
-
-    request_id: int
-    starts: list[int]
-
-    def __post_init__(self) -> None:
-        _check_int("request_id", self.request_id, 0, _MAX_U64)
-        _check_starts("starts", self.starts)
-
-    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
-        return {"request_id": self.request_id}, _pack_ints(
-            [(s,) for s in self.starts], _STARTS
-        )
-
-    @classmethod
-    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> ArchivedReply:
-        _check_header(header, cls.TYPE, ("request_id",))
-        starts = [s for (s,) in _unpack_ints(payload, _STARTS, cls.TYPE)]
-        return cls(header["request_id"], starts)
-
 
 @dataclass(frozen=True, slots=True)
 class Error:

@@ -47,8 +47,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
+from twisted.internet.interfaces import (
+    IAddress,
+    IDelayedCall,
+    IReactorTime,
+    IStreamClientEndpoint,
+)
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -771,3 +777,32 @@ class WireClientFactory(WireFactory):
     """
 
     side = Side.CLIENT
+
+
+def buck_client(
+    endpoint: IStreamClientEndpoint,
+    *,
+    key: bytes | None,
+    node: str,
+    role: Role,
+    handler: IWireHandler,
+    clock: IReactorTime,
+) -> ClientService:
+    """
+    A service keeping one connection to a buck: reconnecting with backoff
+    and jitter (0.5 s to 10 s), a connection counting only once its
+    handshake completed.  The tailer and the porter keep one per buck.
+
+    @param handler: receives the connection's messages.
+    """
+    factory = WireClientFactory(
+        key=key, node=node, role=role, handler=handler, clock=clock, accept_roles=("buck",)
+    )
+    return ClientService(
+        endpoint,
+        factory,
+        retryPolicy=backoffPolicy(initialDelay=0.5, maxDelay=10.0),
+        clock=clock,
+        prepareConnection=lambda protocol: protocol.when_connected(),
+    )
+
