@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import json
+import re
+import os
 import signal
 import time
 import uuid
@@ -21,7 +23,8 @@ from urllib.request import urlopen
 
 import pytest
 
-from tests.browser.conftest import WebCluster, keep_screenshot, poll
+from logship.sample import sample_lines
+from tests.browser.conftest import ARCHIE_READY, WebCluster, keep_screenshot, poll
 from tests.integration.delivery import append_lines
 
 pytest.importorskip("playwright")
@@ -201,7 +204,11 @@ def test_live_line_within_2s_once(cluster: WebCluster, page: Page) -> None:
     expect(live_rows(page, marker)).to_have_count(1)
     received = sum(b["received"] for b in stats(page)["bucks"])
     assert received >= 2
-    keep_screenshot(page, "live")
+    if os.environ.get("LOGSHIP_SCREENSHOTS"):
+        sample = list(sample_lines(40, rate=20, seed=5))
+        append_lines(cluster.log, sample)
+        page.wait_for_function(f"Logship.live.stats().shown >= {stats(page)['shown'] + 40}")
+        keep_screenshot(page, "live")
 
 
 def test_live_survives_a_buck_restart(cluster: WebCluster, page: Page) -> None:
@@ -282,3 +289,35 @@ def test_live_responsive_at_2000_lines_per_second(cluster: WebCluster, page: Pag
     expect(live_rows(page, "held back")).to_have_count(0)
     page.click("#live-pause")
     expect(live_rows(page, "held back")).to_have_count(1)
+
+
+# -- access --------------------------------------------------------------------
+
+
+def test_token(cluster: WebCluster, page: Page) -> None:
+    """
+    An archie with a token: the page without it says what to do; opened
+    once with ?token=, it drops the token from the address and works
+    (the API calls carry the cookie), live included.
+    """
+    token = "browser-test-token-" + uuid.uuid4().hex
+    token_file = cluster.group.root / "archie.token"
+    token_file.write_text(token + "\n")
+    token_file.chmod(0o600)
+    args = ["--listen", "tcp:0:interface=127.0.0.1", "--token", str(token_file),
+            "--index", f"sqlite:{cluster.group.root / 'porter' / 'index'}",
+            "--porter", f"http://127.0.0.1:{cluster.porter.port}"]
+    for port in cluster.live_ports:
+        args += ["--live", f"ws://127.0.0.1:{port}/live"]
+    guarded = cluster.group.start_twistd("logship-archie", args, name="archie-token",
+                                         ready=ARCHIE_READY)
+    base = f"http://127.0.0.1:{guarded.port}"
+    response = page.goto(base + "/#live")
+    assert response is not None and response.status == 401
+    expect(page.locator("body")).to_contain_text("?token=")
+    page.goto(base + f"/?token={token}#live")
+    assert page.url == base + "/#live"
+    wait_bucks_open(page)
+    page.click("#nav-search")
+    expect(page.locator("#search-count")).to_have_attribute("data-total", re.compile(r"\d+"))
+    guarded.stop()
