@@ -6,13 +6,15 @@ One poll tick, every C{poll_interval} seconds:
      (L{Follower.poll}); each line becomes events (L{LineEncoder}).
   2. The events are appended to the spool of the file's durability (local
      bucket files) and the spools are flushed (fsynced for C{ack2+fsync}).
-  3. Only then are the files' offsets, with their point sequencers' states,
-     saved in the checkpoint, together with how far each spool file was
-     delivered: a crash re-reads, never skips, and the re-read gives the
-     same points, so the replays collapse downstream.
-  4. The pump hands chunks of undelivered records from the spools to the
+  3. The pump hands chunks of undelivered records from the spools to the
      L{Delivery} engine, a bounded number of batches in flight; each
      delivered chunk (R acks) advances its spool's delivered offset.
+  4. Only after the flush are the files' offsets, with their point
+     sequencers' states, saved in the checkpoint, together with how far
+     each spool file was delivered: a crash re-reads, never skips, and the
+     re-read gives the same points, so the replays collapse downstream.
+     (The pump goes first so that the checkpoint's fsync does not delay
+     the batches.)
 
 Disk is the buffer: when fewer than R bucks are reachable, reading goes on
 into the spools and the pump waits; when the bucks come back, the backlog
@@ -356,7 +358,7 @@ class TailerService(MultiService):
 
     def tick(self) -> None:
         """
-        Read, store, checkpoint, deliver (see the module docstring).
+        Read, store, deliver, checkpoint (see the module docstring).
         """
         if self._stopping:
             return
@@ -382,11 +384,14 @@ class TailerService(MultiService):
             for spool in self.spools.values():
                 spool.flush()
             self._dirty = True
+        # Send first: the checkpoint's fsync would delay the batches (the
+        # live view's latency), and a batch sent before the save is safe (a
+        # crash re-reads the same events, with the same points).
+        self._pump()
         # The offsets in memory are those of flushed lines, so a save may
         # wait; saving at most once a poll interval bounds the fsyncs.
         if self._dirty and self._clock.seconds() - self._last_save >= self._poll_interval:
             self._save()
-        self._pump()
         if more and self._again is None:
             # A file had more than one poll's worth: read on after the
             # reactor has had a turn (acks, connections).
