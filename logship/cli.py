@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import tzinfo
@@ -24,6 +23,7 @@ from logship.bucket import (
     iter_records,
     list_buckets,
 )
+from logship.demo import DemoError, DemoSettings, run_demo
 from logship.event import CorruptEvent, Event, decode
 from logship.historycli import (
     HistoryFailed,
@@ -35,7 +35,6 @@ from logship.importer import import_files
 from logship.ingest import LineEncoder, check_host, split_lines, this_host
 from logship.keys import KeyFileError, write_new_key
 from logship.render import event_json, event_text, whole_lines
-from logship.sample import sample_lines
 from logship.searchcli import add_search_parser
 from logship.zones import local_zone, parse_zone
 
@@ -248,39 +247,20 @@ def cmd_keygen(args: argparse.Namespace, out: BinaryIO) -> int:
 
 def cmd_demo(args: argparse.Namespace, out: BinaryIO) -> int:
     """
-    C{logship demo}: import the given files, or a generated sample log, into
-    buckets in a work directory and show them back.
+    C{logship demo}: the whole system on this machine (L{logship.demo}).
     """
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="logship-demo-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    files = [_existing(p) for p in args.files]
-    if not files:
-        sample = workdir / "sample.log"
-        with open(sample, "wb") as f:
-            for line in sample_lines(2000, start=time.time() - 600, rate=4):
-                f.write(line + b"\n")
-        files = [sample]
-    buckets = workdir / "buckets"
-    summary = import_files(
-        files,
-        buckets,
-        host=this_host(),
-        tz=local_zone(),
-        year=None,
-        bucket_seconds=60,
+    settings = DemoSettings(
+        workdir=args.workdir.resolve(),
+        files=[_existing(p).resolve() for p in args.files],
+        port_base=args.port_base,
+        bucket_seconds=args.bucket_seconds,
+        rate=args.rate,
+        quiet=args.quiet,
     )
-    shown = 0
-    for _, path in list_buckets(buckets)[-2:]:
-        for event in whole_lines(_read_bucket(path, _stderr)):
-            out.write(event_text(event) + b"\n")
-            shown += 1
-    print(
-        f"\nlogship demo: {summary.lines} lines from {', '.join(map(str, files))}"
-        f" into {summary.buckets} buckets under {buckets}; the last {shown}"
-        f" events above.\nSee them all with: logship cat {buckets}",
-        file=sys.stderr,
-    )
-    return 0
+    try:
+        return run_demo(settings, args.duration)
+    except DemoError as e:
+        raise CommandError(str(e), USAGE_ERROR) from None
 
 
 def cmd_history(args: argparse.Namespace, out: BinaryIO) -> int:
@@ -351,9 +331,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = add("history", cmd_history, "load a past time range into a history index (via the porter)")
     add_history_arguments(sub)
 
-    sub = add("demo", cmd_demo, "run logship on this machine and show the result")
-    sub.add_argument("--workdir", type=Path, metavar="DIR")
-    sub.add_argument("files", nargs="*", type=Path, metavar="FILE")
+    sub = add("demo", cmd_demo, "run 3 bucks, a tailer, the porter and the web page here")
+    sub.add_argument("--workdir", type=Path, default=Path("demo-work"), metavar="DIR",
+                     help="where everything lives (default: ./demo-work; kept between runs)")
+    sub.add_argument("--port-base", type=int, default=4400, metavar="B",
+                     help="bucks on B+1..3 (live B+11..13), the page on B+80, the porter B+90")
+    sub.add_argument("--bucket-seconds", type=bucket_seconds, default=10,
+                     help="the bucket interval (default 10: search shows lines within ~20 s)")
+    sub.add_argument("--rate", type=float, default=20.0,
+                     help="sample lines per second when no files are given (default 20)")
+    sub.add_argument("--quiet", type=float, default=300.0,
+                     help="seconds before a bucket is archived (default 300)")
+    sub.add_argument("--duration", type=float, metavar="SECONDS",
+                     help="stop after this long (default: at Ctrl-C)")
+    sub.add_argument("files", nargs="*", type=Path, metavar="FILE",
+                     help="files to follow (default: a generated sample log)")
     return parser
 
 

@@ -206,12 +206,3 @@ class KeygenTests(CLITestCase):
         error = self.assertUserError(logship("keygen", str(path)), 1)
         self.assertIn("already exists", error)
         self.assertEqual(path.read_bytes(), before)
-
-
-class DemoTests(CLITestCase):
-    def test_demo(self) -> None:
-        result = logship("demo", "--workdir", str(self.tmp))
-        self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertIn(b"2000 lines", result.stderr)
-        self.assertGreater(len(result.stdout.splitlines()), 10)
-        self.assertTrue(list_buckets(self.tmp / "buckets"))

@@ -1,0 +1,72 @@
+"""Tests for L{logship.demo}: `logship demo` runs the whole system."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from logship.demo import ARCHIE_PORT, BUCK_PORTS, LIVE_PORTS, PORTER_PORT
+from tests.integration.delivery import wait_for
+
+
+def free_base() -> int:
+    """
+    A port base whose every demo port is free on 127.0.0.1 now.
+    """
+    offsets = [*BUCK_PORTS, *LIVE_PORTS, ARCHIE_PORT, PORTER_PORT]
+    for base in range(20000 + os.getpid() % 200 * 100, 60000, 100):
+        try:
+            for offset in offsets:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", base + offset))
+        except OSError:
+            continue
+        return base
+    raise AssertionError("no free port range")
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_demo_runs_everything(tmp_path: Path) -> None:
+    """
+    `logship demo` starts the cluster on a generated log, prints the page's
+    URL, serves the page and finds the sample lines by search; SIGINT
+    (Ctrl-C) stops it cleanly.
+    """
+    base = free_base()
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "logship", "demo", "--workdir", str(tmp_path / "work"),
+         "--port-base", str(base), "--bucket-seconds", "1", "--rate", "50"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert demo.stderr is not None
+        first = demo.stderr.readline()
+        assert "are running" in first, first
+        url = f"http://127.0.0.1:{base + ARCHIE_PORT}/"
+        assert url in demo.stderr.readline()
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert b"<html" in response.read().lower()
+
+        def found() -> int:
+            return get_json(f"{url}api/search?q=sshd&limit=5")["total"]
+
+        wait_for(found, 60, "sample lines found by search")
+        status = get_json(f"http://127.0.0.1:{base + PORTER_PORT}/api/status")
+        assert all(buck["connected"] for buck in status["bucks"].values())
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(30) == 0
+        assert "Traceback" not in (tmp_path / "work" / "demo.log").read_text()
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
