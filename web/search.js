@@ -18,7 +18,9 @@
     hosts: new Set(),
     apps: new Set(),
     histogram: null,
-    serial: 0,         // answers to an older search are dropped
+    serial: 0,         // answers to an older page are dropped
+    searches: 0,       // answers to an older search are dropped
+    ranges: 0,         // facets of an older range are dropped
   };
 
   function resolveRange() {
@@ -45,6 +47,8 @@
   // A new search: from the form (range resolved again).
   function run(event) {
     if (event) event.preventDefault();
+    state.searches++;
+    state.ranges++;
     state.range = resolveRange();
     state.cursors = [null];
     state.page = 0;
@@ -55,6 +59,7 @@
 
   // The same search with other facets: keep the resolved range.
   function refine() {
+    state.searches++;
     state.cursors = [null];
     state.page = 0;
     fetchPage();
@@ -112,11 +117,11 @@
   // -- histogram -----------------------------------------------------------
 
   function fetchHistogram() {
-    var serial = state.serial;
+    var search = state.searches;
     var params = filters();
     params.slots = 60;
     L.api("GET", "/api/histogram?" + L.query(params)).then(function (result) {
-      if (serial !== state.serial && serial + 1 !== state.serial) return;
+      if (search !== state.searches) return;
       state.histogram = result.status === 200 ? result.body : null;
       drawHistogram(-1);
     });
@@ -191,9 +196,10 @@
   // -- facets --------------------------------------------------------------
 
   function fetchFacets() {
+    var ranges = state.ranges;
     var params = { from: state.range.from, to: state.range.to, index: L.$("search-index").value };
     L.api("GET", "/api/facets?" + L.query(params)).then(function (result) {
-      if (result.status !== 200) return;
+      if (result.status !== 200 || ranges !== state.ranges) return;
       renderFacet("facet-hosts", result.body.hosts, state.hosts);
       renderFacet("facet-apps", result.body.apps, state.apps);
       L.$("facet-note").textContent = result.body.complete ? "" : "counts of names seen in a sample of the range";

@@ -230,7 +230,7 @@ class Guard(Resource):
 
     @staticmethod
     def _location_without_token(request: Request) -> bytes:
-        path = request.path or b"/"
+        path = b"/" + (request.path or b"/").lstrip(b"/")  # never //host: no open redirect
         rest = [
             (k, v) for k, values in request.args.items() if k != b"token" for v in values
         ]

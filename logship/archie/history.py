@@ -100,6 +100,7 @@ class _Watch:
         self.job_id = job_id
         self.watchers: list[Watcher] = []
         self.last: dict[str, Any] | None = None
+        self._error: str | None = None
         self._busy = False
         self._ticks = 0
         self._loop = LoopingCall(self._tick)
@@ -137,8 +138,11 @@ class _Watch:
                 "GET", f"/api/history/{self.job_id}"
             )
         except PorterUnavailable as e:
-            self.tell("error", {"error": str(e)})
+            if str(e) != self._error:  # once per outage, not once per poll
+                self._error = str(e)
+                self.tell("error", {"error": str(e)})
             return
+        self._error = None
         if code == 404:
             self.tell("error", document if isinstance(document, dict) else {"error": "no such job"})
             self._owner._finish(self)

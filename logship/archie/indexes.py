@@ -74,13 +74,11 @@ class Indexes:
         @return: the index, or C{None} for a C{recent} index that does not
             exist yet (read it as empty).
         @raise NoSuchIndex: a history index that does not exist.
-        @raise IndexUnavailable: the index cannot be read.
+        @raise IndexUnavailable: the index (or the list of indexes) cannot
+            be read.
         """
         if name != "recent":
-            try:
-                known = await self._known()
-            except IndexUnavailable:
-                known = set()
+            known = await self._known()
             if name not in known:
                 self._names = None  # look again next time
                 await self._close(name)

@@ -526,6 +526,11 @@ async def test_token(guarded: Setup) -> None:
     assert cookie.startswith(f"archie_token={TOKEN}")
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
     await treq.content(response)
+    response = await treq.get(guarded.base + f"//evil.example/x?a=1&token={TOKEN}",
+                              reactor=reactor, allow_redirects=False)
+    assert response.code == 303
+    assert response.headers.getRawHeaders("location") == ["/evil.example/x?a=1"]
+    await treq.content(response)
     response = await treq.get(guarded.base + "/?token=wrong", reactor=reactor,
                               allow_redirects=False)
     assert response.code == 401 and not response.headers.getRawHeaders("set-cookie")
