@@ -63,11 +63,23 @@ class PluginDiscoveryTests(SynchronousTestCase):
             cwd=self.tmp, env=env, capture_output=True, timeout=60,
         ).stdout)
 
-    def test_not_implemented_yet_is_a_clean_error(self) -> None:
+    def test_usage_errors_are_clean(self) -> None:
+        """
+        Each service refuses a command line it cannot run with one line of
+        reason and status 1, no traceback.
+        """
         twistd = Path(sys.executable).parent / "twistd"
-        result = subprocess.run(
-            [str(twistd), "-n", "logship-archie"], cwd=self.tmp, capture_output=True, timeout=60
-        )
-        self.assertEqual(result.returncode, 1)
-        self.assertIn(b"not implemented yet", result.stdout + result.stderr)
-        self.assertNotIn(b"Traceback", result.stdout + result.stderr)
+        for plugin, reason in (
+            ("logship-porter", b"no --buck"),
+            ("logship-tailer", b"no files to follow"),
+            ("logship-buck", b"--key"),
+            ("logship-archie", b"--index"),
+        ):
+            argv = [str(twistd), "-n", plugin]
+            if plugin == "logship-archie":
+                argv += ["--index", "mysql:nowhere"]
+            result = subprocess.run(argv, cwd=self.tmp, capture_output=True, timeout=60)
+            output = result.stdout + result.stderr
+            self.assertEqual(result.returncode, 1, (plugin, output))
+            self.assertIn(reason, output, plugin)
+            self.assertNotIn(b"Traceback", output, plugin)

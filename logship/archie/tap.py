@@ -1,7 +1,7 @@
 """twistd entry point of C{logship-archie}.
 
     twistd -n logship-archie [--listen tcp:4480:interface=127.0.0.1]
-        [--index sqlite:porter-data/index] [--porter http://127.0.0.1:4402]
+        [--index sqlite:porter-data/index] [--porter http://127.0.0.1:4490]
         [--live ws://127.0.0.1:4481/live]... [--token FILE] [--web DIR]
         [--dedup-seconds 10] [--live-rate 2000] [--config archie.toml]
 
@@ -37,7 +37,7 @@ from logship.listeners import Listener, check_listen
 from logship.tapsupport import positive_float, positive_int
 
 DEFAULT_LISTEN = "tcp:4480:interface=127.0.0.1"
-DEFAULT_PORTER = "http://127.0.0.1:4402"
+DEFAULT_PORTER = "http://127.0.0.1:4490"
 #: The page, next to the package in a source tree (or an editable install).
 DEFAULT_WEB = Path(__file__).resolve().parent.parent.parent / "web"
 

@@ -52,11 +52,11 @@ class OptionsTests(SynchronousTestCase):
 
     def test_defaults(self) -> None:
         """
-        By default: loopback, the porter on 4402, no live bucks, no token.
+        By default: loopback, the porter on 4490, no live bucks, no token.
         """
         options = self.parse()
         self.assertEqual(options["listen"], "tcp:4480:interface=127.0.0.1")
-        self.assertEqual(options["porter"], "http://127.0.0.1:4402")
+        self.assertEqual(options["porter"], "http://127.0.0.1:4490")
         self.assertEqual(options["live"], [])
         self.assertIsNone(options.token)
 
@@ -80,7 +80,7 @@ class OptionsTests(SynchronousTestCase):
             (["--live", "ws:///live"], "--live"),
             (["--live", "ws://127.0.0.1:4481/live", "--live", "ws://127.0.0.1:4481/x"], "twice"),
             (["--porter", "ftp://x"], "--porter"),
-            (["--porter", "http://127.0.0.1:4402/api"], "--porter"),
+            (["--porter", "http://127.0.0.1:4490/api"], "--porter"),
             (["--index", "mysql:x"], "--index"),
             (["--listen", "nonsense:1"], "--listen"),
             (["--web", str(self.tmp)], "index.html"),
