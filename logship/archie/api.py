@@ -40,18 +40,16 @@ from twisted.web.server import NOT_DONE_YET, Request
 from logship.archie.history import HistoryWatches, PorterClient, PorterUnavailable
 from logship.archie.indexes import Indexes, NoSuchIndex
 from logship.archie.params import (
-    BadParameter,
     facets_request,
     histogram_request,
     job_id,
     search_request,
 )
 from logship.index import IndexUnavailable
+from logship.jsonapi import BadParameter, error_answer, json_answer, read_json_body
 from logship.query import Query, SearchResult
 from logship.render import iso_time, live_json
 
-#: The largest request body read, in bytes.
-MAX_BODY = 64 * 1024
 #: Time slices the facets sample, and events per slice.
 FACET_SLICES = 8
 FACET_SAMPLE = 250
@@ -59,20 +57,6 @@ FACET_SAMPLE = 250
 FACET_NAMES = 50
 
 _log = Logger(namespace="logship.archie.api")
-
-
-def _json(request: Request, status: int, document: Any) -> bytes:
-    request.setResponseCode(status)
-    request.setHeader(b"content-type", b"application/json; charset=utf-8")
-    request.setHeader(b"cache-control", b"no-store")
-    return json.dumps(document, ensure_ascii=False).encode("utf-8") + b"\n"
-
-
-def _error(request: Request, status: int, why: str, parameter: str | None = None) -> bytes:
-    document: dict[str, Any] = {"error": why}
-    if parameter is not None:
-        document["parameter"] = parameter
-    return _json(request, status, document)
 
 
 def _answer(request: Request, work: Coroutine[Any, Any, tuple[int, Any]]) -> Any:
@@ -89,18 +73,18 @@ def _answer(request: Request, work: Coroutine[Any, Any, tuple[int, Any]]) -> Any
         if isinstance(result, Failure):
             error = result.value
             if isinstance(error, BadParameter):
-                body = _error(request, 400, str(error), error.parameter)
+                body = error_answer(request, 400, str(error), error.parameter)
             elif isinstance(error, NoSuchIndex):
-                body = _error(request, 404, f"no index {error.args[0]!r} (not loaded yet, or expired)", "index")
+                body = error_answer(request, 404, f"no index {error.args[0]!r} (not loaded yet, or expired)", "index")
             elif isinstance(error, IndexUnavailable):
-                body = _error(request, 503, f"the index cannot be read: {error}")
+                body = error_answer(request, 503, f"the index cannot be read: {error}")
             elif isinstance(error, PorterUnavailable):
-                body = _error(request, 502, str(error))
+                body = error_answer(request, 502, str(error))
             else:
                 _log.failure("archie API request {uri} failed", result, uri=request.uri)
-                body = _error(request, 500, "internal error (see archie's log)")
+                body = error_answer(request, 500, "internal error (see archie's log)")
         else:
-            body = _json(request, *result)
+            body = json_answer(request, *result)
         request.write(body)
         request.finish()
 
@@ -129,7 +113,7 @@ class SearchResource(_Api):
         try:
             search = search_request(request.args, self._api.now())
         except BadParameter as e:
-            return _error(request, 400, str(e), e.parameter)
+            return error_answer(request, 400, str(e), e.parameter)
         return _answer(request, self._search(search.index, search.query))
 
     async def _search(self, name: str, query: Query) -> tuple[int, Any]:
@@ -160,7 +144,7 @@ class HistogramResource(_Api):
         try:
             histogram = histogram_request(request.args, self._api.now())
         except BadParameter as e:
-            return _error(request, 400, str(e), e.parameter)
+            return error_answer(request, 400, str(e), e.parameter)
         return _answer(request, self._histogram(histogram))
 
     async def _histogram(self, h: Any) -> tuple[int, Any]:
@@ -201,7 +185,7 @@ class FacetsResource(_Api):
         try:
             search = facets_request(request.args, self._api.now())
         except BadParameter as e:
-            return _error(request, 400, str(e), e.parameter)
+            return error_answer(request, 400, str(e), e.parameter)
         return _answer(request, self._facets(search.index, search.query))
 
     async def _facets(self, name: str, query: Query) -> tuple[int, Any]:
@@ -243,25 +227,11 @@ class BucksResource(_Api):
     """
 
     def render_GET(self, request: Request) -> bytes:
-        return _json(request, 200, {
+        return json_answer(request, 200, {
             "bucks": [{"name": name, "url": url} for name, url in self._api.live],
             "dedup_seconds": self._api.dedup_seconds,
             "rate": self._api.live_rate,
         })
-
-
-def _read_body(request: Request) -> dict[str, Any]:
-    assert request.content is not None
-    body = request.content.read(MAX_BODY + 1)
-    if len(body) > MAX_BODY:
-        raise BadParameter("body", f"the body is larger than {MAX_BODY} bytes")
-    try:
-        document = json.loads(body or b"{}")
-    except ValueError as e:
-        raise BadParameter("body", f"not JSON ({e})") from None
-    if not isinstance(document, dict):
-        raise BadParameter("body", "expected a JSON object")
-    return document
 
 
 def _with_stream(document: Any) -> Any:
@@ -293,9 +263,9 @@ class HistoryResource(Resource):
 
     def render_POST(self, request: Request) -> Any:
         try:
-            body = _read_body(request)
+            body = read_json_body(request)
         except BadParameter as e:
-            return _error(request, 400, str(e), e.parameter)
+            return error_answer(request, 400, str(e), e.parameter)
         return _answer(request, self._post(body))
 
     async def _post(self, body: dict[str, Any]) -> tuple[int, Any]:
@@ -322,7 +292,7 @@ class HistoryJobResource(Resource):
         try:
             checked = job_id(self._job)
         except BadParameter as e:
-            return _error(request, 400, str(e), e.parameter)
+            return error_answer(request, 400, str(e), e.parameter)
         return _answer(request, self._get(checked))
 
     async def _get(self, checked: str) -> tuple[int, Any]:
@@ -334,7 +304,7 @@ class _NotFound(Resource):
     isLeaf = True
 
     def render(self, request: Request) -> bytes:
-        return _error(request, 404, "no such resource")
+        return error_answer(request, 404, "no such resource")
 
 
 class HistoryEventsResource(_Api):
@@ -353,7 +323,7 @@ class HistoryEventsResource(_Api):
         try:
             checked = job_id(self._job)
         except BadParameter as e:
-            return _error(request, 400, str(e), e.parameter)
+            return error_answer(request, 400, str(e), e.parameter)
         request.setHeader(b"content-type", b"text/event-stream; charset=utf-8")
         request.setHeader(b"cache-control", b"no-store")
         request.setHeader(b"x-accel-buffering", b"no")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from logship.index import check_name
+from logship.jsonapi import BadParameter
 from logship.parse import TICKS_PER_SECOND
 from logship.query import Query, parse_q, parse_time
 
@@ -43,18 +44,6 @@ SEARCH_PARAMETERS = frozenset(
 )
 HISTOGRAM_PARAMETERS = frozenset({"q", "from", "to", "host", "app", "index", "slots"})
 FACET_PARAMETERS = frozenset({"from", "to", "index"})
-
-
-class BadParameter(ValueError):
-    """
-    A request parameter is wrong.
-
-    @ivar parameter: its name.
-    """
-
-    def __init__(self, parameter: str, why: str) -> None:
-        super().__init__(why)
-        self.parameter = parameter
 
 
 @dataclass(frozen=True)

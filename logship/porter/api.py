@@ -15,47 +15,17 @@ C{{"error": WHY, "parameter": NAME}}; an unknown job 404.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Any
 
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
+from logship.jsonapi import BadParameter, error_answer, json_answer, read_json_body
 from logship.porter.service import DEFAULT_HISTORY_HOURS, PorterService
 from logship.porter.state import HistoryJob
 from logship.query import parse_time
 from logship.render import iso_time
-
-#: The largest request body read, in bytes.
-MAX_BODY = 64 * 1024
-
-
-class BadParameter(ValueError):
-    """
-    A request parameter is wrong.
-
-    @ivar parameter: its name.
-    """
-
-    def __init__(self, parameter: str, why: str) -> None:
-        super().__init__(why)
-        self.parameter = parameter
-
-
-def _json(request: Request, status: int, document: Any) -> bytes:
-    request.setResponseCode(status)
-    request.setHeader(b"content-type", b"application/json; charset=utf-8")
-    request.setHeader(b"cache-control", b"no-store")
-    return json.dumps(document, indent=1).encode() + b"\n"
-
-
-def _error(request: Request, status: int, why: str, parameter: str | None = None) -> bytes:
-    document = {"error": why}
-    if parameter is not None:
-        document["parameter"] = parameter
-    return _json(request, status, document)
-
 
 def job_document(job: HistoryJob) -> dict[str, Any]:
     """
@@ -77,20 +47,6 @@ def job_document(job: HistoryJob) -> dict[str, Any]:
     }
 
 
-def _read_body(request: Request) -> dict[str, Any]:
-    assert request.content is not None
-    body = request.content.read(MAX_BODY + 1)
-    if len(body) > MAX_BODY:
-        raise BadParameter("body", f"the body is larger than {MAX_BODY} bytes")
-    try:
-        document = json.loads(body or b"{}")
-    except ValueError as e:
-        raise BadParameter("body", f"not JSON ({e})") from None
-    if not isinstance(document, dict):
-        raise BadParameter("body", "expected a JSON object")
-    return document
-
-
 class HistoryJobs(Resource):
     """
     C{/api/history}: request a history index, list them, show one.
@@ -107,15 +63,15 @@ class HistoryJobs(Resource):
 
     def render_GET(self, request: Request) -> bytes:
         jobs = [job_document(job) for job in self._porter.state.histories()]
-        return _json(request, 200, {"jobs": jobs})
+        return json_answer(request, 200, {"jobs": jobs})
 
     def render_POST(self, request: Request) -> bytes:
         try:
-            first, end, hours = self._parse(_read_body(request))
+            first, end, hours = self._parse(read_json_body(request))
             job = self._porter.request_history(first, end, hours)
         except BadParameter as e:
-            return _error(request, 400, str(e), e.parameter)
-        return _json(request, 202, job_document(job))
+            return error_answer(request, 400, str(e), e.parameter)
+        return json_answer(request, 202, job_document(job))
 
     def _parse(self, document: dict[str, Any]) -> tuple[int, int, float]:
         known = {"from", "to", "env", "expire_hours"}
@@ -159,8 +115,8 @@ class HistoryJobResource(Resource):
     def render_GET(self, request: Request) -> bytes:
         job = self._porter.state.history(self._job_id)
         if job is None:
-            return _error(request, 404, f"no history job {self._job_id!r}", "id")
-        return _json(request, 200, job_document(job))
+            return error_answer(request, 404, f"no history job {self._job_id!r}", "id")
+        return json_answer(request, 200, job_document(job))
 
 
 class Status(Resource):
@@ -186,7 +142,7 @@ class Status(Resource):
                 for name, link in porter.links.items()
             },
         }
-        return _json(request, 200, document)
+        return json_answer(request, 200, document)
 
 
 def api_root(porter: PorterService, env: str, now: Any) -> Resource:

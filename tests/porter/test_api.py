@@ -16,7 +16,8 @@ from twisted.web.test.requesthelper import DummyRequest
 
 from logship.archive import open_archive
 from logship.index import open_index
-from logship.porter.api import MAX_BODY, api_root
+from logship.jsonapi import MAX_BODY
+from logship.porter.api import api_root
 from logship.porter.service import PorterService
 from logship.parse import TICKS_PER_SECOND
 
