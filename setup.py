@@ -6,6 +6,8 @@ there, as Twisted's plugin how-to asks).  Editable installs must use
 hides ``twisted/plugins`` from Twisted's plugin scan.  The Makefile does that.
 """
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 setup(
@@ -17,6 +19,8 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["logship", "logship.*"]) + ["twisted.plugins"],
     package_data={"twisted.plugins": ["logship_*.py"]},
+    # The page archie serves (found beside the package in a source tree).
+    data_files=[("share/logship/web", sorted(str(p) for p in Path("web").glob("*.*")))],
     install_requires=[
         "twisted[tls]>=24.3",
         "autobahn>=23.1",

@@ -14,6 +14,7 @@ JSON API (L{logship.archie.api}) behind the access L{Guard}.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,8 +39,18 @@ from logship.tapsupport import positive_float, positive_int
 
 DEFAULT_LISTEN = "tcp:4480:interface=127.0.0.1"
 DEFAULT_PORTER = "http://127.0.0.1:4490"
-#: The page, next to the package in a source tree (or an editable install).
-DEFAULT_WEB = Path(__file__).resolve().parent.parent.parent / "web"
+def _default_web() -> Path:
+    """
+    The page: next to the package in a source tree (or an editable
+    install), else where setup.py installs it (C{PREFIX/share/logship/web}).
+    """
+    beside = Path(__file__).resolve().parent.parent.parent / "web"
+    if (beside / "index.html").exists():
+        return beside
+    return Path(sys.prefix) / "share" / "logship" / "web"
+
+
+DEFAULT_WEB = _default_web()
 
 _log = Logger(namespace="logship.archie.tap")
 
