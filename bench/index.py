@@ -25,7 +25,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from logship.ingest import LineEncoder  # noqa: E402
-from logship.index.sqlite import SqliteStore, prepare  # noqa: E402
+from logship.event import encode  # noqa: E402
+from logship.index.sqlite import (  # noqa: E402
+    LOAD_CHUNK,
+    SqliteStore,
+    prepare,
+    prepare_serialized,
+)
 from logship.query import Query  # noqa: E402
 from logship.sample import sample_lines  # noqa: E402
 
@@ -57,28 +63,41 @@ def batches(count: int, rate: float, batch: int):
         yield chunk
 
 
-def load(store: SqliteStore, count: int, rate: float, batch: int, pipeline: bool) -> dict:
+def load(store: SqliteStore, count: int, rate: float, batch: int, pipeline: bool,
+         serialized: bool) -> dict:
     """
     Load C{count} events (generated beforehand, batch by batch, outside
-    the timing); with C{pipeline}, each batch is prepared on a second
-    thread while the one before is written, as L{SqliteIndex.load} does.
+    the timing; with C{serialized}, also encoded outside the timing, as
+    the porter receives them from bucks, and loaded with
+    L{SqliteStore.load_serialized}'s preparation).  With C{pipeline},
+    each chunk of L{LOAD_CHUNK} is prepared on a second thread while the
+    one before is written, as L{SqliteIndex.load} does.
     """
     spent = 0.0
+    cpu = 0.0
     new = 0
+    prep = (lambda c: prepare_serialized(c)[0]) if serialized else prepare
     with ThreadPoolExecutor(1) as helper:
         for chunk in batches(count, rate, batch):
-            t = time.perf_counter()
+            if serialized:
+                chunk = [encode(e) for e in chunk]
+            t, c = time.perf_counter(), time.process_time()
+            parts = [chunk[i : i + LOAD_CHUNK] for i in range(0, len(chunk), LOAD_CHUNK)]
             if pipeline:
-                halves = [chunk[: len(chunk) // 2], chunk[len(chunk) // 2 :]]
-                first = helper.submit(prepare, halves[0])
-                second = helper.submit(prepare, halves[1])
-                new += store.write(first.result())
-                new += store.write(second.result())
+                pending = helper.submit(prep, parts[0])
+                for i in range(len(parts)):
+                    rows = pending.result()
+                    if i + 1 < len(parts):
+                        pending = helper.submit(prep, parts[i + 1])
+                    new += store.write(rows)
             else:
-                new += store.load(chunk)
+                for part in parts:
+                    new += store.write(prep(part))
             spent += time.perf_counter() - t
+            cpu += time.process_time() - c
     return {"events": new, "seconds": round(spent, 1), "events_per_s": round(new / spent),
-            "pipeline": pipeline}
+            "cpu_us_per_event": round(cpu / max(new, 1) * 1e6, 1),
+            "pipeline": pipeline, "serialized": serialized}
 
 
 def timed(fn, repeat: int) -> float:
@@ -130,6 +149,9 @@ def main() -> None:
     parser.add_argument("--synchronous", default="FULL")
     parser.add_argument("--sequential", action="store_true",
                         help="prepare and write on one thread (default: two)")
+    parser.add_argument("--events-api", action="store_true",
+                        help="load decoded Events (SqliteStore.load's path) instead of"
+                             " serialized events (load_serialized's path, the default)")
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     path = args.dir / f"bench-{args.events}.sqlite"
@@ -139,7 +161,8 @@ def main() -> None:
             if os.path.exists(str(path) + suffix):
                 os.remove(str(path) + suffix)
         store = SqliteStore(path, synchronous=args.synchronous)
-        out["load"] = load(store, args.events, args.rate, args.batch, not args.sequential)
+        out["load"] = load(store, args.events, args.rate, args.batch, not args.sequential,
+                           not args.events_api)
         store.close()
     out["file_bytes"] = path.stat().st_size
     out["bytes_per_event"] = round(out["file_bytes"] / args.events)

@@ -14,11 +14,12 @@ C{docs/index.md}; in short:
     ids in order, give candidates newest first, and a query stops reading
     as soon as one group past the page is reached.  Time ranges become row
     id ranges, which FTS5 applies inside its doclists.
-  - C{tokens}: an FTS5 table (C{ascii} tokenizer) of the event's tokens as
-    L{logship.tokenize} cut them, each stored as Latin-1 text so that every
-    byte value is one character and FTS5 keeps each token whole, plus one
-    column for the host and one for the app (hex), so that term, host and
-    app conditions are one FTS5 query.
+  - C{tokens}: an FTS5 table (C{ascii} tokenizer, C{detail=none}, no
+    column sizes) of the event's tokens as L{logship.tokenize} cut them,
+    each stored as Latin-1 text so that every byte value is one character
+    and FTS5 keeps each token whole, plus a pseudo-token C{@h<hex>} for the
+    host and C{@a<hex>} for the app (no token begins with C{@}), so that
+    term, host and app conditions are one FTS5 query.
   - C{trigrams}: an FTS5 C{trigram} table over the message decoded as UTF-8
     (invalid bytes replaced), a prefilter for substrings; each candidate is
     checked with C{instr} on the message bytes, so results are exact.
@@ -36,7 +37,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.threads import deferToThreadPool
@@ -45,7 +46,7 @@ from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
 from logship import tokenize
-from logship.event import Event
+from logship.event import FLAG_PID, CorruptEvent, Event, decode
 from logship.index import IIndex, IndexUnavailable, check_name
 from logship.query import Query, SearchResult
 
@@ -81,7 +82,7 @@ LOAD_CHUNK = 10000
 #: Rows deleted per transaction by L{SqliteStore.drop_before}.
 DELETE_CHUNK = 20000
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 FLAG_CONTINUED = 1
 FLAG_STRUCTURED = 2
@@ -102,11 +103,12 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_identity ON events (point, shn, app, crc);
 CREATE VIRTUAL TABLE IF NOT EXISTS tokens USING fts5 (
-    toks, host, app,
-    tokenize = "ascii tokenchars '_.-/@:%'", content = '', detail = 'column'
+    toks, tokenize = "ascii tokenchars '_.-/@:%'", content = '', detail = 'none',
+    columnsize = 0
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS trigrams USING fts5 (
-    text, tokenize = 'trigram case_sensitive 1', content = '', detail = 'none'
+    text, tokenize = 'trigram case_sensitive 1', content = '', detail = 'none',
+    columnsize = 0
 );
 CREATE TABLE IF NOT EXISTS blocks (block INTEGER PRIMARY KEY, n INTEGER NOT NULL);
 """
@@ -114,6 +116,22 @@ CREATE TABLE IF NOT EXISTS blocks (block INTEGER PRIMARY KEY, n INTEGER NOT NULL
 #: FTS5 collects this many bytes of new index data before writing a
 #: segment: big enough that a load of tens of thousands of events makes one.
 FTS_HASHSIZE = 32 << 20
+
+
+
+class Loaded(NamedTuple):
+    """
+    What a load of serialized events did.
+
+    @ivar new: how many events were new (not already in the index).
+    @ivar corrupt: how many records did not decode (skipped).
+    @ivar first_error: the first corrupt record's reason, for the log.
+    """
+
+    new: int
+    corrupt: int = 0
+    first_error: str | None = None
+
 
 _COLUMNS = "e.id, e.point, e.pri, e.shn, e.app, e.pid, e.flags, e.message"
 
@@ -139,6 +157,15 @@ def tokens_text(event: Event) -> str:
     return b" ".join(pid + tokenize.tokens(event.message)).decode("latin-1")
 
 
+def names_text(shn: bytes, app: bytes) -> str:
+    """
+    The pseudo-tokens of the host and app in the C{tokens} table:
+    C{" @h<hex of shn> @a<hex of app>"}.  No token of L{logship.tokenize}
+    begins with C{@}, so they never meet a term.
+    """
+    return f" @h{shn.hex()} @a{app.hex()}"
+
+
 def prepare(events: Iterable[Event]) -> list[tuple]:
     """
     The rows of C{events} for L{SqliteStore.write}, without row ids: the
@@ -156,6 +183,64 @@ def prepare(events: Iterable[Event]) -> list[tuple]:
             e.message, tokens_text(e), trigram_text(e.message),
         ))  # fmt: skip
     return rows
+
+
+def prepare_serialized(records: Iterable[bytes]) -> tuple[list[tuple], int, str | None]:
+    """
+    Like L{prepare} for serialized events (L{logship.event.encode}), taking
+    the message's tokens as the event carries them instead of cutting the
+    message again.  Each event is decoded and its crc checked, as
+    L{logship.event.decode} does; corrupt ones are skipped.
+
+    The tokens are those L{logship.tokenize} gave when the event was
+    encoded: the same as tokenizing again as long as the tokenizer rule is
+    the one that encoded it.  A record whose stored tokens could stand for
+    a host or app (a token beginning with C{@}, which the tokenizer never
+    makes) is tokenized again.
+
+    @return: C{(rows, corrupt, first_error)}: the rows as L{prepare} gives
+        them, how many records were corrupt, and the first one's reason.
+    """
+    rows = []
+    append = rows.append
+    corrupt = 0
+    first_error = None
+    pid_tokens = _pid_tokens
+    for data in records:
+        try:
+            e = decode(data)
+        except CorruptEvent as error:
+            corrupt += 1
+            if first_error is None:
+                first_error = str(error)
+            continue
+        # the tokens field follows the names and the marks (docs/format.md)
+        o = 16 + data[14] + data[15 + data[14]]
+        o += 4 + (data[o] << 8 | data[o + 1])
+        toks = data[o : o + (data[o - 2] << 8 | data[o - 1])]
+        if data[0] & FLAG_PID:
+            pid = e.pid
+            if not pid.isalnum():  # type: ignore[union-attr]
+                rest = toks[len(pid) + 1 :]  # type: ignore[arg-type]
+                toks = b" ".join([*pid_tokens(pid), rest]) if rest else b" ".join(pid_tokens(pid))
+        if toks[:1] == b"@" or b" @" in toks:
+            text = tokens_text(e)
+        else:
+            text = toks.decode("latin-1")
+        flags = (FLAG_CONTINUED if e.continued else 0) | (FLAG_STRUCTURED if e.structured else 0)
+        message = e.message
+        append((
+            e.point - OFFSET, e.shn, e.app, data[9] << 24 | data[10] << 16 | data[11] << 8 | data[12],
+            e.pri, e.pid, flags, message, text, trigram_text(message),
+        ))  # fmt: skip
+    return rows, corrupt, first_error
+
+
+def _pid_tokens(pid: bytes) -> list[bytes]:
+    """
+    The tokens of a pid that is not one word (rare).
+    """
+    return tokenize.tokens(pid)
 
 
 def _fts_string(text: str) -> str:
@@ -268,12 +353,10 @@ class _Plan:
 
     @staticmethod
     def _token_match(query: Query) -> str | None:
-        parts = [f"toks : {_fts_string(t.decode('latin-1'))}" for t in query.tokens()]
-        for column, prefix, names in (("host", "h", query.hosts), ("app", "a", query.apps)):
+        parts = [_fts_string(t.decode("latin-1")) for t in query.tokens()]
+        for prefix, names in (("@h", query.hosts), ("@a", query.apps)):
             if names:
-                alternatives = " OR ".join(
-                    f"{column} : {_fts_string(prefix + n.hex())}" for n in names
-                )
+                alternatives = " OR ".join(_fts_string(prefix + n.hex()) for n in names)
                 parts.append(f"({alternatives})")
         return " AND ".join(parts) if parts else None
 
@@ -390,6 +473,18 @@ class SqliteStore:
         """
         return self.write(prepare(events))
 
+    def load_serialized(self, records: Iterable[bytes]) -> Loaded:
+        """
+        Add serialized events (L{logship.event.encode}), in one
+        transaction, as L{load} would add them decoded, but taking their
+        tokens as stored (L{prepare_serialized}); corrupt records are
+        skipped and counted.
+
+        @raise ValueError: as L{load}.
+        """
+        rows, corrupt, first_error = prepare_serialized(records)
+        return Loaded(self.write(rows), corrupt, first_error)
+
     def write(self, prepared: Sequence[tuple]) -> int:
         """
         Add events made ready by L{prepare}, in one transaction.
@@ -452,8 +547,8 @@ class SqliteStore:
         """
         db = self._db
         db.executemany(
-            "INSERT INTO tokens (rowid, toks, host, app) VALUES (?, ?, ?, ?)",
-            [(r[0], r[9], "h" + r[2].hex(), "a" + r[3].hex()) for r in rows],
+            "INSERT INTO tokens (rowid, toks) VALUES (?, ?)",
+            [(r[0], r[9] + names_text(r[2], r[3])) for r in rows],
         )
         db.executemany(
             "INSERT INTO trigrams (rowid, text) VALUES (?, ?)", [(r[0], r[10]) for r in rows]
@@ -607,8 +702,8 @@ class SqliteStore:
         )
         doomed = "FROM events WHERE id IN (SELECT id FROM temp.doomed)"
         db.execute(
-            "INSERT INTO tokens (tokens, rowid, toks, host, app)"
-            f" SELECT 'delete', id, toks, 'h' || hex(shn), 'a' || hex(app) {doomed}"
+            "INSERT INTO tokens (tokens, rowid, toks)"
+            f" SELECT 'delete', id, toks || ' @h' || hex(shn) || ' @a' || hex(app) {doomed}"
         )
         db.execute(
             "INSERT INTO trigrams (trigrams, rowid, text)"
@@ -780,6 +875,36 @@ class SqliteIndex:
 
     def _prepare(self, chunk: list[Event]) -> Deferred[list[tuple]]:
         return deferToThreadPool(self._reactor, self._prep_pool, prepare, chunk)
+
+    def load_serialized(self, records: Sequence[bytes]) -> Deferred[Loaded]:
+        """
+        Like L{load} for serialized events (L{logship.event.encode}, the
+        form a buck's bucket holds): each is decoded once here, its crc
+        checked, and its stored tokens used instead of tokenizing again
+        (L{prepare_serialized}).  Corrupt records are skipped and counted
+        in the result, not raised.
+        """
+        return ensureDeferred(self._load_serialized(list(records)))
+
+    async def _load_serialized(self, records: list[bytes]) -> Loaded:
+        chunks = [records[i : i + LOAD_CHUNK] for i in range(0, len(records), LOAD_CHUNK)]
+        new = corrupt = 0
+        first_error = None
+        pending = self._prepare_serialized(chunks[0]) if chunks else None
+        try:
+            for i in range(len(chunks)):
+                rows, bad, error = await pending
+                pending = self._prepare_serialized(chunks[i + 1]) if i + 1 < len(chunks) else None
+                corrupt += bad
+                first_error = first_error or error
+                new += await self._run("write", rows)
+        finally:
+            if pending is not None:
+                pending.addErrback(lambda _: None)
+        return Loaded(new, corrupt, first_error)
+
+    def _prepare_serialized(self, chunk: list[bytes]) -> Deferred[tuple]:
+        return deferToThreadPool(self._reactor, self._prep_pool, prepare_serialized, chunk)
 
     def search(self, query: Query) -> Deferred[SearchResult]:
         """
