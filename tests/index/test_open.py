@@ -10,7 +10,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import reactor
 
-from logship.event import Event
+from logship.event import Event, encode
 from logship.index import (
     IIndex,
     IndexUnavailable,
@@ -100,6 +100,36 @@ async def test_threaded_index(tmp_path: Path) -> None:
     assert await index.count(Query()) == len(events) - 1000
     await index.destroy()
     assert await index_names(url, reactor) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_threaded_load_serialized(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    The serialized entry point of the threaded index loads in chunks
+    (prepared on the second thread), skips corrupt records and gives the
+    same index as load.
+    """
+    from logship.index import sqlite
+
+    monkeypatch.setattr(sqlite, "LOAD_CHUNK", 300)
+    events = corpus_events("OpenSSH_2k.log")
+    records = [encode(e) for e in events]
+    records.insert(700, b"garbage")
+    index = open_index(f"sqlite:{tmp_path}", "recent", reactor)
+    other = open_index(f"sqlite:{tmp_path}", "other", reactor)
+    try:
+        loaded = await index.load_serialized(records)
+        assert (loaded.new, loaded.corrupt) == (len(unique(events)), 1)
+        assert loaded.first_error is not None
+        assert (await index.load_serialized(records[:500])).new == 0
+        assert await other.load(events) == len(unique(events))
+        for query in [Query(terms=("Failed", "password")), Query(substrings=("Invalid user",)),
+                      Query(hosts=(events[0].shn,), apps=(b"sshd",), limit=1000)]:
+            mine, theirs = await index.search(query), await other.search(query)
+            assert (mine.events, mine.total) == (theirs.events, theirs.total)
+    finally:
+        await index.close()
+        await other.close()
 
 
 @pytest_twisted.ensureDeferred
