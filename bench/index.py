@@ -149,18 +149,24 @@ def main() -> None:
     parser.add_argument("--synchronous", default="FULL")
     parser.add_argument("--sequential", action="store_true",
                         help="prepare and write on one thread (default: two)")
+    parser.add_argument("--automerge", type=int, help="FTS5 automerge of a new database")
     parser.add_argument("--events-api", action="store_true",
                         help="load decoded Events (SqliteStore.load's path) instead of"
                              " serialized events (load_serialized's path, the default)")
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     path = args.dir / f"bench-{args.events}.sqlite"
-    out: dict = {"events": args.events, "rate": args.rate, "batch": args.batch}
+    out: dict = {"events": args.events, "rate": args.rate, "batch": args.batch,
+                 "automerge": args.automerge}
     if not (args.keep and path.exists()):
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(str(path) + suffix):
                 os.remove(str(path) + suffix)
         store = SqliteStore(path, synchronous=args.synchronous)
+        if args.automerge is not None:
+            for table in ("tokens", "trigrams"):
+                store._db.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('automerge', ?)",
+                                  (args.automerge,))
         out["load"] = load(store, args.events, args.rate, args.batch, not args.sequential,
                            not args.events_api)
         store.close()

@@ -173,14 +173,15 @@ def prepare(events: Iterable[Event]) -> list[tuple]:
     and so can run on another thread while the previous batch is written.
 
     @return: C{(stored point, shn, app, crc, pri, pid, flags, message,
-        tokens text, trigram text)} per event.
+        tokens text, text of the tokens table, trigram text)} per event.
     """
     rows = []
     for e in events:
         flags = (FLAG_CONTINUED if e.continued else 0) | (FLAG_STRUCTURED if e.structured else 0)
+        toks = tokens_text(e)
         rows.append((
             e.point - OFFSET, e.shn, e.app, zlib.crc32(e.message), e.pri, e.pid, flags,
-            e.message, tokens_text(e), trigram_text(e.message),
+            e.message, toks, toks + names_text(e.shn, e.app), trigram_text(e.message),
         ))  # fmt: skip
     return rows
 
@@ -229,9 +230,11 @@ def prepare_serialized(records: Iterable[bytes]) -> tuple[list[tuple], int, str 
             text = toks.decode("latin-1")
         flags = (FLAG_CONTINUED if e.continued else 0) | (FLAG_STRUCTURED if e.structured else 0)
         message = e.message
+        shn, app = e.shn, e.app
         append((
-            e.point - OFFSET, e.shn, e.app, data[9] << 24 | data[10] << 16 | data[11] << 8 | data[12],
-            e.pri, e.pid, flags, message, text, trigram_text(message),
+            e.point - OFFSET, shn, app, data[9] << 24 | data[10] << 16 | data[11] << 8 | data[12],
+            e.pri, e.pid, flags, message, text, f"{text} @h{shn.hex()} @a{app.hex()}",
+            trigram_text(message),
         ))  # fmt: skip
     return rows, corrupt, first_error
 
@@ -495,41 +498,52 @@ class SqliteStore:
         if not prepared:
             return 0
         db = self._db
+        # columns, not rows: the statements below take their parameters
+        # from zip() objects, so no Python code runs per row
+        columns = list(zip(*prepared))
         with self._transaction():
-            rows = self._with_ids(prepared)
+            ids = self._ids(columns[0])
             before = db.total_changes
             db.executemany(
                 "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [row[:10] for row in rows],
+                zip(ids, *columns[:9]),
             )
             new = db.total_changes - before
-            if new < len(rows):
-                rows = [r for r in rows if self._stored(r[0])]
-            if rows:
-                self._index_new(rows)
+            if new < len(ids):
+                kept = [i for i, row_id in enumerate(ids) if self._stored(row_id)]
+                ids = [ids[i] for i in kept]
+                columns = [[column[i] for i in kept] for column in columns]
+            if ids:
+                self._index_new(ids, columns[9], columns[10])
         self._log.debug("Loaded {new} new of {sent} events into {path}",
                         new=new, sent=len(prepared), path=str(self.path))
         return new
 
-    def _with_ids(self, prepared: Sequence[tuple]) -> list[tuple]:
+    def _ids(self, points: Sequence[int]) -> list[int]:
         """
-        The rows of C{prepared} with fresh row ids in front.
+        Fresh row ids for rows of these (stored) points.
         """
         next_seq: dict[int, int] = {}
-        rows = []
-        for row in prepared:
-            group = (row[0] + OFFSET) >> GROUP_SHIFT
-            seq = next_seq.get(group)
-            if seq is None:
-                seq = self._first_free(group)
-            if seq > SEQ_MAX:
+        ids = []
+        append = ids.append
+        last = seq = None
+        for point in points:
+            group = (point + OFFSET) >> GROUP_SHIFT
+            if group != last:
+                if last is not None:
+                    next_seq[last] = seq
+                seq = next_seq.get(group)
+                if seq is None:
+                    seq = self._first_free(group)
+                last = group
+            if seq > SEQ_MAX:  # type: ignore[operator]
                 raise ValueError(
                     f"more than {SEQ_MAX + 1} rows in the 2^21-tick group of point"
-                    f" {row[0] + OFFSET}"
+                    f" {point + OFFSET}"
                 )
-            next_seq[group] = seq + 1
-            rows.append((group << SEQ_BITS | seq, *row))
-        return rows
+            append(group << SEQ_BITS | seq)  # type: ignore[operator]
+            seq += 1  # type: ignore[operator]
+        return ids
 
     def _first_free(self, group: int) -> int:
         first = group << SEQ_BITS
@@ -541,19 +555,16 @@ class SqliteStore:
     def _stored(self, row_id: int) -> bool:
         return self._db.execute("SELECT 1 FROM events WHERE id = ?", (row_id,)).fetchone() is not None
 
-    def _index_new(self, rows: list[tuple]) -> None:
+    def _index_new(self, ids: list[int], tokens: Sequence[str], trigrams: Sequence[str]) -> None:
         """
-        Index rows just added to C{events}.
+        Index rows just added to C{events}: their ids, the text of the
+        C{tokens} table and the trigram text.
         """
         db = self._db
-        db.executemany(
-            "INSERT INTO tokens (rowid, toks) VALUES (?, ?)",
-            [(r[0], r[9] + names_text(r[2], r[3])) for r in rows],
-        )
-        db.executemany(
-            "INSERT INTO trigrams (rowid, text) VALUES (?, ?)", [(r[0], r[10]) for r in rows]
-        )
-        blocks = Counter(r[0] >> _BLOCK_ID_SHIFT for r in rows)
+        db.executemany("INSERT INTO tokens (rowid, toks) VALUES (?, ?)", zip(ids, tokens))
+        db.executemany("INSERT INTO trigrams (rowid, text) VALUES (?, ?)", zip(ids, trigrams))
+        shift = _BLOCK_ID_SHIFT
+        blocks = Counter(row_id >> shift for row_id in ids)
         db.executemany(
             "INSERT INTO blocks (block, n) VALUES (?, ?)"
             " ON CONFLICT (block) DO UPDATE SET n = n + excluded.n",
