@@ -133,6 +133,37 @@ async def test_threaded_load_serialized(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 @pytest_twisted.ensureDeferred
+async def test_threaded_load_is_one_transaction(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    A load of several chunks is one transaction: when a later chunk fails,
+    none of the load stays, and the next load works.
+    """
+    from logship.index import sqlite
+
+    monkeypatch.setattr(sqlite, "LOAD_CHUNK", 100)
+    real, calls = sqlite.prepare, []
+
+    def failing(chunk: list[Event]) -> list[tuple]:
+        calls.append(len(chunk))
+        if len(calls) == 3:
+            raise RuntimeError("disk on fire")
+        return real(chunk)
+
+    monkeypatch.setattr(sqlite, "prepare", failing)
+    events = corpus_events("OpenSSH_2k.log")[:500]
+    index = open_index(f"sqlite:{tmp_path}", "recent", reactor)
+    try:
+        with pytest.raises(RuntimeError, match="disk on fire"):
+            await index.load(events)
+        assert await index.count(Query()) == 0
+        assert await index.load(events) == len(unique(events))
+        assert await index.count(Query()) == len(unique(events))
+    finally:
+        await index.close()
+
+
+@pytest_twisted.ensureDeferred
 async def test_threaded_errors(tmp_path: Path) -> None:
     """
     Errors of the store arrive as failed Deferreds; close leaves the
