@@ -118,7 +118,6 @@ CREATE TABLE IF NOT EXISTS blocks (block INTEGER PRIMARY KEY, n INTEGER NOT NULL
 FTS_HASHSIZE = 32 << 20
 
 
-
 class Loaded(NamedTuple):
     """
     What a load of serialized events did.
