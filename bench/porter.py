@@ -28,7 +28,8 @@ from logship.bucket import encode_record
 from logship.event import encode
 from logship.ingest import LineEncoder
 from logship.pack import pack
-from logship.porter.merge import decode_all, merge, split_records
+from logship.event import decode_all
+from logship.porter.merge import merge, split_records
 from logship.sample import sample_lines
 
 NOW = 1795685820.0

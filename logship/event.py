@@ -543,3 +543,38 @@ def join_parts(parts: Iterable[Event]) -> bytes:
     if events[-1].continued:
         raise ValueError("the last part is marked continued: parts are missing")
     return b"".join(event.message for event in events)
+
+
+@dataclass
+class Decoded:
+    """
+    Events decoded from serialized ones, and what could not be.
+
+    @ivar events: the good events, in order.
+    @ivar corrupt: how many did not decode (their crc or layout is wrong).
+    @ivar first_error: the first one's reason, for the log.
+    """
+
+    events: list[Event]
+    corrupt: int = 0
+    first_error: str | None = None
+
+
+def decode_all(serialized: Iterable[bytes]) -> Decoded:
+    """
+    Decode serialized events, skipping (and counting) the corrupt ones.
+
+    For stored events (bucket files, which bucks write only after checking
+    every event): a corrupt one is damage on a disk, and its other copies
+    (another buck, the tailer's upload) still count.
+    """
+    result = Decoded([])
+    append = result.events.append
+    for data in serialized:
+        try:
+            append(decode(data))
+        except CorruptEvent as e:
+            result.corrupt += 1
+            if result.first_error is None:
+                result.first_error = str(e)
+    return result

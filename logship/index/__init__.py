@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from twisted.internet.defer import Deferred, fail, succeed
 from zope.interface import Interface
@@ -36,6 +36,20 @@ class IndexUnavailable(Exception):
     """
 
 
+class Loaded(NamedTuple):
+    """
+    What a load of serialized events did.
+
+    @ivar new: how many events were new (not already in the index).
+    @ivar corrupt: how many records did not decode (skipped).
+    @ivar first_error: the first corrupt record's reason, for the log.
+    """
+
+    new: int
+    corrupt: int = 0
+    first_error: str | None = None
+
+
 class IIndex(Interface):
     """
     One named index of events.  Every method returns a L{Deferred}.
@@ -49,6 +63,15 @@ class IIndex(Interface):
 
         @return: a Deferred firing with how many events were new (the
             sqlite and elasticsearch backends can both tell).
+        """
+
+    def load_serialized(records: Sequence[bytes]) -> Deferred[Loaded]:
+        """
+        Like L{load}, for serialized events (L{logship.event.encode}, the
+        form bucket files hold): each is decoded and its crc checked;
+        corrupt records are skipped and counted in the result, not raised.
+        A backend may use the tokens the records carry instead of
+        tokenizing again (sqlite does).
         """
 
     def search(query: Query) -> Deferred[SearchResult]:

@@ -31,8 +31,8 @@ from twisted.logger import Logger
 from twisted.web.client import Agent, HTTPConnectionPool
 from zope.interface import implementer
 
-from logship.event import Event
-from logship.index import IIndex, IndexUnavailable, check_name
+from logship.event import Event, decode_all
+from logship.index import IIndex, IndexUnavailable, Loaded, check_name
 from logship.query import Query, SearchResult, event_tokens
 from logship.render import iso_time
 
@@ -406,6 +406,18 @@ class ElasticsearchIndex:
         See L{IIndex.load}: bulk C{create}s, L{BULK_DOCS} per request.
         """
         return ensureDeferred(self._load(list(events)))
+
+    def load_serialized(self, records: Sequence[bytes]) -> Deferred[Loaded]:
+        """
+        See L{IIndex.load_serialized}: decoded here (crc checked, corrupt
+        ones counted), then loaded as L{load} does.
+        """
+        decoded = decode_all(records)
+
+        def loaded(new: int) -> Loaded:
+            return Loaded(new, decoded.corrupt, decoded.first_error)
+
+        return self.load(decoded.events).addCallback(loaded)
 
     async def _load(self, events: list[Event]) -> int:
         if self._create:

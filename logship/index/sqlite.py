@@ -37,7 +37,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.threads import deferToThreadPool
@@ -47,7 +47,7 @@ from zope.interface import implementer
 
 from logship import tokenize
 from logship.event import FLAG_PID, CorruptEvent, Event, decode
-from logship.index import IIndex, IndexUnavailable, check_name
+from logship.index import IIndex, IndexUnavailable, Loaded, check_name
 from logship.query import Query, SearchResult
 
 #: Points are u64, SQLite integers i64: points are stored minus this.
@@ -116,20 +116,6 @@ CREATE TABLE IF NOT EXISTS blocks (block INTEGER PRIMARY KEY, n INTEGER NOT NULL
 #: FTS5 collects this many bytes of new index data before writing a
 #: segment: big enough that a load of tens of thousands of events makes one.
 FTS_HASHSIZE = 32 << 20
-
-
-class Loaded(NamedTuple):
-    """
-    What a load of serialized events did.
-
-    @ivar new: how many events were new (not already in the index).
-    @ivar corrupt: how many records did not decode (skipped).
-    @ivar first_error: the first corrupt record's reason, for the log.
-    """
-
-    new: int
-    corrupt: int = 0
-    first_error: str | None = None
 
 
 _COLUMNS = "e.id, e.point, e.pri, e.shn, e.app, e.pid, e.flags, e.message"

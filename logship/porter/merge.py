@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from logship.bucket import MIN_EVENT_SIZE
-from logship.event import CorruptEvent, Event, decode
+from logship.event import Event
 
 _LENGTH = struct.Struct(">H")
 
@@ -53,41 +53,6 @@ def split_records(data: bytes) -> Records:
         append(data[position + 2 : position + 2 + length])
         position += 2 + length
     return Records(events, position)
-
-
-@dataclass
-class Decoded:
-    """
-    Events decoded from serialized ones, and what could not be.
-
-    @ivar events: the good events, in order.
-    @ivar corrupt: how many did not decode (their crc or layout is wrong).
-    @ivar first_error: the first one's reason, for the log.
-    """
-
-    events: list[Event]
-    corrupt: int = 0
-    first_error: str | None = None
-
-
-def decode_all(serialized: Iterable[bytes]) -> Decoded:
-    """
-    Decode serialized events, skipping (and counting) the corrupt ones.
-
-    The buck checked every event before writing it, so a corrupt one is
-    damage on the buck's disk; its other copies (another buck, the tailer's
-    upload) still count.
-    """
-    result = Decoded([])
-    append = result.events.append
-    for data in serialized:
-        try:
-            append(decode(data))
-        except CorruptEvent as e:
-            result.corrupt += 1
-            if result.first_error is None:
-                result.first_error = str(e)
-    return result
 
 
 def merge(copies: Iterable[Iterable[Event]]) -> list[Event]:

@@ -55,7 +55,8 @@ from logship.pack import pack, unpack
 from logship.parse import TICKS_PER_SECOND
 from logship.periodic import periodic
 from logship.porter.bucks import BuckLink, BuckUnavailable
-from logship.porter.merge import Decoded, decode_all, merge, split_records
+from logship.event import Decoded, decode_all
+from logship.porter.merge import merge, split_records
 from logship.porter.state import HistoryJob, ManifestEntry, PorterState
 from logship.wire.protocol import buck_client
 
@@ -300,30 +301,30 @@ class PorterService(MultiService):
             pending += data
             records = split_records(pending)
             pending = pending[records.consumed :]
-            events = self._decode(records.events, name, start)
-            await self._index.load(events)
-            self.stats.loaded_events += len(events)
+            loaded = await self._index.load_serialized(records.events)
+            self._count_corrupt(loaded.corrupt, loaded.first_error, name, start)
+            self.stats.loaded_events += len(records.events) - loaded.corrupt
         done = position - len(pending)
         self.stats.loaded_bytes += done - offset
         self.state.set_loaded(start, name, done)
-
-    def _decode(self, serialized: list[bytes], name: str, start: int) -> list[Event]:
-        return self._counted(decode_all(serialized), name, start)
 
     def _counted(self, decoded: Decoded, name: str, start: int) -> list[Event]:
         """
         The good events of C{decoded}; the corrupt ones counted and logged.
         """
-        if decoded.corrupt:
-            self.stats.corrupt_events += decoded.corrupt
+        self._count_corrupt(decoded.corrupt, decoded.first_error, name, start)
+        return decoded.events
+
+    def _count_corrupt(self, count: int, error: str | None, name: str, start: int) -> None:
+        if count:
+            self.stats.corrupt_events += count
             self._log.warn(
                 "Buck {buck}, bucket {start}: {count} corrupt events skipped ({error})",
                 buck=name,
                 start=start,
-                count=decoded.corrupt,
-                error=decoded.first_error,
+                count=count,
+                error=error,
             )
-        return decoded.events
 
     async def _copies(self, start: int, holders: dict[str, int]) -> list[list[Event]]:
         """

@@ -18,7 +18,7 @@ from twisted.internet.task import Clock
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from logship.event import Event
+from logship.event import Event, encode
 from logship.index import IndexUnavailable, index_names, open_index
 from logship.index.elasticsearch import (
     ElasticsearchIndex,
@@ -240,6 +240,25 @@ async def test_load_retries_failed_items_only(cluster: Any) -> None:
     assert (m2, p2, c2) == ("POST", "/_bulk", "application/x-ndjson")
     assert b2 == bulk_body("recent", events)
     assert b3 == bulk_body("recent", [events[2]])
+    await index.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_load_serialized(cluster: Any) -> None:
+    """
+    Serialized events are decoded (a corrupt one skipped and counted) and
+    sent as the same bulk body as their decoded form.
+    """
+    fake, base = cluster
+    index = make_index(base, SignalClock())
+    events = [e for e in sample_events() if e.pid is None or b" " not in e.pid]  # encodable
+    records = [encode(e) for e in events]
+    records[1] = records[1][:-1] + bytes([records[1][-1] ^ 1])
+    fake.script = [(200, {"acknowledged": True}), (200, bulk_items(201, 201))]
+    loaded = await index.load_serialized(records)
+    assert (loaded.new, loaded.corrupt) == (2, 1)
+    assert "crc" in (loaded.first_error or "")
+    assert fake.requests[1][2] == bulk_body("recent", [events[0], events[2]])
     await index.close()
 
 

@@ -10,7 +10,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from logship.bucket import encode_record
 from logship.event import decode, encode
-from logship.porter.merge import decode_all, merge, split_records
+from logship.event import decode_all
+from logship.porter.merge import merge, split_records
 from tests.buck import corrupt, make_event
 from tests.strategies import events, short_messages
 
