@@ -20,14 +20,14 @@ from __future__ import annotations
 import argparse
 import gzip
 import sys
-import time
-from collections.abc import Callable
 from datetime import timezone
 from pathlib import Path
 
 from logship.event import Event
 from logship.ingest import LineEncoder, split_lines
 from logship.pack import DEFAULT_LEVEL, pack, unpack
+
+from codec import best_rate  # bench/codec.py, beside this script
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 NOW = 1795685820.0  # 2026-11-26T09:37:00Z, the reading time for year inference
@@ -47,18 +47,6 @@ def bucket_events(raw: bytes) -> list[Event]:
             seen.add(event.identity)
             unique.append(event)
     return unique
-
-
-def best_rate(count: int, run: Callable[[], object], repeat: int) -> float:
-    """
-    The best of C{repeat} runs of C{run()}, as C{count} items per second.
-    """
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - started)
-    return count / best
 
 
 def measure(raw: bytes, repeat: int, level: int) -> dict[str, float]:

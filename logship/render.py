@@ -62,15 +62,13 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
-def event_json(event: Event) -> dict[str, Any]:
+def _shown(event: Event) -> dict[str, Any]:
     """
-    The JSON object of an event, as C{logship parse} and C{logship cat --json}
-    print it.  Byte fields are shown as UTF-8; a message that is not valid
-    UTF-8 also comes whole in C{message_b64}, so nothing is lost.
+    The fields every JSON form of an event has: point, time, host, app,
+    pid, severity, facility, message (UTF-8, invalid bytes replaced).
     """
-    message = event.message
     pri = None if event.pri == PRI_NONE else event.pri
-    obj: dict[str, Any] = {
+    return {
         "point": event.point,
         "time": iso_time(event.point),
         "host": _text(event.shn),
@@ -78,10 +76,20 @@ def event_json(event: Event) -> dict[str, Any]:
         "pid": None if event.pid is None else _text(event.pid),
         "severity": None if pri is None else pri & 7,
         "facility": None if pri is None else pri >> 3,
-        "message": _text(message),
-        "tokens": [_text(t) for t in tokens_of(event)],
-        "crc": zlib.crc32(message),
+        "message": _text(event.message),
     }
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """
+    The JSON object of an event, as C{logship parse} and C{logship cat --json}
+    print it.  Byte fields are shown as UTF-8; a message that is not valid
+    UTF-8 also comes whole in C{message_b64}, so nothing is lost.
+    """
+    message = event.message
+    obj = _shown(event)
+    obj["tokens"] = [_text(t) for t in tokens_of(event)]
+    obj["crc"] = zlib.crc32(message)
     try:
         message.decode("utf-8")
     except UnicodeDecodeError:
@@ -124,18 +132,7 @@ def live_json(event: Event) -> dict[str, Any]:
     bytes replaced) and C{continued} when set; no tokens, no C{crc}, no
     C{message_b64}, no structured-data split (what L{event_json} adds).
     """
-    pri = None if event.pri == PRI_NONE else event.pri
-    obj: dict[str, Any] = {
-        "id": event_id(event),
-        "point": event.point,
-        "time": iso_time(event.point),
-        "host": _text(event.shn),
-        "app": _text(event.app),
-        "pid": None if event.pid is None else _text(event.pid),
-        "severity": None if pri is None else pri & 7,
-        "facility": None if pri is None else pri >> 3,
-        "message": _text(event.message),
-    }
+    obj: dict[str, Any] = {"id": event_id(event), **_shown(event)}
     if event.continued:
         obj["continued"] = True
     return obj

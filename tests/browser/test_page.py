@@ -24,8 +24,8 @@ from urllib.request import urlopen
 import pytest
 
 from logship.sample import sample_lines
-from tests.browser.conftest import ARCHIE_READY, WebCluster, keep_screenshot, poll
-from tests.integration.delivery import append_lines
+from tests.browser.conftest import ARCHIE_READY, WebCluster, keep_screenshot
+from tests.integration.delivery import append_lines, wait_for
 
 pytest.importorskip("playwright")
 from playwright.sync_api import Page, expect  # noqa: E402
@@ -70,7 +70,7 @@ def indexed(cluster: WebCluster) -> Iterator[dict[str, Any]]:
         lines.append(f"<11>1 {iso(now - timedelta(minutes=1, seconds=-k))} db-1 kernel - - - "
                      f"{RUN} disk /dev/sda1 at 9{k}% full")
     append_lines(cluster.log, [line.encode() for line in lines])
-    poll(lambda: api(cluster, f"/api/search?q={RUN}&limit=1")["total"] == len(lines), 60,
+    wait_for(lambda: api(cluster, f"/api/search?q={RUN}&limit=1")["total"] == len(lines), 60,
          "the lines in the recent index")
     yield {"now": now, "old": old}
 
@@ -239,7 +239,7 @@ def test_live_survives_a_buck_restart(cluster: WebCluster, page: Page) -> None:
         append_lines(cluster.log, [f"after the restart {marker}".encode()])
         return int(item.get_attribute("data-received")) > before
 
-    poll(from_buck1, 20, "an event from the restarted buck")
+    wait_for(from_buck1, 20, "an event from the restarted buck")
     for marker in markers:
         expect(live_rows(page, marker)).to_have_count(1, timeout=5_000)
 
