@@ -178,6 +178,7 @@ class PorterService(MultiService):
         self._running: Deferred[None] | None = None
         self._history_queue: list[str] = []
         self._history: Deferred[None] | None = None
+        self._manifest_checked = False
         #: The last listing of each buck: C{{name: {start: size}}}.
         self.listings: dict[str, dict[int, int]] = {}
         self.links: dict[str, BuckLink] = {}
@@ -237,6 +238,9 @@ class PorterService(MultiService):
         return running
 
     async def _round(self) -> None:
+        if not self._manifest_checked:
+            await self._recover_manifest()
+            self._manifest_checked = True
         now = self._now()
         self.listings = await self._list_all()
         starts = sorted({start for files in self.listings.values() for start in files})
@@ -379,6 +383,27 @@ class PorterService(MultiService):
         }
         body = json.dumps(document, indent=1, sort_keys=True).encode()
         await self._archive.put(manifest_key(start), body)
+
+    async def _recover_manifest(self) -> None:
+        """
+        With an empty state (a new porter, or its state lost) and an archive
+        that has manifest objects, take the archived buckets from them, so
+        that history finds them and new copies are merged into them.
+        """
+        if self.state.archived_count():
+            return
+        keys = await self._archive.keys("manifest/")
+        for key in keys:
+            document = json.loads(await self._archive.get(key))
+            for fields in document["buckets"]:
+                entry = ManifestEntry(**fields)
+                self.state.archived(entry.start, entry, {})
+        if keys:
+            self._log.info(
+                "Took {buckets} archived buckets from {objects} manifest objects of the archive",
+                buckets=self.state.archived_count(),
+                objects=len(keys),
+            )
 
     async def _tell_archived(self, start: int, holders: dict[str, int]) -> None:
         """

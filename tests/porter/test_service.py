@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,6 +242,30 @@ async def test_archive_then_delete_then_history(setup: Setup) -> None:
     finally:
         await index.close()
     assert [e.message for e in history] == [decode(e).message for e in events]
+
+
+@pytest_twisted.ensureDeferred
+async def test_lost_state_recovered_from_manifest(setup: Setup) -> None:
+    """
+    A porter whose state is lost takes the archived buckets from the
+    archive's manifest objects: a history of the range gives back every
+    archived event.
+    """
+    events = sample(100)
+    replicate(setup, events, random.Random(5))
+    await setup.start_porter()
+    setup.now.value = T0 + 120 + QUIET
+    await setup.round()
+    await setup.stop_porter()
+    shutil.rmtree(setup.tmp / "state")
+    porter = await setup.start_porter()
+    await setup.round()
+    assert porter.state.archived_count() == 2
+    job = porter.request_history(T0 * TICKS_PER_SECOND, (T0 + 120) * TICKS_PER_SECOND)
+    ready = await wait_until(
+        lambda: (j := porter.state.history(job.id)) is not None and j.state == "ready" and j, 20
+    )
+    assert ready.events == 100
 
 
 @pytest_twisted.ensureDeferred
