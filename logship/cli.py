@@ -29,11 +29,11 @@ from logship.historycli import (
     HistoryFailed,
     add_history_arguments,
     request_history,
-    run_with_reactor,
 )
 from logship.importer import import_files
 from logship.ingest import LineEncoder, check_host, split_lines, this_host
 from logship.keys import KeyFileError, write_new_key
+from logship.onreactor import run_on_reactor
 from logship.render import event_json, event_text, whole_lines
 from logship.searchcli import add_search_parser
 from logship.zones import local_zone, parse_zone
@@ -268,7 +268,7 @@ def cmd_history(args: argparse.Namespace, out: BinaryIO) -> int:
     The C{logship history} command (L{logship.historycli}).
     """
     try:
-        return run_with_reactor(lambda reactor: request_history(reactor, args, out, sys.stderr))
+        return run_on_reactor(lambda reactor: request_history(reactor, args, out, sys.stderr))
     except HistoryFailed as e:
         raise CommandError(str(e), e.status) from None
 

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable, Coroutine
 from typing import Any, BinaryIO, TextIO
 
-from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.task import deferLater
 
 DEFAULT_PORTER = "http://127.0.0.1:4490"
@@ -107,31 +105,4 @@ async def _follow(reactor: Any, url: str, err: TextIO) -> dict[str, Any]:
         if job["state"] in ("failed", "expired"):
             raise HistoryFailed(f"history {job['id']} {job['state']}: {job['error']}", 1)
         await deferLater(reactor, POLL_SECONDS, lambda: None)
-
-
-def run_with_reactor(work: Callable[[Any], Coroutine[Any, Any, int]]) -> int:
-    """
-    Run C{work(reactor)} on the global reactor until it is done.
-
-    @return: its result.
-    @raise Exception: what it raised.
-    """
-    from twisted.internet import reactor
-
-    outcome: list[Any] = []
-
-    def finish(result: object) -> None:
-        outcome.append(result)
-        reactor.stop()  # type: ignore[attr-defined]
-
-    def begin() -> None:
-        d: Deferred[int] = ensureDeferred(work(reactor))
-        d.addBoth(finish)
-
-    reactor.callWhenRunning(begin)  # type: ignore[attr-defined]
-    reactor.run()  # type: ignore[attr-defined]
-    (result,) = outcome
-    if hasattr(result, "raiseException"):
-        result.raiseException()
-    return int(result)
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any, BinaryIO, TextIO
 
 from logship.index import IndexUnavailable, _split_url, check_name
+from logship.onreactor import run_on_reactor
 from logship.query import MAX_LIMIT, Query, SearchResult, parse_q, parse_time
 from logship.render import event_json, event_text
 
@@ -138,27 +139,18 @@ def _sqlite(directory: str, name: str, query: Query, count: bool) -> SearchResul
 
 
 def _elasticsearch(base: str, name: str, query: Query, count: bool) -> SearchResult | int:
-    from twisted.internet import reactor
-
     from logship.index.elasticsearch import ElasticsearchIndex
 
-    index = ElasticsearchIndex(base, name, reactor, create=False, attempts=2, timeout=30)
-    outcome: list[Any] = []
-
-    def start() -> None:
-        d = index.count(query) if count else index.search(query)
-        d.addBoth(outcome.append)
-        d.addBoth(lambda _: index.close())
-        d.addBoth(lambda _: reactor.stop())
-
-    reactor.callWhenRunning(start)
-    reactor.run(installSignalHandlers=False)
-    (result,) = outcome
-    if hasattr(result, "raiseException"):
+    async def work(reactor: Any) -> SearchResult | int:
+        index = ElasticsearchIndex(base, name, reactor, create=False, attempts=2, timeout=30)
         try:
-            result.raiseException()
-        except IndexUnavailable:
-            raise
-        except Exception as e:
-            raise IndexUnavailable(f"{base}: {type(e).__name__}: {e}") from None
-    return result
+            return await (index.count(query) if count else index.search(query))
+        finally:
+            await index.close()
+
+    try:
+        return run_on_reactor(work)
+    except IndexUnavailable:
+        raise
+    except Exception as e:
+        raise IndexUnavailable(f"{base}: {type(e).__name__}: {e}") from None

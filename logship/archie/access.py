@@ -4,8 +4,7 @@ archie listens on 127.0.0.1 by default, where anyone who can reach it is
 on the machine already.  Bound to any other interface it needs C{--token
 FILE}, a file (mode 0600) holding one line, the token: printable ASCII
 without spaces, quotes, commas, semicolons or backslashes, at least
-L{MIN_TOKEN} characters (C{python3 -c "import secrets;
-print(secrets.token_urlsafe(32))"}).  With a token, every request must
+L{MIN_TOKEN} characters (C{openssl rand -hex 32 > archie.token}).  With a token, every request must
 present it, in one of three ways:
 
   1. C{Authorization: Bearer TOKEN} (API clients, C{curl -H});

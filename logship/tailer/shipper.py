@@ -224,9 +224,9 @@ class Shipper:
             if buck in self._bucks:
                 asked.setdefault(buck, set()).add(start)
         for buck, starts in asked.items():
-            for first in range(0, len(starts), MAX_LIST):
-                chunk = sorted(starts)[first : first + MAX_LIST]
-                self._bucks[buck].send(ArchivedQuery(self._next_id, chunk))
+            ordered = sorted(starts)
+            for first in range(0, len(ordered), MAX_LIST):
+                self._bucks[buck].send(ArchivedQuery(self._next_id, ordered[first : first + MAX_LIST]))
                 self._next_id += 1
 
     def archived_reply(self, name: str, reply: ArchivedReply) -> None:

@@ -32,6 +32,7 @@ from logship.tapsupport import (
 from logship.wire.messages import DURABILITIES
 from logship.zones import local_zone, parse_zone
 
+
 class Options(ConfigOptions):
     """
     The options of C{twistd logship-tailer}; see C{etc/tailer.toml}.
