@@ -37,6 +37,7 @@ from logship.porter.service import PorterService
 from logship.query import Query, parse_time
 from logship.render import event_id
 from tests.archie.common import APPS, COUNT, HOSTS, NOW, corpus, expected, write_index
+from tests.integration.processes import wait_until
 
 TOKEN = "t0ken-for-the-tests-0123456789"
 
@@ -76,6 +77,14 @@ class Setup:
         )
         self.base = f"http://127.0.0.1:{self.port.getHost().port}"
 
+    async def started(self) -> Setup:
+        """
+        Wait for the porter's first round (it starts at once and touches
+        the recent index), so that tests begin with a settled index.
+        """
+        await wait_until(lambda: self.porter.stats.rounds >= 1, 10)
+        return self
+
     async def stop(self) -> None:
         self.api.watches.stop()
         await maybeDeferred(self.port.stopListening)
@@ -112,7 +121,7 @@ class Setup:
 
 @pytest_twisted.async_yield_fixture
 async def archie(tmp_path: Path) -> AsyncIterator[Setup]:
-    setup = Setup(tmp_path)
+    setup = await Setup(tmp_path).started()
     try:
         yield setup
     finally:
@@ -121,7 +130,7 @@ async def archie(tmp_path: Path) -> AsyncIterator[Setup]:
 
 @pytest_twisted.async_yield_fixture
 async def guarded(tmp_path: Path) -> AsyncIterator[Setup]:
-    setup = Setup(tmp_path, token=TOKEN)
+    setup = await Setup(tmp_path, token=TOKEN).started()
     try:
         yield setup
     finally:
