@@ -40,5 +40,5 @@ setup(
             "playwright>=1.40",  # browser tests, with Debian's chromium (no browser download)
         ],
     },
-    entry_points={"console_scripts": ["logship = logship.cli:main"]},
+    entry_points={"console_scripts": ["logship = logship.cli.main:main"]},
 )

@@ -10,7 +10,7 @@ file and for all files together (one bucket of all their events):
 
   - raw: the file's bytes;
   - gzip6: C{gzip.compress(raw, 6)}, what C{gzip -6} makes;
-  - packed: L{logship.pack.pack} of the events;
+  - packed: L{logship.core.pack.pack} of the events;
   - ratio: packed / gzip6 (the aim is 0.7 or less);
   - pack/s and unpack/s: events per second on one core (best of N runs).
 """
@@ -23,9 +23,9 @@ import sys
 from datetime import timezone
 from pathlib import Path
 
-from logship.event import Event
-from logship.ingest import LineEncoder, split_lines
-from logship.pack import DEFAULT_LEVEL, pack, unpack
+from logship.core.event import Event
+from logship.core.ingest import LineEncoder, split_lines
+from logship.core.pack import DEFAULT_LEVEL, pack, unpack
 
 from codec import best_rate  # bench/codec.py, beside this script
 

@@ -10,7 +10,7 @@ It reports, per file and for all files together:
   - a reference: a plain regex match and split per line, as in the anchors;
   - bytes per event against the raw line length;
   - zlib level 6 of the raw lines and of the bucket file (records as
-    written), and the packed bucket (L{logship.pack}: templates and LZMA2,
+    written), and the packed bucket (L{logship.core.pack}: templates and LZMA2,
     the archive's form), as a fraction of the raw size.
 """
 
@@ -25,10 +25,10 @@ import zlib
 from datetime import timezone
 from pathlib import Path
 
-from logship.bucket import encode_record, iter_records
-from logship.event import decode, encode
-from logship.ingest import LineEncoder, split_lines
-from logship.pack import pack
+from logship.core.bucket import encode_record, iter_records
+from logship.core.event import decode, encode
+from logship.core.ingest import LineEncoder, split_lines
+from logship.core.pack import pack
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 NOW = 1795685820.0  # 2026-11-26T09:37:00Z, the reading time for year inference

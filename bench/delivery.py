@@ -12,7 +12,7 @@ Run it by hand (it is not part of C{make test}; it takes minutes):
 For each durability level (C{live}, C{ack1}, C{ack2}, C{ack2+fsync}) it
 starts 3 bucks and 1 tailer as real twistd processes on 127.0.0.1 (the
 integration tests' harness, C{tests/integration/}), appends N lines made
-by L{logship.sample.sample_lines} to the followed file as fast as it can,
+by L{logship.core.sample.sample_lines} to the followed file as fast as it can,
 and measures:
 
   - end-to-end lines/s, from the first byte appended until the tailer has
@@ -57,7 +57,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the integration tests' process harness
 
-from logship.sample import sample_lines
+from logship.core.sample import sample_lines
 from tests.integration.delivery import Cluster, wait_for
 from tests.integration.processes import ProcessGroup
 

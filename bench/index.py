@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/index.py --events 1000000 [--dir /tmp/logship-bench] [--keep]
 
-Events are generated lines (L{logship.sample}, a small fleet's syslog, 500
+Events are generated lines (L{logship.core.sample}, a small fleet's syslog, 500
 lines per second of log time by default) parsed as a tailer would, and
 serialized as a buck holds them (all outside the timing).  They are loaded
 in batches (like the porter's buckets) through L{prepare_serialized} (the
@@ -28,16 +28,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from logship.ingest import LineEncoder  # noqa: E402
-from logship.event import encode  # noqa: E402
+from logship.core.ingest import LineEncoder  # noqa: E402
+from logship.core.event import encode  # noqa: E402
 from logship.index.sqlite import (  # noqa: E402
     LOAD_CHUNK,
     SqliteStore,
     prepare,
     prepare_serialized,
 )
-from logship.query import Query  # noqa: E402
-from logship.sample import sample_lines  # noqa: E402
+from logship.core.query import Query  # noqa: E402
+from logship.core.sample import sample_lines  # noqa: E402
 
 START = 1_780_000_000.0
 #: A postfix queue id that the generator gives once in the first 100,000 lines.

@@ -5,7 +5,7 @@ Run: C{.venv/bin/python bench/porter.py [--events N] [--repeat R]}.
 (The index side, loading and query latency at 1, 10 and 50 million events,
 is C{bench/index.py}.)
 
-The events are realistic sample lines (L{logship.sample}) parsed as a
+The events are realistic sample lines (L{logship.core.sample}) parsed as a
 tailer parses them, in one bucket.  As delivery leaves them, each event is
 on 2 of 3 bucks, and the tailer's whole-bucket upload put a third copy on
 one of them: the porter reads three files holding 3 copies of each event,
@@ -24,13 +24,13 @@ import random
 import time
 from datetime import timezone
 
-from logship.bucket import encode_record
-from logship.event import encode
-from logship.ingest import LineEncoder
-from logship.pack import pack
-from logship.event import decode_all
+from logship.core.bucket import encode_record
+from logship.core.event import encode
+from logship.core.ingest import LineEncoder
+from logship.core.pack import pack
+from logship.core.event import decode_all
 from logship.porter.merge import merge, split_records
-from logship.sample import sample_lines
+from logship.core.sample import sample_lines
 
 NOW = 1795685820.0
 

@@ -1,5 +1,5 @@
 """C{python -m logship}: the same as the C{logship} command."""
 
-from logship.cli import main
+from logship.cli.main import main
 
 main()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from logship.ingest import split_lines
+from logship.core.ingest import split_lines
 
 _DEFAULT = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 

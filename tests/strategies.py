@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from logship.event import MAX_NAME, MAX_PART, Event
-from logship.points import SequencerState
+from logship.core.event import MAX_NAME, MAX_PART, Event
+from logship.core.points import SequencerState
 
 #: One MiB: the longest message the strategies make.
 MIB = 1 << 20

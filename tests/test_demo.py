@@ -1,4 +1,4 @@
-"""Tests for L{logship.demo}: `logship demo` runs the whole system."""
+"""Tests for L{logship.cli.demo}: `logship demo` runs the whole system."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from logship.demo import ARCHIE_PORT, BUCK_PORTS, LIVE_PORTS, PORTER_PORT
+from logship.cli.demo import ARCHIE_PORT, BUCK_PORTS, LIVE_PORTS, PORTER_PORT
 from tests.integration.delivery import wait_for
 
 

@@ -16,7 +16,7 @@
                          each change), "error", "end"
 
 Times are ISO 8601, epoch seconds or relative (C{-15m}, C{now}).  Events
-have the shape of the bucks' live events (L{logship.render.live_json}).
+have the shape of the bucks' live events (L{logship.core.render.live_json}).
 Results come newest first; C{total} may be a lower bound for expensive
 substring searches (then C{total_exact} is false); C{next} is the C{cursor} of the next page.  A bad
 parameter gets 400 C{{"error": WHY, "parameter": NAME}}; an index that does
@@ -46,9 +46,9 @@ from logship.archie.params import (
     search_request,
 )
 from logship.index import IndexUnavailable
-from logship.jsonapi import BadParameter, error_answer, json_answer, read_json_body
-from logship.query import Query, SearchResult
-from logship.render import iso_time, live_json
+from logship.plumbing.jsonapi import BadParameter, error_answer, json_answer, read_json_body
+from logship.core.query import Query, SearchResult
+from logship.core.render import iso_time, live_json
 
 #: Time slices the facets sample, and events per slice.
 FACET_SLICES = 8

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from logship.index import check_name
-from logship.jsonapi import BadParameter
-from logship.parse import TICKS_PER_SECOND
-from logship.query import Query, parse_q, parse_time
+from logship.plumbing.jsonapi import BadParameter
+from logship.core.parse import TICKS_PER_SECOND
+from logship.core.query import Query, parse_q, parse_time
 
 #: The page size when none is asked for.
 DEFAULT_LIMIT = 100

@@ -32,10 +32,10 @@ from logship.archie.access import Guard, is_loopback, read_token
 from logship.archie.api import Api
 from logship.archie.history import HistoryWatches, PorterClient
 from logship.archie.indexes import Indexes
-from logship.config import ConfigOptions
+from logship.plumbing.config import ConfigOptions
 from logship.index import check_url
-from logship.listeners import Listener, check_listen
-from logship.tapsupport import positive_float, positive_int
+from logship.plumbing.listeners import Listener, check_listen
+from logship.plumbing.tapsupport import positive_float, positive_int
 
 DEFAULT_LISTEN = "tcp:4480:interface=127.0.0.1"
 DEFAULT_PORTER = "http://127.0.0.1:4490"

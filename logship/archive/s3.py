@@ -65,7 +65,7 @@ _RETRYABLE = (
     CancelledError,
 )
 
-#: Largest object read back or fetched by default (as L{logship.pack}'s
+#: Largest object read back or fetched by default (as L{logship.core.pack}'s
 #: largest body).
 DEFAULT_MAX_OBJECT = 1 << 30
 

@@ -53,8 +53,8 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from logship.buck.pubsub import Channel, Subscription, TooManySubscribers
-from logship.event import Event
-from logship.render import live_json
+from logship.core.event import Event
+from logship.core.render import live_json
 
 #: The URL path of the live WebSocket.
 LIVE_PATH = "/live"

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from logship.event import Event
+from logship.core.event import Event
 
 #: Pending events a subscription holds at most, by default.
 DEFAULT_MAX_PENDING = 10_000

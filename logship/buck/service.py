@@ -50,7 +50,7 @@ from zope.interface import implementer
 
 from logship.buck.pubsub import Channel
 from logship.buck.store import BadUpload, BucketStore, CorruptBatch, StoreError
-from logship.periodic import periodic
+from logship.plumbing.periodic import periodic
 from logship.wire.messages import (
     Ack,
     Archived,

@@ -3,7 +3,7 @@
 A buck keeps one directory, C{DATA}::
 
     DATA/bucket-seconds       the bucket interval the files were written with
-    DATA/buckets/YYYY/MM/DD/HH/MM.b   bucket files (L{logship.bucket} layout)
+    DATA/buckets/YYYY/MM/DD/HH/MM.b   bucket files (L{logship.core.bucket} layout)
     DATA/incoming/*.part      whole-bucket uploads being received
     DATA/archived             the buckets deleted once archived (L{ArchivedRecord})
 
@@ -42,7 +42,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from logship.buck.archived import ARCHIVED_FILE, ArchivedRecord
-from logship.bucket import (
+from logship.core.bucket import (
     BucketWriter,
     TornRecord,
     bucket_relpath,
@@ -51,7 +51,7 @@ from logship.bucket import (
     iter_records,
     list_buckets,
 )
-from logship.event import CorruptEvent, Event, decode
+from logship.core.event import CorruptEvent, Event, decode
 
 #: Writers kept open at most (least recently used ones are closed first).
 DEFAULT_OPEN_BUCKETS = 64

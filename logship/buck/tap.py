@@ -26,7 +26,7 @@ from twisted.internet import endpoints
 from twisted.logger import Logger
 from twisted.python import usage
 
-from logship.bucket import check_bucket_seconds
+from logship.core.bucket import check_bucket_seconds
 from logship.buck.live import DEFAULT_ORIGINS, LiveFactory, is_loopback, normalize_live
 from logship.buck.pubsub import Channel
 from logship.buck.service import (
@@ -35,9 +35,9 @@ from logship.buck.service import (
     BuckService,
 )
 from logship.buck.store import DEFAULT_OPEN_BUCKETS, BucketStore, StoreError, prepare_data_dir
-from logship.config import ConfigOptions
-from logship.listeners import Listener, check_listen
-from logship.tapsupport import cluster_key, node_name, positive_float, positive_int
+from logship.plumbing.config import ConfigOptions
+from logship.plumbing.listeners import Listener, check_listen
+from logship.plumbing.tapsupport import cluster_key, node_name, positive_float, positive_int
 
 DEFAULT_LISTEN = "tcp:4401:interface=127.0.0.1"
 DEFAULT_DATA = "buck-data"

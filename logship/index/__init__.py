@@ -22,8 +22,8 @@ from typing import Any, NamedTuple
 from twisted.internet.defer import Deferred, fail, succeed
 from zope.interface import Interface
 
-from logship.event import Event
-from logship.query import Query, SearchResult
+from logship.core.event import Event
+from logship.core.query import Query, SearchResult
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
@@ -67,7 +67,7 @@ class IIndex(Interface):
 
     def load_serialized(records: Sequence[bytes]) -> Deferred[Loaded]:
         """
-        Like L{load}, for serialized events (L{logship.event.encode}, the
+        Like L{load}, for serialized events (L{logship.core.event.encode}, the
         form bucket files hold): each is decoded and its crc checked;
         corrupt records are skipped and counted in the result, not raised.
         A backend may use the tokens the records carry instead of

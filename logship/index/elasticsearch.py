@@ -31,10 +31,10 @@ from twisted.logger import Logger
 from twisted.web.client import Agent, HTTPConnectionPool
 from zope.interface import implementer
 
-from logship.event import Event, decode_all
+from logship.core.event import Event, decode_all
 from logship.index import IIndex, IndexUnavailable, Loaded, check_name
-from logship.query import Query, SearchResult, event_tokens
-from logship.render import iso_time
+from logship.core.query import Query, SearchResult, event_tokens
+from logship.core.render import iso_time
 
 #: Statuses worth trying again (whole requests and bulk items).
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})

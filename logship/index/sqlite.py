@@ -15,7 +15,7 @@ C{docs/index.md}; in short:
     as soon as one group past the page is reached.  Time ranges become row
     id ranges, which FTS5 applies inside its doclists.
   - C{tokens}: an FTS5 table (C{ascii} tokenizer, C{detail=none}, no
-    column sizes) of the event's tokens as L{logship.tokenize} cut them,
+    column sizes) of the event's tokens as L{logship.core.tokenize} cut them,
     each stored as Latin-1 text so that every byte value is one character
     and FTS5 keeps each token whole, plus a pseudo-token C{@h<hex>} for the
     host and C{@a<hex>} for the app (no token begins with C{@}), so that
@@ -45,10 +45,10 @@ from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
-from logship import tokenize
-from logship.event import FLAG_PID, CorruptEvent, Event, decode
+from logship.core import tokenize
+from logship.core.event import FLAG_PID, CorruptEvent, Event, decode
 from logship.index import IIndex, IndexUnavailable, Loaded, check_name
-from logship.query import Query, SearchResult
+from logship.core.query import Query, SearchResult
 
 #: Points are u64, SQLite integers i64: points are stored minus this.
 OFFSET = 1 << 63
@@ -145,7 +145,7 @@ def tokens_text(event: Event) -> str:
 def names_text(shn: bytes, app: bytes) -> str:
     """
     The pseudo-tokens of the host and app in the C{tokens} table:
-    C{" @h<hex of shn> @a<hex of app>"}.  No token of L{logship.tokenize}
+    C{" @h<hex of shn> @a<hex of app>"}.  No token of L{logship.core.tokenize}
     begins with C{@}, so they never meet a term.
     """
     return f" @h{shn.hex()} @a{app.hex()}"
@@ -173,12 +173,12 @@ def prepare(events: Iterable[Event]) -> list[tuple]:
 
 def prepare_serialized(records: Iterable[bytes]) -> tuple[list[tuple], int, str | None]:
     """
-    Like L{prepare} for serialized events (L{logship.event.encode}), taking
+    Like L{prepare} for serialized events (L{logship.core.event.encode}), taking
     the message's tokens as the event carries them instead of cutting the
     message again.  Each event is decoded and its crc checked, as
-    L{logship.event.decode} does; corrupt ones are skipped.
+    L{logship.core.event.decode} does; corrupt ones are skipped.
 
-    The tokens are those L{logship.tokenize} gave when the event was
+    The tokens are those L{logship.core.tokenize} gave when the event was
     encoded: the same as tokenizing again as long as the tokenizer rule is
     the one that encoded it.  A record whose stored tokens could stand for
     a host or app (a token beginning with C{@}, which the tokenizer never
@@ -463,7 +463,7 @@ class SqliteStore:
 
     def load_serialized(self, records: Iterable[bytes]) -> Loaded:
         """
-        Add serialized events (L{logship.event.encode}), in one
+        Add serialized events (L{logship.core.event.encode}), in one
         transaction, as L{load} would add them decoded, but taking their
         tokens as stored (L{prepare_serialized}); corrupt records are
         skipped and counted.
@@ -926,7 +926,7 @@ class SqliteIndex:
 
     def load_serialized(self, records: Sequence[bytes]) -> Deferred[Loaded]:
         """
-        Like L{load} for serialized events (L{logship.event.encode}, the
+        Like L{load} for serialized events (L{logship.core.event.encode}, the
         form a buck's bucket holds): each is decoded once here, its crc
         checked, and its stored tokens used instead of tokenizing again
         (L{prepare_serialized}).  Corrupt records are skipped and counted

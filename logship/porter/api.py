@@ -9,7 +9,7 @@
     GET  /api/status         -> {"env", "stats": {...}, "archived_buckets", "bucks": {...}}
 
 Times (C{from}, C{to}) are ISO 8601 or relative (C{-15m}, C{now}), as
-L{logship.query.parse_time} reads them.  A bad request gets HTTP 400 with
+L{logship.core.query.parse_time} reads them.  A bad request gets HTTP 400 with
 C{{"error": WHY, "parameter": NAME}}; an unknown job 404.
 """
 
@@ -21,11 +21,11 @@ from typing import Any
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from logship.jsonapi import BadParameter, error_answer, json_answer, read_json_body
+from logship.plumbing.jsonapi import BadParameter, error_answer, json_answer, read_json_body
 from logship.porter.service import DEFAULT_HISTORY_HOURS, PorterService
 from logship.porter.state import HistoryJob
-from logship.query import parse_time
-from logship.render import iso_time
+from logship.core.query import parse_time
+from logship.core.render import iso_time
 
 def job_document(job: HistoryJob) -> dict[str, Any]:
     """

@@ -14,8 +14,8 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from logship.bucket import MIN_EVENT_SIZE
-from logship.event import Event
+from logship.core.bucket import MIN_EVENT_SIZE
+from logship.core.event import Event
 
 _LENGTH = struct.Struct(">H")
 

@@ -48,14 +48,14 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from logship.archive import IArchive
-from logship.bucket import bucket_relpath, bucket_start
-from logship.event import Event
+from logship.core.bucket import bucket_relpath, bucket_start
+from logship.core.event import Event
 from logship.index import IIndex
-from logship.pack import pack, unpack
-from logship.parse import TICKS_PER_SECOND
-from logship.periodic import periodic
+from logship.core.pack import pack, unpack
+from logship.core.parse import TICKS_PER_SECOND
+from logship.plumbing.periodic import periodic
 from logship.porter.bucks import BuckLink, BuckUnavailable
-from logship.event import Decoded, decode_all
+from logship.core.event import Decoded, decode_all
 from logship.porter.merge import merge, split_records
 from logship.porter.state import HistoryJob, ManifestEntry, PorterState
 from logship.wire.protocol import buck_client

@@ -24,13 +24,13 @@ from twisted.python import usage
 from twisted.web.server import Site
 
 from logship.archive import open_archive
-from logship.bucket import check_bucket_seconds
-from logship.config import ConfigOptions
+from logship.core.bucket import check_bucket_seconds
+from logship.plumbing.config import ConfigOptions
 from logship.index import check_url, open_index
-from logship.listeners import Listener, check_listen
+from logship.plumbing.listeners import Listener, check_listen
 from logship.porter.api import api_root
 from logship.porter.service import DEFAULT_QUIET, DEFAULT_RECENT_DAYS, PorterService
-from logship.tapsupport import (
+from logship.plumbing.tapsupport import (
     buck_endpoint,
     cluster_key,
     node_name,

@@ -275,7 +275,7 @@ class Line(NamedTuple):
     cheapest immutable value to create.)
 
     @ivar data: the bytes, without the LF; a CR before the LF is kept (the
-        encoder strips it, as L{logship.ingest.split_lines} does).
+        encoder strips it, as L{logship.core.ingest.split_lines} does).
     @ivar ended: C{False} for a piece that the next L{Line} continues;
         C{True} for a whole line or the last piece of one.
     """

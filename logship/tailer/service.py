@@ -44,10 +44,10 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClien
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from logship.event import Event, encode
-from logship.ingest import LineEncoder
-from logship.periodic import never_fails, periodic
-from logship.points import PointSequencer, SequencerState
+from logship.core.event import Event, encode
+from logship.core.ingest import LineEncoder
+from logship.plumbing.periodic import never_fails, periodic
+from logship.core.points import PointSequencer, SequencerState
 from logship.tailer.checkpoint import (
     CheckpointError,
     discard_temporaries,

@@ -12,7 +12,7 @@ delivered once R bucks acknowledged it.  Each file has three offsets::
                                                     side        buffered
 
   1. L{Spool.append} encodes events and appends them, as records, to the
-     bucket of their point (L{logship.bucket.BucketWriter}); at most
+     bucket of their point (L{logship.core.bucket.BucketWriter}); at most
      C{max_open} writers are open, the least recently used is closed.
   2. L{Spool.flush} hands the buffered records to the kernel (and fsyncs
      the files and any directory it created when C{sync}); only then are
@@ -31,7 +31,7 @@ delivered once R bucks acknowledged it.  Each file has three offsets::
 
 Restart safety: sizes come from the files themselves.  A file whose saved
 offset is not exactly its size is first recovered (a torn tail from a
-crash mid-append is cut, see L{logship.bucket.recover}); a saved offset
+crash mid-append is cut, see L{logship.core.bucket.recover}); a saved offset
 past the end is clamped to it, one that does not fall on a record boundary
 is moved back to the last boundary before it (found by walking the
 framing from the start of the file).  Whenever a writer opens a file (which
@@ -51,7 +51,7 @@ from typing import Any
 
 from twisted.logger import Logger
 
-from logship.bucket import (
+from logship.core.bucket import (
     MIN_EVENT_SIZE,
     BucketWriter,
     TornRecord,
@@ -61,7 +61,7 @@ from logship.bucket import (
     list_buckets,
     recover,
 )
-from logship.event import Event, encode
+from logship.core.event import Event, encode
 
 #: Version of the dictionary returned by L{Spool.state}.
 STATE_VERSION = 1

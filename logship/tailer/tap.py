@@ -18,11 +18,11 @@ from twisted.application.service import IService
 from twisted.internet import endpoints
 from twisted.python import usage
 
-from logship.bucket import check_bucket_seconds
-from logship.config import ConfigOptions
-from logship.ingest import check_host, this_host
+from logship.core.bucket import check_bucket_seconds
+from logship.plumbing.config import ConfigOptions
+from logship.core.ingest import check_host, this_host
 from logship.tailer.service import Source, TailerService
-from logship.tapsupport import (
+from logship.plumbing.tapsupport import (
     buck_endpoint,
     cluster_key,
     node_name,
@@ -30,7 +30,7 @@ from logship.tapsupport import (
     positive_int,
 )
 from logship.wire.messages import DURABILITIES
-from logship.zones import local_zone, parse_zone
+from logship.core.zones import local_zone, parse_zone
 
 
 class Options(ConfigOptions):

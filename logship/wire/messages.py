@@ -23,7 +23,7 @@ Protocol steps (this layer only; C{docs/protocol.md} has the whole picture):
      before anything else in it is checked, so that versions can change the
      hello and still get a clear answer.
 
-Events are opaque here: serialized events (L{logship.event.encode}), at
+Events are opaque here: serialized events (L{logship.core.event.encode}), at
 most 65535 bytes each.
 """
 

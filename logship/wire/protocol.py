@@ -725,7 +725,7 @@ class WireFactory(Factory):
         max_frame: int = MAX_FRAME,
     ) -> None:
         """
-        @param key: the 32-byte cluster key (L{logship.keys.read_key}), or
+        @param key: the 32-byte cluster key (L{logship.core.keys.read_key}), or
             C{None} for insecure mode (lab only: nothing is sealed).
         @param node: this node's name (1 to 255 printable characters).
         @param role: this node's role (C{"tailer"}, C{"buck"} or

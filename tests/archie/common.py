@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from logship.event import Event
+from logship.core.event import Event
 from logship.index.sqlite import SqliteStore
-from logship.parse import TICKS_PER_SECOND
-from logship.query import Query
+from logship.core.parse import TICKS_PER_SECOND
+from logship.core.query import Query
 
 #: The tests' "now" (2026-11-26T09:37:00Z).
 NOW = 1795685820.0

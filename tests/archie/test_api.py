@@ -4,7 +4,7 @@ a real porter (L{PorterService} and its JSON API, in process) behind the
 history proxy.
 
 Search answers are compared with a brute-force filter of the corpus
-(L{logship.query.Query.matches}, the reference every backend agrees with).
+(L{logship.core.query.Query.matches}, the reference every backend agrees with).
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from logship.archie.indexes import Indexes
 from logship.archie.tap import DEFAULT_WEB, build_site
 from logship.archive import open_archive
 from logship.index import open_index
-from logship.parse import TICKS_PER_SECOND
+from logship.core.parse import TICKS_PER_SECOND
 from logship.porter.api import api_root
 from logship.porter.service import PorterService
-from logship.query import Query, parse_time
-from logship.render import event_id
+from logship.core.query import Query, parse_time
+from logship.core.render import event_id
 from tests.archie.common import APPS, COUNT, HOSTS, NOW, corpus, expected, write_index
 from tests.integration.processes import wait_until
 

@@ -27,8 +27,8 @@ from logship.archie.params import (
     slot_ticks,
 )
 from logship.archie.tap import Options, makeService
-from logship.listeners import Listener
-from logship.parse import TICKS_PER_SECOND
+from logship.plumbing.listeners import Listener
+from logship.core.parse import TICKS_PER_SECOND
 from tests.archie.common import NOW
 
 TOKEN = "a-token-of-the-tests-0123456789"

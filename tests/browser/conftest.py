@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from logship.keys import write_new_key
+from logship.core.keys import write_new_key
 from tests.integration.delivery import Cluster
 from tests.integration.processes import ProcessGroup, TwistdProcess, free_port
 

@@ -23,7 +23,7 @@ from urllib.request import urlopen
 
 import pytest
 
-from logship.sample import sample_lines
+from logship.core.sample import sample_lines
 from tests.browser.conftest import ARCHIE_READY, WebCluster, keep_screenshot
 from tests.integration.delivery import append_lines, wait_for
 

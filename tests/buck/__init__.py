@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from logship.bucket import iter_records
-from logship.event import Event, decode, encode_fields
-from logship.parse import TICKS_PER_SECOND
+from logship.core.bucket import iter_records
+from logship.core.event import Event, decode, encode_fields
+from logship.core.parse import TICKS_PER_SECOND
 
 #: 2026-11-26T09:37:00Z, the start of a 60 s bucket.
 T0 = 1795685820

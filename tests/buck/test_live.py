@@ -41,12 +41,12 @@ from logship.buck.live import (
 )
 from logship.buck.pubsub import Channel
 from logship.buck.tap import Options, makeService
-from logship.event import Event, decode, encode_fields
-from logship.keys import write_new_key
-from logship.listeners import Listener
-from logship.render import event_id, event_json, live_json
+from logship.core.event import Event, decode, encode_fields
+from logship.core.keys import write_new_key
+from logship.plumbing.listeners import Listener
+from logship.core.render import event_id, event_json, live_json
 from tests.buck import T0, make_event
-from logship.parse import TICKS_PER_SECOND
+from logship.core.parse import TICKS_PER_SECOND
 
 
 def events(start: int, count: int, *, host: bytes = b"web-1", app: bytes = b"nginx",

@@ -20,7 +20,7 @@ from twisted.internet.task import deferLater
 
 from logship.buck.live import CLOSE_STALLED, MAX_PENDING_BYTES, LiveFactory
 from logship.buck.pubsub import Channel
-from logship.event import Event, decode
+from logship.core.event import Event, decode
 from tests.buck import make_event
 from tests.integration.processes import wait_until
 

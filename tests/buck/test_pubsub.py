@@ -11,7 +11,7 @@ from logship.buck.pubsub import (
     TooManySubscribers,
     event_cost,
 )
-from logship.event import Event, decode
+from logship.core.event import Event, decode
 from tests.buck import make_event
 
 

@@ -16,8 +16,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from logship.buck.pubsub import Channel
 from logship.buck.service import HOUSEKEEPING_INTERVAL, BuckService
 from logship.buck.store import BucketStore
-from logship.bucket import encode_record
-from logship.event import Event, decode
+from logship.core.bucket import encode_record
+from logship.core.event import Event, decode
 from logship.wire.messages import (
     MAX_CHUNK,
     Ack,

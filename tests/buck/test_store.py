@@ -17,8 +17,8 @@ from logship.buck.store import (
     identity_key,
     prepare_data_dir,
 )
-from logship.bucket import encode_record
-from logship.event import decode, encode_fields
+from logship.core.bucket import encode_record
+from logship.core.event import decode, encode_fields
 from tests.buck import T0, corrupt, make_event, messages, read_bucket
 
 

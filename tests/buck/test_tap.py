@@ -1,4 +1,4 @@
-"""Tests for L{logship.buck.tap} and the shared L{logship.config} helper."""
+"""Tests for L{logship.buck.tap} and the shared L{logship.plumbing.config} helper."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from logship.buck.service import BuckService
 from logship.buck.tap import DEFAULT_LISTEN, Options, makeService
-from logship.config import ConfigOptions, declared_options, given_options
-from logship.keys import read_key, write_new_key
+from logship.plumbing.config import ConfigOptions, declared_options, given_options
+from logship.core.keys import read_key, write_new_key
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -8,10 +8,10 @@ from datetime import timezone
 
 from hypothesis import strategies as st
 
-from logship import tokenize
-from logship.event import Event
-from logship.ingest import LineEncoder
-from logship.query import Query
+from logship.core import tokenize
+from logship.core.event import Event
+from logship.core.ingest import LineEncoder
+from logship.core.query import Query
 from tests.corpus import corpus_lines
 from tests.strategies import pids, pris, short_messages
 

@@ -18,7 +18,7 @@ from twisted.internet.task import Clock
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from logship.event import Event, encode
+from logship.core.event import Event, encode
 from logship.index import IndexUnavailable, index_names, open_index
 from logship.index.elasticsearch import (
     ElasticsearchIndex,
@@ -31,7 +31,7 @@ from logship.index.elasticsearch import (
     event_of,
     search_body,
 )
-from logship.query import Query
+from logship.core.query import Query
 from tests.strategies import events as any_events
 
 DAY = 1_780_000_000 * 10**8  # 2026-05-28T20:26:40Z

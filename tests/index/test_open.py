@@ -10,7 +10,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import reactor
 
-from logship.event import Event, encode
+from logship.core.event import Event, encode
 from logship.index import (
     IIndex,
     IndexUnavailable,
@@ -19,7 +19,7 @@ from logship.index import (
     open_index,
 )
 from logship.index.sqlite import SqliteIndex
-from logship.query import Query
+from logship.core.query import Query
 from tests.index.common import BASE, corpus_events, unique
 
 

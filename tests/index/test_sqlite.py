@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from logship.event import Event, encode
+from logship.core.event import Event, encode
 from logship.index import IndexUnavailable
 from logship.index.sqlite import (
     DELETE_CHUNK,
@@ -31,7 +31,7 @@ from logship.index.sqlite import (
     sqlite_index_names,
     trigram_text,
 )
-from logship.query import Query
+from logship.core.query import Query
 from tests.index.common import (
     BASE,
     brute_force,

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from logship.keys import write_new_key
+from logship.core.keys import write_new_key
 from tests.integration.processes import (
     LISTENING,
     ProcessFailed,

@@ -32,10 +32,10 @@ from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from logship.bucket import encode_record
-from logship.event import encode_fields
-from logship.keys import read_key, write_new_key
-from logship.parse import TICKS_PER_SECOND
+from logship.core.bucket import encode_record
+from logship.core.event import encode_fields
+from logship.core.keys import read_key, write_new_key
+from logship.core.parse import TICKS_PER_SECOND
 from logship.wire.framing import MAX_FRAME, Framer
 from logship.wire.messages import (
     Ack,

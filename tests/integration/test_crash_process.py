@@ -17,7 +17,7 @@ import signal
 
 import pytest
 
-from logship.sample import sample_lines
+from logship.core.sample import sample_lines
 from tests.integration.delivery import Cluster, append_lines, wait_for
 from tests.integration.processes import ProcessGroup
 

@@ -6,7 +6,7 @@ import re
 import time
 
 
-from logship.sample import sample_lines
+from logship.core.sample import sample_lines
 from tests.integration.delivery import Cluster, append_lines
 from tests.integration.processes import ProcessGroup
 

@@ -21,7 +21,7 @@ from twisted.internet import reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.task import deferLater
 
-from logship.keys import read_key, write_new_key
+from logship.core.keys import read_key, write_new_key
 from tests.integration.processes import LISTENING, ProcessGroup, wait_until
 from tests.integration.test_buck_process import connect_tailer, event
 

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from logship.event import Event
+from logship.core.event import Event
 from logship.index.sqlite import SqliteStore
-from logship.pack import unpack
-from logship.query import Query
+from logship.core.pack import unpack
+from logship.core.query import Query
 from tests.integration.delivery import Cluster, append_lines, wait_for
 from tests.integration.processes import (
     ProcessGroup,

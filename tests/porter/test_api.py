@@ -16,10 +16,10 @@ from twisted.web.test.requesthelper import DummyRequest
 
 from logship.archive import open_archive
 from logship.index import open_index
-from logship.jsonapi import MAX_BODY
+from logship.plumbing.jsonapi import MAX_BODY
 from logship.porter.api import api_root
 from logship.porter.service import PorterService
-from logship.parse import TICKS_PER_SECOND
+from logship.core.parse import TICKS_PER_SECOND
 
 NOW = 1795685820.0
 

@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from logship.bucket import encode_record
-from logship.event import decode, encode
-from logship.event import decode_all
+from logship.core.bucket import encode_record
+from logship.core.event import decode, encode
+from logship.core.event import decode_all
 from logship.porter.merge import merge, split_records
 from tests.buck import corrupt, make_event
 from tests.strategies import events, short_messages

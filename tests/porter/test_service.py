@@ -24,12 +24,12 @@ from logship.archive import open_archive
 from logship.buck.pubsub import Channel
 from logship.buck.service import BuckService
 from logship.buck.store import BucketStore
-from logship.event import Event, decode
+from logship.core.event import Event, decode
 from logship.index import open_index
-from logship.pack import unpack
-from logship.parse import TICKS_PER_SECOND
+from logship.core.pack import unpack
+from logship.core.parse import TICKS_PER_SECOND
 from logship.porter.service import PorterService, archive_key, manifest_key
-from logship.query import Query
+from logship.core.query import Query
 from tests.buck import T0, make_event
 from tests.integration.processes import wait_until
 from tests.wire.common import KEY

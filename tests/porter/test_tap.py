@@ -11,8 +11,8 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
-from logship.keys import write_new_key
-from logship.listeners import Listener
+from logship.core.keys import write_new_key
+from logship.plumbing.listeners import Listener
 from logship.porter.service import PorterService
 from logship.porter.tap import DEFAULT_API, Options, makeService
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from logship.bucket import iter_records
-from logship.event import decode
-from logship.sample import sample_lines
+from logship.core.bucket import iter_records
+from logship.core.event import decode
+from logship.core.sample import sample_lines
 from logship.tailer.service import Source, TailerService
 
 T0 = 1795685820.0

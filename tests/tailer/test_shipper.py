@@ -11,8 +11,8 @@ from pathlib import Path
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from logship.event import Event
-from logship.parse import TICKS_PER_SECOND
+from logship.core.event import Event
+from logship.core.parse import TICKS_PER_SECOND
 from logship.tailer.shipper import Shipper
 from logship.tailer.spool import Spool
 from logship.wire.messages import ArchivedQuery, ArchivedReply, BucketAck, BucketPut, Message

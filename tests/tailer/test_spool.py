@@ -28,9 +28,9 @@ from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import LogLevel, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
-from logship.bucket import bucket_relpath, encode_record, iter_records, list_buckets
-from logship.event import Event, decode, encode
-from logship.parse import TICKS_PER_SECOND
+from logship.core.bucket import bucket_relpath, encode_record, iter_records, list_buckets
+from logship.core.event import Event, decode, encode
+from logship.core.parse import TICKS_PER_SECOND
 from logship.tailer.spool import Chunk, Spool, SpoolError
 
 T0 = 1795685820  # 2026-11-26T09:37:00Z, a bucket start for 60 s buckets

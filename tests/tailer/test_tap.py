@@ -11,10 +11,10 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
-from logship.keys import write_new_key
+from logship.core.keys import write_new_key
 from logship.tailer.service import Source, TailerService
 from logship.tailer.tap import Options, makeService
-from logship.tapsupport import buck_endpoint
+from logship.plumbing.tapsupport import buck_endpoint
 
 
 class OptionsTests(SynchronousTestCase):

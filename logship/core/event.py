@@ -6,7 +6,7 @@ big-endian::
     version 1 | point 8 | crc 4 | pri 1 | shn 1+n | app 1+n
     | marks 2+n | tokens 2+n | line 2+n
 
-The message is cut by L{logship.tokenize} into tokens and the text between
+The message is cut by L{logship.core.tokenize} into tokens and the text between
 them; C{tokens} holds the tokens joined by single spaces (a token never
 contains one), C{line} the text between them, and C{marks} one bit per
 position C{0..len(line)} of the line, most significant bit first, saying
@@ -27,7 +27,7 @@ from itertools import chain
 from operator import getitem
 from typing import Iterable, Sequence
 
-from logship import tokenize
+from logship.core import tokenize
 
 #: Flags kept in the high bits of the version byte (see docs/format.md).
 FLAG_CONTINUED = 0x80  # this event's message continues in the next event
@@ -419,7 +419,7 @@ def tokens_of(event: Event) -> list[bytes]:
     The tokens of an event's message (the pid is not among them).
 
     @param event: the event.
-    @return: the tokens, in order, as L{logship.tokenize} finds them.
+    @return: the tokens, in order, as L{logship.core.tokenize} finds them.
     """
     return tokenize.tokens(event.message)
 

@@ -1,4 +1,4 @@
-"""Tests for L{logship.sample}."""
+"""Tests for L{logship.core.sample}."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import timezone
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from logship.parse import parse_line
-from logship.sample import sample_lines
+from logship.core.parse import parse_line
+from logship.core.sample import sample_lines
 
 START = 1795685820.0
 

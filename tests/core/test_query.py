@@ -1,4 +1,4 @@
-"""Tests of L{logship.query}: parsing times and query text, the Query checks
+"""Tests of L{logship.core.query}: parsing times and query text, the Query checks
 and its reference matching."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logship.event import Event
-from logship.query import Query, event_tokens, parse_q, parse_time, term_tokens
+from logship.core.event import Event
+from logship.core.query import Query, event_tokens, parse_q, parse_time, term_tokens
 
 NOW = 1_790_000_000.25
 T = 10**8

@@ -11,9 +11,9 @@ import socket
 from collections.abc import Iterable, Iterator
 from datetime import tzinfo
 
-from logship.event import MAX_NAME, MAX_PART, Event, split_event, split_message
-from logship.parse import Parsed, parse_line
-from logship.points import PointSequencer
+from logship.core.event import MAX_NAME, MAX_PART, Event, split_event, split_message
+from logship.core.parse import Parsed, parse_line
+from logship.core.points import PointSequencer
 
 
 

@@ -22,7 +22,7 @@ with a sequence number:
     last point of the range, C{point + resolution - 1}, and L{overflows}
     counts them (with C{resolution == 1}, every event after the first of a
     run of the same full-precision point is such an overflow);
-  - the parts of one long line split by L{logship.event.split_message} are
+  - the parts of one long line split by L{logship.core.event.split_message} are
     sequenced one call per part, so they get successive points.
 
 The points depend only on the sequence of bases and on the state the

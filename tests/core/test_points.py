@@ -1,4 +1,4 @@
-"""Tests for L{logship.points}: unique, ordered, deterministic points."""
+"""Tests for L{logship.core.points}: unique, ordered, deterministic points."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logship.points import RECENT_BASES, PointSequencer, SequencerState
+from logship.core.points import RECENT_BASES, PointSequencer, SequencerState
 from tests import strategies
 
 SECOND = 10**8

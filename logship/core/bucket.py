@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from logship.event import MAX_EVENT_SIZE, CorruptEvent, decode
-from logship.parse import TICKS_PER_SECOND
+from logship.core.event import MAX_EVENT_SIZE, CorruptEvent, decode
+from logship.core.parse import TICKS_PER_SECOND
 
 #: The smallest serialized event: fixed fields plus five empty length fields.
 MIN_EVENT_SIZE = 1 + 8 + 4 + 1 + 1 + 1 + 2 + 2 + 2

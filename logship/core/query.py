@@ -4,7 +4,7 @@ of the query text and times that the CLI and archie's API take.
 Pure code, no I/O.  The matching rules (the same for every backend, see
 C{docs/index.md}):
 
-  - A B{term} is cut into tokens by L{logship.tokenize}, exactly as messages
+  - A B{term} is cut into tokens by L{logship.core.tokenize}, exactly as messages
     are; an event matches a term when every one of the term's tokens is one
     of the event's tokens (its message's and its pid's), ASCII case ignored.
     So C{--term key=value} asks for the tokens C{key} and C{value}.
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
-from logship import tokenize
-from logship.event import Event
+from logship.core import tokenize
+from logship.core.event import Event
 
 #: Ticks (10^-8 s) per second.
 TICKS = 100_000_000

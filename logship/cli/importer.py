@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
 
-from logship.bucket import BucketWriter, bucket_relpath, bucket_start
-from logship.event import encode
-from logship.ingest import LineEncoder, split_lines
+from logship.core.bucket import BucketWriter, bucket_relpath, bucket_start
+from logship.core.event import encode
+from logship.core.ingest import LineEncoder, split_lines
 
 _CHUNK = 1 << 20
 

@@ -1,4 +1,4 @@
-"""Tests of C{logship search} (L{logship.searchcli})."""
+"""Tests of C{logship search} (L{logship.cli.search})."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from logship.index.sqlite import SqliteStore
-from logship.render import event_text
+from logship.core.render import event_text
 from tests.index.common import corpus_events
 
 NOW = 1_790_000_000.0
 
 
 def parser() -> argparse.ArgumentParser:
-    from logship.searchcli import add_search_parser
+    from logship.cli.search import add_search_parser
 
     top = argparse.ArgumentParser(prog="logship")
     add_search_parser(top.add_subparsers(dest="command", required=True))
@@ -122,7 +122,7 @@ def test_unreachable_elasticsearch() -> None:
     """
     code = (
         "import argparse, sys\n"
-        "from logship.searchcli import add_search_parser\n"
+        "from logship.cli.search import add_search_parser\n"
         "p = argparse.ArgumentParser(); add_search_parser(p.add_subparsers())\n"
         "a = p.parse_args(sys.argv[1:]); sys.exit(a.run(a))\n"
     )

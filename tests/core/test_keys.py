@@ -1,4 +1,4 @@
-"""Tests for L{logship.keys}."""
+"""Tests for L{logship.core.keys}."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from logship.keys import KeyFileError, read_key, write_new_key
+from logship.core.keys import KeyFileError, read_key, write_new_key
 
 
 class KeyTests(SynchronousTestCase):

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from logship.event import Event, join_parts, tokens_of
-from logship.parse import PRI_NONE, TICKS_PER_SECOND, split_structured
+from logship.core.event import Event, join_parts, tokens_of
+from logship.core.parse import PRI_NONE, TICKS_PER_SECOND, split_structured
 
 
 def iso_time(point: int) -> str:

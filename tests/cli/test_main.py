@@ -15,8 +15,8 @@ from pathlib import Path
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from logship.bucket import list_buckets
-from logship.keys import read_key
+from logship.core.bucket import list_buckets
+from logship.core.keys import read_key
 from tests.corpus import corpus_file, corpus_lines
 
 

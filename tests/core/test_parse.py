@@ -1,4 +1,4 @@
-"""Tests for L{logship.parse}: syslog header parsing.
+"""Tests for L{logship.core.parse}: syslog header parsing.
 
 Own fixtures per format first, then the shared parser vectors and the Loghub
 corpus (read in place through L{tests.corpus}), then property tests.
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from logship.parse import (
+from logship.core.parse import (
     PRI_NONE,
     TICKS_PER_SECOND,
     Parsed,

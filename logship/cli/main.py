@@ -17,26 +17,26 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import BinaryIO, NoReturn
 
-from logship.bucket import (
+from logship.core.bucket import (
     TornRecord,
     check_bucket_seconds,
     iter_records,
     list_buckets,
 )
-from logship.demo import DemoError, DemoSettings, run_demo
-from logship.event import CorruptEvent, Event, decode
-from logship.historycli import (
+from logship.cli.demo import DemoError, DemoSettings, run_demo
+from logship.core.event import CorruptEvent, Event, decode
+from logship.cli.history import (
     HistoryFailed,
     add_history_arguments,
     request_history,
 )
-from logship.importer import import_files
-from logship.ingest import LineEncoder, check_host, split_lines, this_host
-from logship.keys import KeyFileError, write_new_key
-from logship.onreactor import run_on_reactor
-from logship.render import event_json, event_text, whole_lines
-from logship.searchcli import add_search_parser
-from logship.zones import local_zone, parse_zone
+from logship.cli.importer import import_files
+from logship.core.ingest import LineEncoder, check_host, split_lines, this_host
+from logship.core.keys import KeyFileError, write_new_key
+from logship.plumbing.onreactor import run_on_reactor
+from logship.core.render import event_json, event_text, whole_lines
+from logship.cli.search import add_search_parser
+from logship.core.zones import local_zone, parse_zone
 
 USAGE_ERROR = 2
 DATA_ERROR = 1
@@ -247,7 +247,7 @@ def cmd_keygen(args: argparse.Namespace, out: BinaryIO) -> int:
 
 def cmd_demo(args: argparse.Namespace, out: BinaryIO) -> int:
     """
-    C{logship demo}: the whole system on this machine (L{logship.demo}).
+    C{logship demo}: the whole system on this machine (L{logship.cli.demo}).
     """
     settings = DemoSettings(
         workdir=args.workdir.resolve(),
@@ -265,7 +265,7 @@ def cmd_demo(args: argparse.Namespace, out: BinaryIO) -> int:
 
 def cmd_history(args: argparse.Namespace, out: BinaryIO) -> int:
     """
-    The C{logship history} command (L{logship.historycli}).
+    The C{logship history} command (L{logship.cli.history}).
     """
     try:
         return run_on_reactor(lambda reactor: request_history(reactor, args, out, sys.stderr))

@@ -20,7 +20,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 from zope.interface import implementer
 
-_log = Logger(namespace="logship.listeners")
+_log = Logger(namespace="logship.plumbing.listeners")
 
 _NOT_A_REACTOR = object()
 

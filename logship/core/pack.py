@@ -45,7 +45,7 @@ import re
 import struct
 from typing import Iterable
 
-from logship.event import MAX_NAME, Event
+from logship.core.event import MAX_NAME, Event
 
 MAGIC = b"LSPK"
 PACK_VERSION = 2

@@ -1,4 +1,4 @@
-"""Tests for L{logship.tokenize}: the rule by example, and its invariants."""
+"""Tests for L{logship.core.tokenize}: the rule by example, and its invariants."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from logship import tokenize
+from logship.core import tokenize
 from tests import strategies
 
 WORD = re.compile(rb"[0-9A-Za-z_\x80-\xff]")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from twisted.python import usage
 
-from logship.keys import KeyFileError, read_key
+from logship.core.keys import KeyFileError, read_key
 from logship.wire.messages import MAX_NODE
 
 

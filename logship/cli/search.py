@@ -23,9 +23,9 @@ from collections.abc import Callable
 from typing import Any, BinaryIO, TextIO
 
 from logship.index import IndexUnavailable, _split_url, check_name
-from logship.onreactor import run_on_reactor
-from logship.query import MAX_LIMIT, Query, SearchResult, parse_q, parse_time
-from logship.render import event_json, event_text
+from logship.plumbing.onreactor import run_on_reactor
+from logship.core.query import MAX_LIMIT, Query, SearchResult, parse_q, parse_time
+from logship.core.render import event_json, event_text
 
 USAGE_ERROR = 2
 INDEX_ERROR = 1

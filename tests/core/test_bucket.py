@@ -1,4 +1,4 @@
-"""Tests for L{logship.bucket}: paths, writer, streaming reader, torn-tail recovery."""
+"""Tests for L{logship.core.bucket}: paths, writer, streaming reader, torn-tail recovery."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from logship.bucket import (
+from logship.core.bucket import (
     BucketWriter,
     TornRecord,
     bucket_relpath,
@@ -23,8 +23,8 @@ from logship.bucket import (
     recover,
     start_of_relpath,
 )
-from logship.event import Event, decode, encode
-from logship.parse import TICKS_PER_SECOND
+from logship.core.event import Event, decode, encode
+from logship.core.parse import TICKS_PER_SECOND
 
 T0 = 1795685820  # 2026-11-26T09:37:00Z
 

@@ -1,4 +1,4 @@
-"""Tests for L{logship.ingest}: line → events → bytes → events → line."""
+"""Tests for L{logship.core.ingest}: line → events → bytes → events → line."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from logship.event import MAX_EVENT_SIZE, decode, encode
-from logship.ingest import LineEncoder, split_lines
-from logship.parse import parse_line
-from logship.render import whole_lines
+from logship.core.event import MAX_EVENT_SIZE, decode, encode
+from logship.core.ingest import LineEncoder, split_lines
+from logship.core.parse import parse_line
+from logship.core.render import whole_lines
 from tests.corpus import LOG_NAMES, corpus_lines
 
 NOW = 1795685820.0  # 2026-11-26T09:37:00Z

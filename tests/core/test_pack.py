@@ -1,4 +1,4 @@
-"""Tests for L{logship.pack}: the packed (columnar, compressed) bucket."""
+"""Tests for L{logship.core.pack}: the packed (columnar, compressed) bucket."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logship import pack as pack_module
-from logship.event import Event, encode
-from logship.pack import MAGIC, PACK_VERSION, CorruptPack, pack, unpack
-from logship.points import PointSequencer
+from logship.core import pack as pack_module
+from logship.core.event import Event, encode
+from logship.core.pack import MAGIC, PACK_VERSION, CorruptPack, pack, unpack
+from logship.core.points import PointSequencer
 from tests import strategies
 from tests.corpus import LOG_NAMES, corpus_file, corpus_lines
 

@@ -1,4 +1,4 @@
-"""Tests for L{logship.event}: the serialized form of DESIGN.md "Event"."""
+"""Tests for L{logship.core.event}: the serialized form of DESIGN.md "Event"."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from logship import event as event_module
-from logship import tokenize
-from logship.event import (
+from logship.core import event as event_module
+from logship.core import tokenize
+from logship.core.event import (
     FLAG_CONTINUED,
     FLAG_PID,
     FLAG_STRUCTURED,

@@ -35,8 +35,8 @@ from twisted.logger import (
 )
 from twisted.python import usage
 
-from logship.keys import write_new_key
-from logship.sample import SampleSource
+from logship.core.keys import write_new_key
+from logship.core.sample import SampleSource
 
 #: Offsets from the port base.
 BUCK_PORTS = (1, 2, 3)
