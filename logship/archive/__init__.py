@@ -1,4 +1,4 @@
-"""The archive: cheap long-term storage of packed buckets (DESIGN.md "Backends").
+"""The archive: cheap long-term storage of packed buckets (docs/design.md "Backends").
 
 An archive stores opaque objects under keys.  Keys are relative slash paths
 such as C{buckets/2026/11/26/09/37.lsp} or C{manifest/2026-11-26.json}
@@ -12,7 +12,7 @@ such as C{buckets/2026/11/26/09/37.lsp} or C{manifest/2026-11-26.json}
 
 L{open_archive} makes one from its URL.  Every C{put} reads the object back
 and compares its sha256 with what was given before it reports success: a
-caller that saw C{put} succeed may delete its other copies (DESIGN.md
+caller that saw C{put} succeed may delete its other copies (docs/design.md
 "Delivery").  See C{docs/archive.md}.
 """
 

@@ -2,7 +2,7 @@
 
 A browser page (or any WebSocket client) connects to C{ws://HOST:PORT/live}
 on every buck, sends a filter, and receives the matching events the buck
-writes from then on, as JSON.  Lossy by design (DESIGN.md "live"): the disk
+writes from then on, as JSON.  Lossy by design (docs/design.md "live"): the disk
 path never waits for a client.  The protocol, in steps (C{docs/live.md}
 is the reference):
 

@@ -3,7 +3,7 @@
 L{BuckService} is the L{IWireHandler} of the buck's L{WireServerFactory}
 and a L{MultiService} whose children are its periodic jobs.
 
-Steps, per message (DESIGN.md "Delivery", C{docs/buck.md}):
+Steps, per message (docs/design.md "Delivery", C{docs/buck.md}):
 
   1. L{Batch}, durability C{ack1}, C{ack2} or C{ack2+fsync}: every event is
      decoded; one corrupt event rejects the batch (nothing written, the

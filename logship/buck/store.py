@@ -91,7 +91,7 @@ class BadUpload(ValueError):
 
 def identity_key(data: bytes) -> bytes:
     """
-    The identity of a serialized event (DESIGN.md: C{shn}, C{app},
+    The identity of a serialized event (docs/design.md: C{shn}, C{app},
     C{point}, C{crc}) as one C{bytes}, read from the normative layout
     without decoding: C{point} and C{crc} (bytes 1 to 12), then the
     length-prefixed C{shn} and C{app}.  Two events have equal keys exactly

@@ -1,4 +1,4 @@
-"""The Event and its serialized form (DESIGN.md "Event", normative).
+"""The Event and its serialized form (docs/design.md "Event", normative).
 
 Pure code, no I/O.  See C{docs/format.md} for the byte layout; in short,
 big-endian::
@@ -98,7 +98,7 @@ class Event:
     @property
     def identity(self) -> tuple[bytes, bytes, int, int]:
         """
-        The de-duplication identity C{(shn, app, point, crc)} of DESIGN.md.
+        The de-duplication identity C{(shn, app, point, crc)} of docs/design.md.
         """
         return (self.shn, self.app, self.point, zlib.crc32(self.message))
 

@@ -109,7 +109,7 @@ _pack_identity = struct.Struct(">QIB").pack
 def event_id(event: Event, crc: int | None = None) -> str:
     """
     A short string naming an event's identity C{(shn, app, point, crc)}
-    (DESIGN.md): the same for the same event on every buck, different for
+    (docs/design.md): the same for the same event on every buck, different for
     different identities (a 96-bit BLAKE2b digest, base64url, 16
     characters).
 

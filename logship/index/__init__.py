@@ -1,7 +1,7 @@
 """The index seam: L{IIndex}, and L{open_index} for its two backends.
 
 An index holds events as searchable documents keyed by identity, so that
-loading the same events again changes nothing (DESIGN.md "Delivery").  Two
+loading the same events again changes nothing (docs/design.md "Delivery").  Two
 backends implement it (C{docs/index.md}):
 
   - C{sqlite:DIR}: one SQLite database per index, C{DIR/<name>.sqlite}

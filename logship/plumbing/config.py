@@ -1,6 +1,6 @@
 """Settings from a TOML file and the command line, for every logship tap.
 
-Each service reads one TOML file (C{--config FILE}, DESIGN.md
+Each service reads one TOML file (C{--config FILE}, docs/design.md
 "Configuration") whose top-level keys are the service's long option names,
 with dashes or underscores (C{bucket_seconds} or C{bucket-seconds}).  The
 command line wins: an option given there ignores the file's value.  A key

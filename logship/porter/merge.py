@@ -3,7 +3,7 @@
 The porter reads a bucket's file from every buck that has one (and the
 archived object, if the bucket was archived before).  Each copy holds the
 events that reached that buck, in arrival order, some of them on other bucks
-too.  L{merge} keeps one event per identity (DESIGN.md: C{shn}, C{app},
+too.  L{merge} keeps one event per identity (docs/design.md: C{shn}, C{app},
 C{point}, C{crc}) and sorts them by point.  Two genuine identical lines have
 different points (the tailer's sequence), so both stay.
 """

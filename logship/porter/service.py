@@ -60,7 +60,7 @@ from logship.porter.merge import merge, split_records
 from logship.porter.state import HistoryJob, ManifestEntry, PorterState
 from logship.wire.protocol import buck_client
 
-#: Seconds a bucket must be quiet before it is archived (DESIGN.md: 48 h).
+#: Seconds a bucket must be quiet before it is archived (docs/design.md: 48 h).
 DEFAULT_QUIET = 48 * 3600
 #: Days the recent index keeps.
 DEFAULT_RECENT_DAYS = 14.0

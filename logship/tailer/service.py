@@ -23,7 +23,7 @@ poll reads at most C{max_read} bytes per file; at most C{max_in_flight}
 batches are held).
 
 C{live} sources skip the spool: their events are sent at once to R bucks,
-without acknowledgement, and lost if none is connected (DESIGN.md: "live
+without acknowledgement, and lost if none is connected (docs/design.md: "live
 (no ack, no disk)").
 """
 

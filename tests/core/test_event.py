@@ -1,4 +1,4 @@
-"""Tests for L{logship.core.event}: the serialized form of DESIGN.md "Event"."""
+"""Tests for L{logship.core.event}: the serialized form of docs/design.md "Event"."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def test_worked_example() -> None:
 
 def test_layout() -> None:
     """
-    The fields sit in the order and widths of DESIGN.md, big-endian.
+    The fields sit in the order and widths of docs/design.md, big-endian.
     """
     e = Event(0x0102030405060708, 13, b"host", b"app", None, b"a=1 %b")
     data = encode(e)

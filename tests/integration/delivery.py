@@ -7,7 +7,7 @@ tests; the checks read every bucket file with C{python -m logship cat
 L{Cluster.check} is the strict check of a run where nothing crashed (no
 buck holds an event twice).  L{Cluster.check_replicas} is the check of a
 run with crashes: duplicates across a restart are allowed and counted
-(DESIGN.md), a buck killed mid-write may hold a torn last record, but every
+(docs/design.md), a buck killed mid-write may hold a torn last record, but every
 event is still on at least 2 bucks and in the tailer's spool.
 
 A tailer restarted from its checkpoint counts lines again from 0, so

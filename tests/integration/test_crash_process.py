@@ -5,7 +5,7 @@ Each run writes 30,000 lines in three parts: the first two while
 everything runs, the crash coming while the tailer still reads and
 delivers them, the third once (or while) the crashed process is down.
 Afterwards every line's event is on at least 2 bucks and in the tailer's
-spool.  Duplicates across a restart are allowed (DESIGN.md), so they are
+spool.  Duplicates across a restart are allowed (docs/design.md), so they are
 counted and reported rather than forbidden, except where no crash could
 explain them; the distinct identities must still equal the lines written,
 because the points are deterministic and replays collapse.

@@ -1,6 +1,6 @@
 """Log rotation with real processes: 3 bucks and a tailer (issue 3).
 
-The two schemes DESIGN.md and C{docs/rotation.md} support, done as
+The two schemes docs/design.md and C{docs/rotation.md} support, done as
 logrotate does them (L{rotate}: shift C{.N} to C{.N+1}, rotate, and
 gzip C{.2} as with C{compress} + C{delaycompress}; nothing is deleted):
 
