@@ -42,7 +42,7 @@ def save_checkpoint(
     Replace the checkpoint at C{path} with C{data}, atomically.
 
     @param data: a JSON-compatible mapping (e.g. built from
-        L{logship.tailer.follow.FollowState.to_json}).
+        L{logship.tailer.followstate.FollowState.to_json}).
     @param fsync: flush the file and the directory to disk (turn off only
         where durability does not matter, e.g. for C{live} sources).
     @raise OSError: if it cannot be written; the old checkpoint is then

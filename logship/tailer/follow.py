@@ -8,20 +8,13 @@ the persisted state reads the same bytes again, cut into the same lines.
 Duplicates are possible, loss is not, and the replays collapse because
 the points are deterministic.
 
-Identity.  A file is known by C{(st_dev, st_ino)} and by a I{fingerprint}:
-the SHA-256 of its first C{fingerprint_length} bytes (up to 1024, counted
-in decompressed bytes for C{.gz}).  A young file's fingerprint grows as
-the file is read, so it always covers what was read (up to the limit).
-Another file I{matches} an identity if its first C{fingerprint_length}
-bytes hash to the fingerprint.  A match on inode and fingerprint together
-is the same file (renamed, or not moved).  A match on the fingerprint alone
-is the same content under another inode: compressed (C{.gz}), or copied by
-copytruncate.  An inode match with a different fingerprint is a new file
-that reuses the inode.
+Identity.  A file is known by its inode and a fingerprint of its first
+bytes (L{logship.tailer.sources} says how, and how files are matched); a
+saved L{FollowState} names the file being read that way.
 
-Order.  The generations of a path, oldest first, are
-L{logship.tailer.rotated.scan_rotated}'s list followed by the live path.
-The follower remembers the I{previous} file, the last one it finished (or,
+Order.  The generations of a path, oldest first, are the rotated files
+then the live path (L{logship.tailer.sources.scan_generations}).  The
+follower remembers the I{previous} file, the last one it finished (or,
 on a first start, the newest rotated file then present).  Files after it
 in that list are unread, so the search for the current file starts there.
 The search prefers the oldest match, so an ambiguous young fingerprint
@@ -57,19 +50,24 @@ import hashlib
 import os
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from twisted.logger import Logger
 
-from logship.tailer.rotated import scan_rotated
-
-#: How many bytes from the start of a file its fingerprint covers.
-FINGERPRINT_SIZE = 1024
-
-#: The version of L{FollowState.to_json}'s format.
-STATE_VERSION = 1
+from logship.tailer.followstate import FileIdentity, FollowState
+from logship.tailer.sources import (
+    FINGERPRINT_SIZE,
+    Candidate,
+    PlainSource,
+    Source,
+    last_line_end,
+    locate,
+    open_source,
+    scan_generations,
+)
 
 #: Bytes of a compressed file skipped (decompressed, to reach a saved offset)
 #: per poll, as a multiple of C{max_read}: skipping is cheaper than reading.
@@ -84,187 +82,21 @@ _MAX_STEPS = 64
 #: changes in one tick look like one.
 _RECHECK_POLLS = 8
 
-#: How far back from the end C{start_at_end} looks for the last line end.
-_START_AT_END_WINDOW = 1 << 16
-
-
-@dataclass(frozen=True, slots=True)
-class FileIdentity:
-    """
-    What tells one file from another.
-
-    @ivar dev: C{st_dev} of the file (of the C{.gz} file when compressed).
-    @ivar inode: C{st_ino}, likewise.
-    @ivar fingerprint: hex SHA-256 of the first C{fingerprint_length} bytes
-        (decompressed).
-    @ivar fingerprint_length: how many bytes the fingerprint covers; C{0}
-        when nothing was read: such an identity matches any content, and only
-        the inode tells it.
-    """
-
-    dev: int
-    inode: int
-    fingerprint: str
-    fingerprint_length: int
-
-    def to_json(self) -> dict[str, Any]:
-        """
-        A JSON-compatible dict of this identity.
-        """
-        return {
-            "dev": self.dev,
-            "inode": self.inode,
-            "fingerprint": self.fingerprint,
-            "fingerprint_length": self.fingerprint_length,
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> FileIdentity:
-        """
-        Read what L{to_json} wrote.
-
-        @raise ValueError: if C{data} is not such a dict.
-        """
-        if not isinstance(data, Mapping):
-            raise ValueError("file identity: not an object")
-        return cls(
-            dev=_get_int(data, "dev"),
-            inode=_get_int(data, "inode"),
-            fingerprint=_get_str(data, "fingerprint"),
-            fingerprint_length=_get_int(data, "fingerprint_length"),
-        )
-
-
 #: The fingerprint of no bytes.
 _EMPTY_FINGERPRINT = hashlib.sha256(b"").hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class FollowState:
+class _Verdict(Enum):
     """
-    Where a L{Follower} is, to persist after the lines it returned are
-    stored, and to build a L{Follower} from after a restart.
-
-    The fields C{dev}, C{inode}, C{fingerprint} and C{fingerprint_length}
-    identify the file being read (see L{FileIdentity}).  C{inode == 0}
-    means no file is open: read whatever comes after C{previous}.
-
-    @ivar path: the configured path (the key; not necessarily where the file
-        is now).
-    @ivar offset: bytes of the file returned as lines (decompressed for
-        C{.gz}); the next line starts there.
-    @ivar size: the largest size seen for the file, or C{None}; only used to
-        say how much may be lost if the file disappears.
-    @ivar name: where the file was last seen (for log messages only).
-    @ivar previous: the last file finished, or on a first start the newest
-        rotated file then present; C{None} if there was none.  Files after
-        it are unread.
-    @ivar extra: the caller's data, kept with the offset (the point
-        sequencer's state); JSON-compatible.
+    What L{Follower._check} found out about the open plain file.
     """
 
-    path: str
-    dev: int
-    inode: int
-    fingerprint: str
-    fingerprint_length: int
-    offset: int
-    size: int | None = None
-    name: str | None = None
-    previous: FileIdentity | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def identity(self) -> FileIdentity:
-        """
-        The identity of the file this state is about.
-        """
-        return FileIdentity(
-            self.dev, self.inode, self.fingerprint, self.fingerprint_length
-        )
-
-    def with_extra(self, extra: Mapping[str, Any]) -> FollowState:
-        """
-        This state with C{extra} replaced (by a copy of C{extra}).
-        """
-        return replace(self, extra=dict(extra))
-
-    def to_json(self) -> dict[str, Any]:
-        """
-        A JSON-compatible dict of this state (for L{save_checkpoint}).
-
-        @see: L{logship.tailer.checkpoint.save_checkpoint}
-        """
-        return {
-            "version": STATE_VERSION,
-            "path": self.path,
-            "dev": self.dev,
-            "inode": self.inode,
-            "fingerprint": self.fingerprint,
-            "fingerprint_length": self.fingerprint_length,
-            "offset": self.offset,
-            "size": self.size,
-            "name": self.name,
-            "previous": None if self.previous is None else self.previous.to_json(),
-            "extra": self.extra,
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> FollowState:
-        """
-        Read what L{to_json} wrote.
-
-        @raise ValueError: if C{data} is not a valid state; the message says
-            what is wrong.
-        """
-        if not isinstance(data, Mapping):
-            raise ValueError("follow state: not an object")
-        version = data.get("version")
-        if version != STATE_VERSION:
-            raise ValueError(f"follow state: unknown version {version!r}")
-        size = data.get("size")
-        if size is not None and (type(size) is not int or size < 0):
-            raise ValueError("follow state: 'size' must be a non-negative integer")
-        name = data.get("name")
-        if name is not None and not isinstance(name, str):
-            raise ValueError("follow state: 'name' must be a string")
-        previous = data.get("previous")
-        extra = data.get("extra", {})
-        if not isinstance(extra, Mapping):
-            raise ValueError("follow state: 'extra' must be an object")
-        try:
-            previous_identity = (
-                None if previous is None else FileIdentity.from_json(previous)
-            )
-        except ValueError as e:
-            raise ValueError(f"follow state: 'previous': {e}") from None
-        fingerprint_length = _get_int(data, "fingerprint_length")
-        return cls(
-            path=_get_str(data, "path"),
-            dev=_get_int(data, "dev"),
-            inode=_get_int(data, "inode"),
-            fingerprint=_get_str(data, "fingerprint"),
-            fingerprint_length=fingerprint_length,
-            offset=_get_int(data, "offset"),
-            size=size,
-            name=name,
-            previous=previous_identity,
-            extra=dict(extra),
-        )
-
-
-def _get_int(data: Mapping[str, Any], key: str) -> int:
-    value = data.get(key)
-    if type(value) is not int or value < 0:
-        raise ValueError(f"{key!r} must be a non-negative integer, not {value!r}")
-    return value
-
-
-def _get_str(data: Mapping[str, Any], key: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str):
-        raise ValueError(f"{key!r} must be a string, not {value!r}")
-    return value
+    #: Still the file read so far.
+    SAME = "same"
+    #: Copytruncated after (some of) it was read: read the copy on.
+    TRUNCATED = "truncated"
+    #: Copytruncated before anything was read: read the copies first.
+    ROTATED_WHILE_EMPTY = "rotated while empty"
 
 
 class Line(NamedTuple):
@@ -332,223 +164,6 @@ class FollowCounters:
     corrupt_files: int = 0
 
 
-class _Fingerprint:
-    """
-    A running SHA-256 over the first bytes of a file, up to C{limit}.
-    """
-
-    def __init__(self, head: bytes, limit: int) -> None:
-        self.limit = max(limit, len(head))
-        self._hash = hashlib.sha256(head)
-        self.length = len(head)
-
-    def extend(self, start: int, data: bytes) -> None:
-        """
-        Feed bytes read at C{start}; only the part that continues the
-        covered prefix, up to the limit, is used.
-        """
-        if self.length >= self.limit:
-            return
-        if start <= self.length < start + len(data):
-            piece = data[self.length - start : self.limit - start]
-            self._hash.update(piece)
-            self.length += len(piece)
-
-    def hexdigest(self) -> str:
-        return self._hash.hexdigest()
-
-    def matches(self, head: bytes) -> bool:
-        """
-        Whether C{head} (the file's first bytes now) starts with the
-        covered prefix.
-        """
-        return (
-            len(head) >= self.length
-            and hashlib.sha256(head[: self.length]).hexdigest() == self.hexdigest()
-        )
-
-
-def _matches(head: bytes | None, identity: FileIdentity) -> bool:
-    """
-    Whether a file whose first bytes are C{head} has C{identity}'s
-    fingerprint.
-    """
-    if head is None:
-        return False
-    length = identity.fingerprint_length
-    return (
-        len(head) >= length
-        and hashlib.sha256(head[:length]).hexdigest() == identity.fingerprint
-    )
-
-
-class _Candidate:
-    """
-    A file found where a generation of the log may be: a rotated name, or
-    the live path.  Its first bytes are read on demand, once.
-    """
-
-    def __init__(
-        self, path: Path, gz: bool, result: os.stat_result, live: bool
-    ) -> None:
-        self.path = path
-        self.gz = gz
-        self.dev = result.st_dev
-        self.inode = result.st_ino
-        self.size = result.st_size
-        self.live = live
-        self._head: bytes | None = None
-        self._head_read = 0
-
-    def head(self, size: int) -> bytes | None:
-        """
-        The first C{size} bytes (fewer if the file is shorter), decompressed;
-        C{None} if the file cannot be read.
-        """
-        if self._head_read < size:
-            self._head_read = size
-            try:
-                if self.gz:
-                    with gzip.open(self.path, "rb") as f:
-                        self._head = _read_up_to(f, size)
-                else:
-                    with open(self.path, "rb") as f:
-                        self._head = f.read(size)
-            except (OSError, EOFError, zlib.error):
-                self._head = None
-        return self._head
-
-    def matches(self, identity: FileIdentity) -> bool:
-        return _matches(
-            self.head(max(identity.fingerprint_length, FINGERPRINT_SIZE)), identity
-        )
-
-    def identity(self, fingerprint_size: int) -> FileIdentity:
-        """
-        This file's identity (fingerprint of what it holds now).
-        """
-        head = self.head(fingerprint_size) or b""
-        head = head[:fingerprint_size]
-        return FileIdentity(
-            self.dev, self.inode, hashlib.sha256(head).hexdigest(), len(head)
-        )
-
-
-def _read_up_to(f: Any, size: int) -> bytes:
-    """
-    Read C{size} bytes from C{f}, fewer only at its end.
-    """
-    chunks = []
-    left = size
-    while left > 0:
-        chunk = f.read(left)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-class _Source:
-    """
-    An open file being read, through a descriptor kept open.
-
-    @ivar position: bytes consumed from the file (returned, or waiting as a
-        partial line).
-    @ivar skip: bytes still to skip to reach the starting offset (only
-        compressed files, which cannot seek).
-    """
-
-    gz = False
-
-    def __init__(
-        self, name: Path, dev: int, inode: int, fingerprint: _Fingerprint
-    ) -> None:
-        self.name = name
-        self.dev = dev
-        self.inode = inode
-        self.fingerprint = fingerprint
-        self.position = 0
-        self.skip = 0
-        self.seen_size = 0
-        self.broken = False
-        # The last bytes consumed, just before position.
-        self.tail = b""
-
-    def identity(self) -> FileIdentity:
-        return FileIdentity(
-            self.dev,
-            self.inode,
-            self.fingerprint.hexdigest(),
-            self.fingerprint.length,
-        )
-
-    def read(self, size: int) -> bytes:
-        raise NotImplementedError()
-
-    def close(self) -> None:
-        raise NotImplementedError()
-
-
-class _PlainSource(_Source):
-    """
-    A plain file, read with C{pread} at C{position}.
-
-    @ivar last_key: C{(size, mtime_ns)} at the last identity check.
-    @ivar checked_at: the poll number of the last full identity check.
-    """
-
-    def __init__(
-        self,
-        name: Path,
-        fd: int,
-        result: os.stat_result,
-        fingerprint: _Fingerprint,
-    ) -> None:
-        super().__init__(name, result.st_dev, result.st_ino, fingerprint)
-        self.fd = fd
-        self.seen_size = result.st_size
-        self.last_key = (result.st_size, result.st_mtime_ns)
-        self.checked_at = 0
-
-    def read(self, size: int) -> bytes:
-        data = os.pread(self.fd, size, self.position)
-        self.seen_size = max(self.seen_size, self.position + len(data))
-        return data
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
-class _GzipSource(_Source):
-    """
-    A gzip-compressed rotated file, decompressed as a stream; positions
-    count decompressed bytes.
-    """
-
-    gz = True
-
-    def __init__(
-        self,
-        name: Path,
-        raw: Any,
-        result: os.stat_result,
-        fingerprint: _Fingerprint,
-    ) -> None:
-        super().__init__(name, result.st_dev, result.st_ino, fingerprint)
-        self._raw = raw
-        self._stream = gzip.GzipFile(fileobj=raw, mode="rb")
-
-    def read(self, size: int) -> bytes:
-        data = self._stream.read(size)
-        self.seen_size = max(self.seen_size, self.position + len(data))
-        return data
-
-    def close(self) -> None:
-        self._stream.close()
-        self._raw.close()
-
-
 class Follower:
     """
     Follows one configured path across rotations.
@@ -606,7 +221,7 @@ class Follower:
         self._fingerprint_size = fingerprint_size
         self._extra: dict[str, Any] = {} if state is None else dict(state.extra)
         self._started = False
-        self._source: _Source | None = None
+        self._source: Source | None = None
         self._offset = 0
         self._carry = b""
         self._previous: FileIdentity | None = None
@@ -620,7 +235,7 @@ class Follower:
         self._detached_since: int | None = None
         # (directory key, poll number, decision) of the last listing that
         # ended in waiting.
-        self._wait_cache: tuple[object, int, _Candidate | None] | None = None
+        self._wait_cache: tuple[object, int, Candidate | None] | None = None
         self.counters = FollowCounters()
 
     @property
@@ -705,12 +320,12 @@ class Follower:
                     more = True
                     break
                 continue
-            if isinstance(source, _PlainSource):
+            if isinstance(source, PlainSource):
                 verdict = self._check(source)
-                if verdict is _TRUNCATED:
+                if verdict is _Verdict.TRUNCATED:
                     self._on_truncation(source)
                     continue
-                if verdict is _ROTATED_WHILE_EMPTY:
+                if verdict is _Verdict.ROTATED_WHILE_EMPTY:
                     self._close_source()
                     self._resume = True
                     continue
@@ -750,7 +365,7 @@ class Follower:
         if state is None:
             # The newest rotated file with content (see _finish for why not
             # an empty one) marks where history ends.
-            for candidate in reversed(self._scan(include_live=False)):
+            for candidate in reversed(scan_generations(self._path, include_live=False)):
                 identity = candidate.identity(self._fingerprint_size)
                 if identity.fingerprint_length:
                     self._previous = identity
@@ -764,8 +379,8 @@ class Follower:
             # previous, wherever it is now.
             self._resume = True
             return
-        candidates = self._scan()
-        found = _locate(
+        candidates = scan_generations(self._path)
+        found = locate(
             candidates,
             state.identity,
             state.offset,
@@ -802,12 +417,12 @@ class Follower:
             result = os.stat(self._path)
         except FileNotFoundError:
             return False
-        candidate = _Candidate(self._path, False, result, live=True)
+        candidate = Candidate(self._path, False, result, live=True)
         if not self._open(candidate, 0):
             return False
         source = self._source
-        if self._start_at_end and isinstance(source, _PlainSource):
-            self._offset = source.position = _last_line_end(source.fd)
+        if self._start_at_end and isinstance(source, PlainSource):
+            self._offset = source.position = last_line_end(source.fd)
         return True
 
     def _open_after_previous(self) -> bool:
@@ -823,7 +438,7 @@ class Follower:
             and self._polls - cache[1] < _RECHECK_POLLS
         ):
             return False
-        candidates = self._scan()
+        candidates = scan_generations(self._path)
         start = self._window_start(candidates)
         if start >= len(candidates):
             self._wait_cache = (key, self._polls, None)
@@ -844,18 +459,15 @@ class Follower:
 
     # -- opening and closing ------------------------------------------------
 
-    def _open(self, candidate: _Candidate, offset: int) -> bool:
+    def _open(self, candidate: Candidate, offset: int) -> bool:
         """
         Open C{candidate} to read from C{offset}; C{False} if it vanished or
         cannot be opened.
         """
         try:
-            if candidate.gz:
-                source: _Source = self._open_gzip(candidate.path)
-                source.skip = offset
-                source.position = 0
-            else:
-                source = self._open_plain(candidate.path, offset)
+            source = open_source(
+                candidate, offset, self._fingerprint_size, self._polls
+            )
         except FileNotFoundError:
             return False
         except OSError as e:
@@ -881,40 +493,6 @@ class Follower:
         self._wait_cache = None
         return True
 
-    def _open_plain(self, name: Path, offset: int) -> _PlainSource:
-        fd = os.open(name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        try:
-            result = os.fstat(fd)
-            head = os.pread(fd, self._fingerprint_size, 0)
-            start = max(0, offset - self._fingerprint_size)
-            tail = os.pread(fd, offset - start, start)
-        except BaseException:
-            os.close(fd)
-            raise
-        source = _PlainSource(
-            name, fd, result, _Fingerprint(head, self._fingerprint_size)
-        )
-        source.position = offset
-        source.tail = tail
-        source.checked_at = self._polls
-        return source
-
-    def _open_gzip(self, name: Path) -> _GzipSource:
-        raw = open(name, "rb")
-        try:
-            result = os.fstat(raw.fileno())
-            try:
-                with gzip.open(name, "rb") as head_file:
-                    head = _read_up_to(head_file, self._fingerprint_size)
-            except (OSError, EOFError, zlib.error):
-                head = b""
-            return _GzipSource(
-                name, raw, result, _Fingerprint(head, self._fingerprint_size)
-            )
-        except BaseException:
-            raw.close()
-            raise
-
     def _close_source(self) -> None:
         if self._source is not None:
             self._source.close()
@@ -925,7 +503,7 @@ class Follower:
 
     # -- reading --------------------------------------------------------------
 
-    def _skip(self, source: _Source, budget: int) -> int:
+    def _skip(self, source: Source, budget: int) -> int:
         """
         Skip (decompress and drop) toward a compressed file's saved offset.
 
@@ -945,7 +523,7 @@ class Follower:
             skipped += len(data)
         return max(0, budget - -(-skipped // _SKIP_FACTOR))
 
-    def _read(self, source: _Source, size: int) -> bytes:
+    def _read(self, source: Source, size: int) -> bytes:
         """
         Read from C{source}; a compressed file that cannot be decompressed
         further ends there (logged and counted).
@@ -968,7 +546,7 @@ class Follower:
             )
             return b""
 
-    def _consume(self, source: _Source, data: bytes, out: list[Line]) -> None:
+    def _consume(self, source: Source, data: bytes, out: list[Line]) -> None:
         """
         Cut C{data} (read at C{source.position}) into lines.
         """
@@ -1014,7 +592,7 @@ class Follower:
 
     # -- identity checks and rotations -----------------------------------
 
-    def _check(self, source: _PlainSource) -> object:
+    def _check(self, source: PlainSource) -> _Verdict:
         """
         Whether the open plain file is still the file read so far.
 
@@ -1022,32 +600,25 @@ class Follower:
         (times are coarse: a truncation and a rewrite to the same size can
         fall in one tick).
 
-        @return: C{_SAME}; C{_TRUNCATED} (copytruncate: it shrank below what
-            was read, or its first bytes or the bytes before the read
-            position changed, or -- for a young file, whose fingerprint
+        @return: C{_Verdict.SAME}; C{TRUNCATED} (copytruncate: it shrank
+            below what was read, or its first bytes or the bytes before the
+            read position changed, or -- for a young file, whose fingerprint
             covers all that was read -- a copy of it appeared); or
-            C{_ROTATED_WHILE_EMPTY} (nothing read yet, and rotated files
+            C{ROTATED_WHILE_EMPTY} (nothing read yet, and rotated files
             appeared after the previous file: copytruncate took what it
             held).
         """
         result = os.fstat(source.fd)
         key = (result.st_size, result.st_mtime_ns)
         if key == source.last_key and self._polls - source.checked_at < _RECHECK_POLLS:
-            return _SAME
+            return _Verdict.SAME
         source.last_key = key
         source.checked_at = self._polls
         source.seen_size = max(source.seen_size, result.st_size)
-        position = source.position
-        if result.st_size < position:
-            return _TRUNCATED
-        fingerprint = source.fingerprint
-        length = fingerprint.length
-        if length and not fingerprint.matches(os.pread(source.fd, length, 0)):
-            return _TRUNCATED
-        tail = source.tail
-        if tail and os.pread(source.fd, len(tail), position - len(tail)) != tail:
-            return _TRUNCATED
-        if position <= length or length == 0:
+        if source.rewritten(result.st_size):
+            return _Verdict.TRUNCATED
+        length = source.fingerprint.length
+        if source.position <= length or length == 0:
             # What was read is also the start of the file now: a
             # copytruncate followed by the same bytes again would go
             # unseen, but for the copy it left.
@@ -1062,11 +633,11 @@ class Follower:
                         path=str(self._path),
                         copies=[str(c.path) for c in copied],
                     )
-                    return _ROTATED_WHILE_EMPTY
-                return _TRUNCATED
-        return _SAME
+                    return _Verdict.ROTATED_WHILE_EMPTY
+                return _Verdict.TRUNCATED
+        return _Verdict.SAME
 
-    def _copies(self, source: _PlainSource) -> list[_Candidate]:
+    def _copies(self, source: PlainSource) -> list[Candidate]:
         """
         Rotated files after the previous file that start like C{source}
         (any non-empty one if nothing was read), if C{source} is the live
@@ -1074,7 +645,7 @@ class Follower:
         """
         if not self._is_live(source):
             return []
-        rotated = self._scan(include_live=False)
+        rotated = scan_generations(self._path, include_live=False)
         identity = source.identity()
         return [
             c
@@ -1084,14 +655,14 @@ class Follower:
             and (identity.fingerprint_length or c.head(1))
         ]
 
-    def _is_live(self, source: _PlainSource) -> bool:
+    def _is_live(self, source: PlainSource) -> bool:
         try:
             result = os.stat(self._path)
         except FileNotFoundError:
             return False
         return (result.st_dev, result.st_ino) == (source.dev, source.inode)
 
-    def _on_truncation(self, source: _PlainSource) -> None:
+    def _on_truncation(self, source: PlainSource) -> None:
         """
         The open file shrank or changed its start: find the copy of what it
         held (copytruncate), read it from our offset, then what follows.
@@ -1101,8 +672,8 @@ class Follower:
         seen = max(source.seen_size, source.position)
         self.counters.truncations += 1
         self._close_source()
-        candidates = self._scan()
-        found = _locate(
+        candidates = scan_generations(self._path)
+        found = locate(
             candidates,
             identity,
             offset,
@@ -1125,7 +696,7 @@ class Follower:
             offset=offset,
         )
 
-    def _next_file(self, source: _Source) -> _Candidate | None:
+    def _next_file(self, source: Source) -> Candidate | None:
         """
         At the end of C{source}: the file to read next, or C{None} to stay
         (the path still names it, or the next file is not ready).
@@ -1135,7 +706,7 @@ class Follower:
         except FileNotFoundError:
             live = None
         if (
-            isinstance(source, _PlainSource)
+            isinstance(source, PlainSource)
             and live is not None
             and (live.st_dev, live.st_ino) == (source.dev, source.inode)
         ):
@@ -1152,7 +723,7 @@ class Follower:
         ):
             following = cache[2]
         else:
-            candidates = self._scan()
+            candidates = scan_generations(self._path)
             start = self._window_start(candidates)
             itself = (source.dev, source.inode)
             # An open file keeps its inode (no other file can get it while
@@ -1162,7 +733,7 @@ class Follower:
                 None,
             )
             if found is None:
-                found = _locate(candidates, source.identity(), source.position, start)
+                found = locate(candidates, source.identity(), source.position, start)
             if found is not None:
                 # Where it is now, for the state and the log.
                 source.name = candidates[found].path
@@ -1182,7 +753,7 @@ class Follower:
             return None
         return following
 
-    def _finish(self, source: _Source, out: list[Line], following: _Candidate) -> None:
+    def _finish(self, source: Source, out: list[Line], following: Candidate) -> None:
         """
         Leave C{source} (read to its end) for C{following}.
         """
@@ -1241,25 +812,7 @@ class Follower:
 
     # -- listing ----------------------------------------------------------------
 
-    def _scan(self, include_live: bool = True) -> list[_Candidate]:
-        """
-        The generations of the path, oldest first: rotated files, then the
-        live path (if it exists and C{include_live}).
-        """
-        candidates = [
-            _Candidate(found.path, found.gz, found.stat, live=False)
-            for found in scan_rotated(self._path)
-        ]
-        if include_live:
-            try:
-                result = os.stat(self._path)
-            except FileNotFoundError:
-                pass
-            else:
-                candidates.append(_Candidate(self._path, False, result, live=True))
-        return candidates
-
-    def _window_start(self, candidates: list[_Candidate]) -> int:
+    def _window_start(self, candidates: list[Candidate]) -> int:
         """
         Index of the first candidate after the previous file (0 if unknown:
         if it was deleted, so were all older ones).
@@ -1267,7 +820,7 @@ class Follower:
         previous = self._previous
         if previous is None:
             return 0
-        found = _locate(
+        found = locate(
             candidates,
             previous,
             0,
@@ -1289,73 +842,3 @@ class Follower:
         except OSError:
             return (directory, None)
         return (directory, live.st_dev, live.st_ino, live.st_size, live.st_mtime_ns)
-
-
-_SAME = object()
-_TRUNCATED = object()
-_ROTATED_WHILE_EMPTY = object()
-
-
-def _locate(
-    candidates: list[_Candidate],
-    identity: FileIdentity,
-    offset: int,
-    start: int,
-    *,
-    exclude: tuple[int, int] | None = None,
-    trust_inode: bool = True,
-) -> int | None:
-    """
-    Find the file with C{identity} among C{candidates}.
-
-    First by inode and fingerprint (the file itself), then by fingerprint
-    alone (a compressed or copied version; the oldest such).  Candidates
-    from C{start} on are searched first, then the others.  A plain file
-    shorter than C{offset} is not it.  An identity with no fingerprint is
-    found by inode only.
-
-    @param exclude: C{(dev, inode)} of a file that is not it (the live file
-        after a truncation).
-    @param trust_inode: C{False} skips the search by inode.  Use it for a
-        file no longer held open whose fingerprint is short (a young file).
-        Its inode may have gone to a new file that starts with the same few
-        bytes (ext4 reuses inodes at once).  A copytruncated file may also
-        have been rewritten with them.  The oldest fingerprint match after
-        the previous file is then the right one, or an older one
-        (duplicates rather than loss).
-    @return: the index, or C{None}.
-    """
-    order = list(range(start, len(candidates))) + list(range(0, start))
-
-    def eligible(c: _Candidate) -> bool:
-        return (c.dev, c.inode) != exclude and (c.gz or c.size >= offset)
-
-    wanted = (identity.dev, identity.inode)
-    if trust_inode:
-        for i in order:
-            c = candidates[i]
-            if (c.dev, c.inode) == wanted and eligible(c) and c.matches(identity):
-                return i
-    if identity.fingerprint_length == 0:
-        return None
-    for i in order:
-        c = candidates[i]
-        if eligible(c) and c.matches(identity):
-            return i
-    return None
-
-
-def _last_line_end(fd: int) -> int:
-    """
-    The offset just after the last LF near the end of the file (its size if
-    there is none in the last 64 KiB).
-    """
-    size = os.fstat(fd).st_size
-    start = max(0, size - _START_AT_END_WINDOW)
-    tail = os.pread(fd, size - start, start)
-    end = tail.rfind(b"\n")
-    if end < 0:
-        # No line end: the whole file is one unfinished line (read it when
-        # it ends), or the last line is longer than the window (skip it).
-        return 0 if start == 0 else size
-    return start + end + 1

@@ -55,7 +55,8 @@ from logship.tailer.checkpoint import (
     save_checkpoint,
 )
 from logship.tailer.delivery import Delivery
-from logship.tailer.follow import Follower, FollowState
+from logship.tailer.follow import Follower
+from logship.tailer.followstate import FollowState
 from logship.tailer.shipper import Shipper
 from logship.tailer.spool import Spool
 from logship.wire.messages import Ack, ArchivedReply, BucketAck, Durability, Message

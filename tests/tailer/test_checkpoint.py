@@ -16,7 +16,7 @@ from logship.tailer.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from logship.tailer.follow import FileIdentity, FollowState
+from logship.tailer.followstate import FileIdentity, FollowState
 
 
 class CheckpointTests(SynchronousTestCase):
@@ -129,40 +129,3 @@ class CheckpointTests(SynchronousTestCase):
         self.path.mkdir()
         error = self.assertRaises(CheckpointError, load_checkpoint, self.path)
         self.assertIn(str(self.path), str(error))
-
-
-class FollowStateJSONTests(SynchronousTestCase):
-    """
-    L{FollowState.from_json} refuses what L{FollowState.to_json} did not
-    write.
-    """
-
-    def valid(self) -> dict[str, object]:
-        return FollowState("/x", 1, 2, "f", 3, 4, None, None, None, {"k": "v"}).to_json()
-
-    def test_valid(self) -> None:
-        state = FollowState.from_json(self.valid())
-        self.assertEqual(state.extra, {"k": "v"})
-        self.assertEqual(state.identity, FileIdentity(1, 2, "f", 3))
-
-    def test_invalid(self) -> None:
-        for key, value in [
-            ("version", 2),
-            ("offset", -1),
-            ("offset", "3"),
-            ("offset", True),
-            ("path", None),
-            ("size", -5),
-            ("name", 3),
-            ("extra", []),
-            ("previous", {"dev": 1}),
-        ]:
-            data = self.valid()
-            data[key] = value
-            self.assertRaises(ValueError, FollowState.from_json, data)
-        self.assertRaises(ValueError, FollowState.from_json, [])
-
-    def test_with_extra(self) -> None:
-        state = FollowState.from_json(self.valid())
-        self.assertEqual(state.with_extra({"a": 1}).extra, {"a": 1})
-        self.assertEqual(state.extra, {"k": "v"})

@@ -25,12 +25,9 @@ from twisted.logger import globalLogPublisher
 from twisted.internet.testing import EventLoggingObserver
 from twisted.trial.unittest import SynchronousTestCase
 
-from logship.tailer.follow import (
-    FINGERPRINT_SIZE,
-    Follower,
-    FollowState,
-    Line,
-)
+from logship.tailer.follow import Follower, Line
+from logship.tailer.followstate import FollowState
+from logship.tailer.sources import FINGERPRINT_SIZE, scan_generations
 
 MiB = 1 << 20
 
@@ -595,7 +592,7 @@ class InodeReuseTests(FollowTestCase):
             f.write(b"10 ten\n")
         self.path.write_bytes(b"11 eleven\n")
         reused = os.stat(newer)
-        previous = Follower(self.path)._scan()[0].identity(FINGERPRINT_SIZE)
+        previous = scan_generations(self.path)[0].identity(FINGERPRINT_SIZE)
         state = FollowState(
             str(self.path), reused.st_dev, reused.st_ino,
             hashlib.sha256(b"1").hexdigest(), 1, 0, 1, None, previous, {},
@@ -1110,7 +1107,7 @@ class CompressedTests(FollowTestCase):
         follower = self.follower(
             FollowState(
                 str(self.path), 0, 0, "", 0, 0,
-                previous=Follower(self.path)._scan()[0].identity(FINGERPRINT_SIZE),
+                previous=scan_generations(self.path)[0].identity(FINGERPRINT_SIZE),
             )
         )
         self.assertEqual(result.st_ino, follower.state.previous.inode)
