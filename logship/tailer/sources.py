@@ -409,6 +409,10 @@ def open_source(
 
 
 def _open_plain(name: Path, offset: int, fingerprint_size: int) -> PlainSource:
+    """
+    Open a plain file at C{offset}, with its fingerprint and the bytes
+    before C{offset} (for L{PlainSource.rewritten}).
+    """
     fd = os.open(name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
         result = os.fstat(fd)
@@ -425,6 +429,10 @@ def _open_plain(name: Path, offset: int, fingerprint_size: int) -> PlainSource:
 
 
 def _open_gzip(name: Path, fingerprint_size: int) -> GzipSource:
+    """
+    Open a compressed file at its start, with the fingerprint of its first
+    decompressed bytes (none if they cannot be decompressed).
+    """
     raw = open(name, "rb")
     try:
         result = os.fstat(raw.fileno())
