@@ -213,6 +213,9 @@ class Programs:
         return ["rsyslogd", "-n", "-f", str(conf), "-i", str(pidfile)], dict(os.environ)
 
     def syslog_ng_binary(self) -> Path | None:
+        """
+        The syslog-ng program to run, or None if there is none.
+        """
         if self.syslog_ng_root is not None:
             binary = self.syslog_ng_root / "usr" / "sbin" / "syslog-ng"
             return binary if binary.exists() else None
@@ -314,6 +317,9 @@ class LineCounter:
         return self.lines
 
     def close(self) -> None:
+        """
+        Close the file, if it was opened.
+        """
         if self._file is not None:
             self._file.close()
 
@@ -330,7 +336,7 @@ def compare(input_path: Path, output: Path) -> dict[str, Any]:
     wanted = Counter(data.splitlines(keepends=True))
     have = Counter(got.splitlines(keepends=True))
     extra = have - wanted
-    result = {
+    result: dict[str, Any] = {
         "lost": sum((wanted - have).values()),
         "dup": sum(n for line, n in extra.items() if line in wanted),
         "foreign": sum(n for line, n in extra.items() if line not in wanted),
@@ -339,20 +345,37 @@ def compare(input_path: Path, output: Path) -> dict[str, Any]:
     return result
 
 
+#: Writes a peer's configuration files into its work directory and returns
+#: the receiver's command line and environment, then the sender's.
+Configure = Callable[
+    [Programs, Path, Path, Path, int], tuple[list[str], dict[str, str], list[str], dict[str, str]]
+]
+
+
 @dataclass
 class Peer:
     """
     One peer contender: how to configure and start its sender and receiver.
+
+    @ivar missing: why its programs cannot run here, or None.
+    @ivar configure: arguments: the programs, the work directory, the input
+        file, the output file, the receiver's port.
     """
 
     name: str
     what: str
     missing: Callable[[Programs], str | None]
-    configure: Callable[[Programs, Path, Path, Path, int], tuple[list[str], dict[str, str], list[str], dict[str, str]]]
+    configure: Configure
 
 
 def rsyslog_peer(name: str, what: str, protocol: str) -> Peer:
-    def configure(programs: Programs, work: Path, input_path: Path, output: Path, port: int):
+    """
+    An rsyslog contender over C{protocol} (see L{rsyslog_sender}).
+    """
+
+    def configure(
+        programs: Programs, work: Path, input_path: Path, output: Path, port: int
+    ) -> tuple[list[str], dict[str, str], list[str], dict[str, str]]:
         (work / "sender.conf").write_text(rsyslog_sender(work, input_path, port, protocol))
         (work / "receiver.conf").write_text(rsyslog_receiver(work, output, port, protocol))
         receiver = programs.rsyslog(work / "receiver.conf", work / "receiver.pid")
@@ -363,7 +386,13 @@ def rsyslog_peer(name: str, what: str, protocol: str) -> Peer:
 
 
 def syslog_ng_peer(name: str, what: str, disk: bool) -> Peer:
-    def configure(programs: Programs, work: Path, input_path: Path, output: Path, port: int):
+    """
+    A syslog-ng contender, with a reliable disk buffer if C{disk}.
+    """
+
+    def configure(
+        programs: Programs, work: Path, input_path: Path, output: Path, port: int
+    ) -> tuple[list[str], dict[str, str], list[str], dict[str, str]]:
         (work / "sender.conf").write_text(syslog_ng_sender(work, input_path, port, disk))
         (work / "receiver.conf").write_text(syslog_ng_receiver(work, output, port))
         receiver = programs.syslog_ng(work / "receiver.conf", work, "receiver")
@@ -561,6 +590,11 @@ HEADER = (
 
 
 def main(argv: list[str] | None = None) -> int:
+    """
+    Run the chosen contenders one after the other and print the table.
+
+    @return: the exit status: 1 if a contender was skipped.
+    """
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         epilog="Packages: rsyslog, rsyslog-relp, syslog-ng-core (see the module docstring).")
