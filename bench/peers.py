@@ -597,7 +597,8 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        epilog="Packages: rsyslog, rsyslog-relp, syslog-ng-core (see the module docstring).")
+        epilog=__doc__[__doc__.index("This script installs nothing"):],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=200_000, help="lines in the input (200,000)")
     parser.add_argument("--peer", action="append", choices=CONTENDERS,
                         help="a contender to run (repeatable; default: all)")
