@@ -57,8 +57,8 @@ syslog-ng ones; a contender whose programs are missing is skipped with a
 line that says what to install, and the exit status is then 1.  Debian's
 rsyslog and syslog-ng-core conflict (both provide C{system-log-daemon}), so
 to have both, install rsyslog and unpack syslog-ng-core without installing
-it: C{apt-get install libivykis0 libnet1 libjson-c5 libwrap0} (its
-libraries), C{apt-get download syslog-ng-core}, C{dpkg-deb -x
+it: C{apt-get install libcap2 libglib2.0-0 libivykis0 libjson-c5 libnet1
+libpcre3 libwrap0} (its libraries), C{apt-get download syslog-ng-core}, C{dpkg-deb -x
 syslog-ng-core_*.deb DIR}, then C{--syslog-ng-root DIR}.  Installing the
 packages must not start the system's daemons (on Debian, a
 C{/usr/sbin/policy-rc.d} that exits 101 prevents it); this script never
