@@ -35,9 +35,9 @@ import sqlite3
 import struct
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.threads import deferToThreadPool
@@ -49,6 +49,8 @@ from logship.core import tokenize
 from logship.core.event import FLAG_PID, CorruptEvent, Event, decode
 from logship.index import IIndex, IndexUnavailable, Loaded, check_name
 from logship.core.query import Query, SearchResult
+
+T = TypeVar("T")
 
 #: Points are u64, SQLite integers i64: points are stored minus this.
 OFFSET = 1 << 63
@@ -877,13 +879,17 @@ class SqliteIndex:
         self._store: SqliteStore | None = None
         self._options = dict(store_options, create=create)
 
-    def _run(self, method: str, *args: Any) -> Deferred:
-        return deferToThreadPool(self._reactor, self._pool, self._call, method, *args)
+    def _run(self, work: Callable[[SqliteStore], T]) -> Deferred[T]:
+        """
+        Run C{work(store)} on the index's thread, the store opened first
+        if it is not yet.
+        """
+        return deferToThreadPool(self._reactor, self._pool, lambda: work(self._opened()))
 
-    def _call(self, method: str, *args: Any) -> Any:
+    def _opened(self) -> SqliteStore:
         if self._store is None:
             self._store = SqliteStore(self.path, **self._options)
-        return getattr(self._store, method)(*args)
+        return self._store
 
     def load(self, events: Sequence[Event]) -> Deferred[int]:
         """
@@ -902,19 +908,19 @@ class SqliteIndex:
             return Loaded(0)
         pending = prepare_chunk(chunks[0])
         try:
-            await self._run("begin")
+            await self._run(SqliteStore.begin)
             for i in range(len(chunks)):
                 rows, bad, error = await pending
                 pending = prepare_chunk(chunks[i + 1]) if i + 1 < len(chunks) else None
                 corrupt += bad
                 first_error = first_error or error
-                new += await self._run("write", rows)
-            await self._run("commit")
+                new += await self._run(lambda store: store.write(rows))
+            await self._run(SqliteStore.commit)
         except BaseException:
             if pending is not None:
                 pending.addErrback(lambda _: None)
             try:
-                await self._run("rollback")
+                await self._run(SqliteStore.rollback)
             except Exception:  # the store could not even be opened
                 pass
             raise
@@ -941,19 +947,19 @@ class SqliteIndex:
         """
         See L{IIndex.search}.
         """
-        return self._run("search", query)
+        return self._run(lambda store: store.search(query))
 
     def count(self, query: Query) -> Deferred[int]:
         """
         See L{IIndex.count}.
         """
-        return self._run("count", query)
+        return self._run(lambda store: store.count(query))
 
     def drop_before(self, point: int) -> Deferred[int]:
         """
         See L{IIndex.drop_before}.
         """
-        return self._run("drop_before", point)
+        return self._run(lambda store: store.drop_before(point))
 
     def destroy(self) -> Deferred[None]:
         """
@@ -964,9 +970,7 @@ class SqliteIndex:
         return d
 
     def _destroy(self) -> None:
-        if self._store is None:
-            self._store = SqliteStore(self.path, **self._options)
-        self._store.destroy()
+        self._opened().destroy()
         self._store = None
 
     def close(self) -> Deferred[None]:

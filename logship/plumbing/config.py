@@ -35,6 +35,7 @@ when the command line gives none (the tailer's files).
 
 from __future__ import annotations
 
+import functools
 import getopt
 import sys
 import tomllib
@@ -54,11 +55,12 @@ class _Declared:
     How a configurable option takes its value.
 
     @ivar kind: C{"flag"}, C{"parameter"} or C{"method"}.
-    @ivar coerce: a parameter's coerce function, if any.
+    @ivar function: a parameter's coerce function, if any; a method
+        option's C{opt_NAME} function (called with the options and a value).
     """
 
     kind: str
-    coerce: Callable[[str], Any] | None = None
+    function: Callable[..., Any] | None = None
 
 
 def load_toml(path: Path) -> dict[str, Any]:
@@ -104,8 +106,8 @@ def declared_options(options: usage.Options) -> dict[str, _Declared]:
             name = attribute[4:].replace("_", "-")
             if len(name) > len(methods.get(function, "")):
                 methods[function] = name
-    for name in methods.values():
-        found.setdefault(name, _Declared("method"))
+    for function, name in methods.items():
+        found.setdefault(name, _Declared("method", function))
     found.pop(CONFIG_OPTION, None)
     return found
 
@@ -205,11 +207,11 @@ class ConfigOptions(usage.Options):
                     raise usage.UsageError(f"{path}: {key} must be true or false")
                 self[name] = 1 if value else 0
             elif how.kind == "method":
-                method = getattr(self, "opt_" + name.replace("-", "_"))
+                method = functools.partial(how.function, self)
                 for text in _strings(path, key, value):
                     self._call(path, key, method, self._path(path, name, text))
             else:
-                self[name] = self._parameter(path, key, name, value, how.coerce)
+                self[name] = self._parameter(path, key, name, value, how.function)
 
     def _parameter(
         self,
