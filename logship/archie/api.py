@@ -37,7 +37,7 @@ from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-from logship.archie.history import HistoryWatches, PorterClient, PorterUnavailable
+from logship.archie.history import HistoryWatches, PorterClient, PorterUnavailable, WatchEvent
 from logship.archie.indexes import Indexes, NoSuchIndex
 from logship.archie.params import (
     facets_request,
@@ -330,17 +330,17 @@ class HistoryEventsResource(_Api):
         request.write(b"retry: 2000\n\n")
         done: list[bool] = []
 
-        def watcher(kind: str, document: dict[str, Any]) -> None:
+        def watcher(kind: WatchEvent, document: dict[str, Any]) -> None:
             if done:
                 return
-            if kind == "keepalive":
+            if kind is WatchEvent.KEEPALIVE:
                 request.write(b": keepalive\n\n")
                 return
-            if kind == "status":
+            if kind is WatchEvent.STATUS:
                 document = _with_stream(document)
             data = json.dumps(document, ensure_ascii=False)
             request.write(f"event: {kind}\ndata: {data}\n\n".encode("utf-8"))
-            if kind == "end":
+            if kind is WatchEvent.END:
                 done.append(True)
                 request.finish()
 
