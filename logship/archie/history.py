@@ -25,6 +25,8 @@ from twisted.web.client import Agent, HTTPConnectionPool
 
 from logship.porter.state import FINAL_STATES
 
+#: The headers of every request to the porter.
+_HEADERS: dict[bytes | str, list[bytes | str]] = {"accept": ["application/json"]}
 #: The largest answer read from the porter, in bytes.
 MAX_ANSWER = 4 << 20
 
@@ -67,7 +69,7 @@ class PorterClient:
         try:
             response = await self._http.request(
                 method, url, json=body, timeout=self._timeout,
-                headers={"accept": ["application/json"]},
+                headers=_HEADERS,
             )
             content = await treq.content(response)
         except Exception as e:
@@ -85,7 +87,8 @@ class PorterClient:
         """
         Close the kept-alive connections.
         """
-        return self._pool.closeCachedConnections()
+        closed: Deferred[None] = self._pool.closeCachedConnections()
+        return closed
 
 
 class WatchEvent(enum.StrEnum):

@@ -43,12 +43,12 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.types import ConnectionDeny, ConnectionRequest
 from twisted.internet import endpoints
-from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.interfaces import IConsumer, IDelayedCall, IPushProducer, IReactorTime
 from twisted.logger import Logger
 from zope.interface import implementer
 
@@ -148,7 +148,7 @@ class LiveFilter:
             return lambda e: e.shn in hosts
         if not hosts and needle is None:
             return lambda e: e.app in apps
-        if not hosts and not apps:
+        if not hosts and not apps and needle is not None:
             return lambda e: needle in e.message
 
         def accept(e: Event) -> bool:
@@ -537,7 +537,7 @@ class LiveProtocol(WebSocketServerProtocol):
             flush_interval=factory.flush_interval,
         )
         factory.opened(self)
-        self.transport.registerProducer(self.stream, True)
+        cast(IConsumer, self.transport).registerProducer(self.stream, True)
         self._send_text(
             json.dumps({"type": "hello", "node": factory.node}).encode("utf-8")
         )
@@ -647,7 +647,7 @@ class LiveFactory(WebSocketServerFactory):
     @ivar encoder: the JSON encoder shared by the clients.
     """
 
-    protocol = LiveProtocol
+    protocol: type[WebSocketServerProtocol] = LiveProtocol
     _log = Logger()
 
     def __init__(

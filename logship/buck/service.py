@@ -211,7 +211,7 @@ class BuckService(MultiService):
         self._connected: set[IPeerConnection] = set()
         self.total = Counters()
         self.peers: dict[str, Counters] = {}
-        extra = {} if frame_timeout is None else {"frame_timeout": frame_timeout}
+        extra: dict[str, Any] = {} if frame_timeout is None else {"frame_timeout": frame_timeout}
         self.factory = WireServerFactory(
             key=key,
             node=node,

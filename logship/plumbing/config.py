@@ -221,6 +221,7 @@ class ConfigOptions(usage.Options):
                     raise usage.UsageError(f"{path}: {key} must be true or false")
                 self[name] = 1 if value else 0
             elif how.kind is _Kind.METHOD:
+                assert how.function is not None  # a method option always has one
                 method = functools.partial(how.function, self)
                 for text in _strings(path, key, value):
                     self._call(path, key, method, self._path(path, name, text))

@@ -81,7 +81,7 @@ class Options(ClusterOptions):
                 f"--source {value}: expected DURABILITY:GLOB with DURABILITY one of"
                 f" {', '.join(DURABILITIES)}"
             )
-        self["source"].append(Source(pattern, durability))  # type: ignore[arg-type]
+        self["source"].append(Source(pattern, durability))
 
     def postOptions(self) -> None:
         super().postOptions()
