@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
@@ -112,7 +112,7 @@ def import_files(
             with open(path, "rb") as f:
                 done = 0
 
-                def chunks():
+                def chunks() -> Iterator[bytes]:
                     nonlocal done
                     while chunk := f.read(_CHUNK):
                         done += len(chunk)
