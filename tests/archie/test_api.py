@@ -107,9 +107,17 @@ class Setup:
         body = await treq.content(response)
         return response.code, json.loads(body) if body.startswith((b"{", b"[")) else body
 
-    async def post(self, path: str, body: Any) -> tuple[int, Any]:
+    async def post(self, path: str, body: Any, headers: dict[str, Any] | None = None,
+                   ) -> tuple[int, Any]:
+        """
+        POST C{body} (JSON, or bytes as they are) to C{path}, as a script
+        would (C{Content-Type: application/json}, no C{Origin}), with the
+        token (if any), unless C{headers} says otherwise.
+        """
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        response = await treq.post(self.base + path, data=data, headers=self._headers(None),
+        if headers is None:
+            headers = {"content-type": ["application/json"], **self._headers(None)}
+        response = await treq.post(self.base + path, data=data, headers=headers,
                                    reactor=reactor)
         return response.code, json.loads(await treq.content(response))
 

@@ -1,4 +1,4 @@
-"""Tests of archie's options, access checks, parameters and history watches
+"""Tests of archie's options, parameters and history watches
 (synchronous: no sockets, a L{Clock} for time)."""
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
-from logship.archie.access import is_loopback, read_token
 from logship.archie.history import HistoryWatches, PorterUnavailable
 from logship.archie.params import (
     MAX_SLOTS,
@@ -153,31 +152,6 @@ class OptionsTests(SynchronousTestCase):
         self.assertIsInstance(service, MultiService)
         listeners = [s for s in service if isinstance(s, Listener)]
         self.assertEqual([s.description for s in listeners], ["tcp:4480:interface=127.0.0.1"])
-
-
-class AccessTests(SynchronousTestCase):
-    def test_loopback(self) -> None:
-        for description, expected in [
-            ("tcp:4480:interface=127.0.0.1", True),
-            ("tcp:4480:interface=127.1.2.3", True),
-            ("tcp:port=4480:interface=localhost", True),
-            ("tcp6:4480:interface=\\:\\:1", True),
-            ("unix:/run/archie.sock", True),
-            ("tcp:4480", False),
-            ("tcp:4480:interface=0.0.0.0", False),
-            ("tcp:4480:interface=192.168.1.5", False),
-            ("tcp6:4480:interface=\\:\\:", False),
-            ("ssl:4480:interface=127.0.0.1", False),
-        ]:
-            self.assertEqual(is_loopback(description), expected, description)
-
-    def test_read_token(self) -> None:
-        tmp = Path(tempfile.mkdtemp())
-        self.addCleanup(shutil.rmtree, tmp)
-        path = tmp / "t"
-        path.write_text("  " + TOKEN + "\n\n")
-        os.chmod(path, 0o400)
-        self.assertEqual(read_token(path), TOKEN)
 
 
 class ParameterTests(SynchronousTestCase):
