@@ -489,6 +489,7 @@ async def test_history_errors(archie: Setup) -> None:
         (b"{not json", "body"),
         (b"[1, 2]", "body"),
         (b"x" * 70000, "body"),
+        (b"[" * 30000, "body"),
     ]:
         code, answer = await archie.post("/api/history", body)
         assert (code, answer.get("parameter")) == (400, parameter), (body, answer)

@@ -100,6 +100,7 @@ class APITests(SynchronousTestCase):
             (b"{not json", "body"),
             ([1, 2], "body"),
             (b" " * (MAX_BODY + 1), "body"),
+            (b"[" * 30_000, "body"),
         ]
         for body, parameter in cases:
             code, error = self.call(b"POST", "/api/history", body)
