@@ -27,6 +27,7 @@ from logship.archie.params import (
 )
 from logship.archie.tap import Options, makeService
 from logship.plumbing.listeners import Listener
+from logship.plumbing.webaccess import PublicName
 from logship.core.parse import TICKS_PER_SECOND
 from tests.archie.common import NOW
 
@@ -113,6 +114,34 @@ class OptionsTests(SynchronousTestCase):
             self.assertIn(needle, str(caught.exception))
         with self.assertRaises(usage.UsageError):
             self.parse("--token", str(self.tmp / "missing"))
+
+    def test_public_names_and_porter_token(self) -> None:
+        """
+        C{--public-name} is repeatable (NAME or NAME:PORT, also from TOML);
+        C{--porter-token} is read like a token and sent to the porter.
+        """
+        options = self.parse("--public-name", "Logs.Example.com",
+                             "--public-name", "logs.example.com:8443",
+                             "--porter-token", str(self.token_file()))
+        self.assertEqual(options["public-name"], [PublicName("logs.example.com"),
+                                                 PublicName("logs.example.com", 8443)])
+        self.assertEqual(options.porter_token, TOKEN)
+        self.assertEqual(self.parse()["public-name"], [])
+        for bad in ("a b", "logs.example.com:0", "http://logs.example.com"):
+            with self.assertRaises(usage.UsageError) as caught:
+                self.parse("--public-name", bad)
+            self.assertIn("--public-name", str(caught.exception))
+        with self.assertRaises(usage.UsageError) as caught:
+            self.parse("--porter-token", str(self.token_file(mode=0o640)))
+        self.assertIn("--porter-token", str(caught.exception))
+        self.token_file()
+        config = self.tmp / "archie.toml"
+        config.write_text('public_name = ["logs.example.com", "10.0.0.7:80"]\n'
+                          'porter_token = "token"\n')
+        options = self.parse("--config", str(config))
+        self.assertEqual(options["public-name"], [PublicName("logs.example.com"),
+                                                 PublicName("10.0.0.7", 80)])
+        self.assertEqual(options.porter_token, TOKEN)
 
     def test_config_file(self) -> None:
         """
