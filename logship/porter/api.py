@@ -35,11 +35,15 @@ from logship.core.render import iso_time
 from logship.plumbing.jsonapi import BadParameter, error_answer, json_answer, read_json_body
 from logship.plumbing.webaccess import Guard, PublicName
 from logship.porter.service import DEFAULT_HISTORY_HOURS, PorterService
-from logship.porter.state import FINAL_STATES, HistoryJob, JobState
+from logship.porter.state import HistoryJob, JobState
 
 #: The latest point a history range may reach: the porter's state keeps
 #: points as SQLite integers (signed 64 bits).
 MAX_HISTORY_POINT = 2**63 - 1
+#: Jobs that count against the limit of jobs at once.
+_BUSY = frozenset({JobState.QUEUED, JobState.LOADING})
+#: Jobs whose index holds (or will hold) events.
+_HOLDING = _BUSY | {JobState.READY}
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class LimitExceeded(Exception):
         self.status = status
         self.limit = limit
         self.parameter = parameter
+
 
 def job_document(job: HistoryJob) -> dict[str, Any]:
     """
@@ -141,9 +146,8 @@ class HistoryJobs(Resource):
                 400, "max-history-days",
                 f"a history range may span {limits.days:g} days at most", "to",
             )
-        live = [job for job in self._porter.state.histories() if job.state not in FINAL_STATES
-                or job.state is JobState.READY]
-        busy = sum(1 for job in live if job.state is not JobState.READY)
+        live = [job for job in self._porter.state.histories() if job.state in _HOLDING]
+        busy = sum(1 for job in live if job.state in _BUSY)
         if busy >= limits.jobs:
             raise LimitExceeded(
                 429, "max-history-jobs",
