@@ -129,7 +129,7 @@ def _write_json(out: BinaryIO, events: Iterator[Event]) -> None:
         out.write(json.dumps(event_json(event), ensure_ascii=False).encode() + b"\n")
 
 
-def cmd_parse(args: argparse.Namespace, out: BinaryIO) -> int:
+def cmd_parse(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
     C{logship parse}: one JSON object per input line.
     """
@@ -138,7 +138,6 @@ def cmd_parse(args: argparse.Namespace, out: BinaryIO) -> int:
         stream = sys.stdin.buffer
     else:
         stream = open(_existing(args.file), "rb")
-    now = time.time()
     with stream:
         chunks = iter(lambda: stream.read(1 << 16), b"")
         lines = split_lines(chunks)
@@ -146,7 +145,7 @@ def cmd_parse(args: argparse.Namespace, out: BinaryIO) -> int:
     return 0
 
 
-def cmd_import(args: argparse.Namespace, out: BinaryIO) -> int:
+def cmd_import(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
     C{logship import}: parse files into time-bucketed files, with a summary.
     """
@@ -161,6 +160,7 @@ def cmd_import(args: argparse.Namespace, out: BinaryIO) -> int:
             tz=args.tz,
             year=args.year,
             bucket_seconds=args.bucket_seconds,
+            now=now,
             progress=progress,
         )
     except OSError as e:
@@ -212,7 +212,7 @@ def _read_bucket(path: Path, report: Callable[[str], None]) -> list[Event]:
     return events
 
 
-def cmd_cat(args: argparse.Namespace, out: BinaryIO) -> int:
+def cmd_cat(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
     C{logship cat}: decode bucket files to text lines or JSON, each file's
     events in point order, long lines joined again.
@@ -233,7 +233,7 @@ def cmd_cat(args: argparse.Namespace, out: BinaryIO) -> int:
     return DATA_ERROR if problems else 0
 
 
-def cmd_keygen(args: argparse.Namespace, out: BinaryIO) -> int:
+def cmd_keygen(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
     C{logship keygen}: write a new cluster key, mode 0600, never overwriting.
     """
@@ -245,7 +245,7 @@ def cmd_keygen(args: argparse.Namespace, out: BinaryIO) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace, out: BinaryIO) -> int:
+def cmd_demo(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
     C{logship demo}: the whole system on this machine (L{logship.cli.demo}).
     """
@@ -263,7 +263,7 @@ def cmd_demo(args: argparse.Namespace, out: BinaryIO) -> int:
         raise CommandError(str(e), USAGE_ERROR) from None
 
 
-def cmd_history(args: argparse.Namespace, out: BinaryIO) -> int:
+def cmd_history(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
     The C{logship history} command (L{logship.cli.history}).
     """
@@ -275,7 +275,9 @@ def cmd_history(args: argparse.Namespace, out: BinaryIO) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """
-    The argument parser of every C{logship} command.
+    The argument parser of every C{logship} command.  Each command runs as
+    C{args.run(args, out, now)}: C{out} is stdout's bytes, C{now} the time
+    the command started (seconds since the epoch).
     """
     parser = argparse.ArgumentParser(
         prog="logship", description="Collect, store and use event logs."
@@ -353,10 +355,12 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     """
     Run the C{logship} command and exit with its status.
     """
+    from twisted.internet import reactor  # the edge: the one time source
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        status = args.run(args, sys.stdout.buffer)
+        status = args.run(args, sys.stdout.buffer, reactor.seconds())
         sys.stdout.flush()
     except CommandError as e:
         print(f"logship {args.command}: {e}", file=sys.stderr)
