@@ -1,8 +1,9 @@
 """Tests for L{logship.porter.service}: real bucks (in this process, on
 127.0.0.1), the real sqlite index and dir archive, the real reactor.
 
-Bucket ages come from an injected wall clock (C{Now}); rounds are started
-by the tests (the service's own timer is set to an hour).
+Bucket ages come from the porter's clock, a L{SetTime} the tests set
+(its timers run on the reactor); rounds are run by the tests only (the
+porter's own first round is an hour away).
 """
 
 from __future__ import annotations
@@ -31,22 +32,11 @@ from logship.core.parse import TICKS_PER_SECOND
 from logship.porter.service import PorterService, archive_key, manifest_key
 from logship.core.query import Query
 from tests.buck import T0, make_event
-from tests.integration.processes import wait_until
+from tests.integration.waiting import wait_until
+from tests.integration.walltime import SetTime
 from tests.wire.common import KEY
 
 QUIET = 3600
-
-
-@dataclass
-class Now:
-    """
-    The porter's wall clock, set by the test.
-    """
-
-    value: float = T0 + 600
-
-    def __call__(self) -> float:
-        return self.value
 
 
 @dataclass
@@ -70,7 +60,7 @@ class Buck:
 class Setup:
     tmp: Path
     bucks: dict[str, Buck] = field(default_factory=dict)
-    now: Now = field(default_factory=Now)
+    clock: SetTime = field(default_factory=lambda: SetTime(reactor, T0 + 600))
     porter: PorterService | None = None
 
     async def start_buck(self, name: str, port_number: int = 0) -> Buck:
@@ -107,16 +97,17 @@ class Setup:
             archive=open_archive(f"dir:{self.tmp / 'archive'}", reactor),
             open_index=lambda name: open_index(self.index_url(), name, reactor),
             state_dir=self.tmp / "state",
-            clock=reactor,
+            clock=self.clock,
             quiet=QUIET,
             interval=3600,
-            now=self.now,
+            first_round=3600,
             blocking=lambda f, *args: deferToThread(f, *args),
         )
         porter.startService()
         self.porter = porter
-        await wait_until(lambda: all(porter.links[n].connected_now for n in wait_for), 10)
-        await wait_until(lambda: porter._running is None, 10)
+        await wait_until(
+            lambda: all(porter.links[n].connected_now for n in wait_for), 10, "buck connections"
+        )
         return porter
 
     async def stop_porter(self) -> None:
@@ -192,11 +183,11 @@ async def test_load_exactly_once(setup: Setup) -> None:
     events = sample(500)
     replicate(setup, events, random.Random(1))
     porter = await setup.start_porter()
-    setup.now.value = T0 + 150  # the first bucket closed one interval ago
+    setup.clock.now = T0 + 150  # the first bucket closed one interval ago
     await setup.round()
     loaded = await setup.recent()
     assert [e.message for e in loaded] == [decode(e).message for e in events[:250]]
-    setup.now.value = T0 + 600
+    setup.clock.now = T0 + 600
     await setup.round()
     loaded = await setup.recent()
     assert [e.message for e in loaded] == [decode(e).message for e in events]
@@ -217,7 +208,7 @@ async def test_archive_then_delete_then_history(setup: Setup) -> None:
     events = sample(400)
     replicate(setup, events, random.Random(2))
     porter = await setup.start_porter()
-    setup.now.value = T0 + 120 + QUIET
+    setup.clock.now = T0 + 120 + QUIET
     await setup.round()
     archive = porter._archive
     for start in (T0, T0 + 60):
@@ -254,7 +245,7 @@ async def test_lost_state_recovered_from_manifest(setup: Setup) -> None:
     events = sample(100)
     replicate(setup, events, random.Random(5))
     await setup.start_porter()
-    setup.now.value = T0 + 120 + QUIET
+    setup.clock.now = T0 + 120 + QUIET
     await setup.round()
     await setup.stop_porter()
     shutil.rmtree(setup.tmp / "state")
@@ -278,7 +269,7 @@ async def test_late_events_archived_again(setup: Setup) -> None:
     events = sample(100, seconds=60)
     replicate(setup, events, random.Random(3))
     porter = await setup.start_porter()
-    setup.now.value = T0 + 120 + QUIET
+    setup.clock.now = T0 + 120 + QUIET
     await setup.round()
     late = [make_event(1000 + i, 30) for i in range(10)]
     setup.bucks["b1"].write(late + events[:5])
@@ -324,7 +315,7 @@ async def test_buck_down_then_back(setup: Setup) -> None:
     ports = {name: b.port.getHost().port for name, b in setup.bucks.items()}
     await setup.stop_buck("b3")
     porter = await setup.start_porter(ports, wait_for=("b1", "b2"))
-    setup.now.value = T0 + 120 + QUIET
+    setup.clock.now = T0 + 120 + QUIET
     await setup.round()
     assert len(unpack(await porter._archive.get(archive_key(T0, 60)))) == 50
     assert len(await setup.recent()) == 50
