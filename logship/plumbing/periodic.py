@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from twisted.application.internet import TimerService
 from twisted.application.service import Service
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
@@ -46,12 +46,13 @@ class _Delayed(TimerService):
         self._pending = None
         super().startService()
 
-    def stopService(self) -> Any:
+    def stopService(self) -> Deferred[None]:
         if self._pending is None:
-            return super().stopService()
+            return super().stopService()  # type: ignore[no-any-return]
         self._pending.cancel()
         self._pending = None
-        return Service.stopService(self)
+        Service.stopService(self)
+        return succeed(None)
 
 
 def periodic(
