@@ -360,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        status = args.run(args, sys.stdout.buffer, reactor.seconds())
+        status = args.run(args, sys.stdout.buffer, reactor.seconds())  # type: ignore[attr-defined]
         sys.stdout.flush()
     except CommandError as e:
         print(f"logship {args.command}: {e}", file=sys.stderr)
