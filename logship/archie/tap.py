@@ -17,7 +17,6 @@ the access L{PageGuard}.
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -247,7 +246,7 @@ def makeService(config: Options, reactor: Any = None) -> IService:
         porter=porter,
         watches=HistoryWatches(porter, reactor, interval=config["history-poll"]),
         live=list(config["live"]),
-        now=time.time,
+        clock=reactor,
         dedup_seconds=config["dedup-seconds"],
         live_rate=config["live-rate"],
     )

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from twisted.internet.interfaces import IReactorTime
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
@@ -105,12 +106,12 @@ class HistoryJobs(Resource):
     C{/api/history}: request a history index, list them, show one.
     """
 
-    def __init__(self, porter: PorterService, env: str, now: Any,
+    def __init__(self, porter: PorterService, env: str, clock: IReactorTime,
                  limits: HistoryLimits) -> None:
         super().__init__()
         self._porter = porter
         self._env = env
-        self._now = now
+        self._clock = clock
         self._limits = limits
 
     def getChild(self, path: bytes, request: Request) -> Resource:
@@ -191,7 +192,7 @@ class HistoryJobs(Resource):
         env = document.get("env", self._env)
         if env != self._env:
             raise BadParameter("env", f"this porter serves environment {self._env!r}, not {env!r}")
-        now = self._now()
+        now = self._clock.seconds()
         points = []
         for name in ("from", "to"):
             text = document.get(name)
@@ -259,16 +260,17 @@ class Status(Resource):
 
 
 def api_root(
-    porter: PorterService, env: str, now: Any, limits: HistoryLimits = HistoryLimits()
+    porter: PorterService, env: str, clock: IReactorTime,
+    limits: HistoryLimits = HistoryLimits(),
 ) -> Resource:
     """
     The resource tree to serve: C{/api/history}, C{/api/status}.
 
-    @param now: wall-clock time (for relative times in requests).
+    @param clock: the reactor's time (now, for relative times in requests).
     @param limits: what history requests may ask for.
     """
     api = Resource()
-    api.putChild(b"history", HistoryJobs(porter, env, now, limits))
+    api.putChild(b"history", HistoryJobs(porter, env, clock, limits))
     api.putChild(b"status", Status(porter, env))
     root = Resource()
     root.putChild(b"api", api)
@@ -278,7 +280,7 @@ def api_root(
 def api_site(
     porter: PorterService,
     env: str,
-    now: Any,
+    clock: IReactorTime,
     *,
     limits: HistoryLimits = HistoryLimits(),
     token: str | None = None,
@@ -292,7 +294,7 @@ def api_site(
     @param names: the names the API is reached under besides its address
         (C{--api-public-name}).
     """
-    guard = Guard(api_root(porter, env, now, limits), token, names,
+    guard = Guard(api_root(porter, env, clock, limits), token, names,
                   realm="porter", name_option="--api-public-name")
     site = Site(guard)
     site.noisy = False

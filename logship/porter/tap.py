@@ -16,7 +16,6 @@ L{PorterService} and the listener of its JSON API.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -162,7 +161,7 @@ def makeService(config: Options, reactor: Any = None) -> IService:
         days=config["max-history-days"],
         events=config["max-history-events"],
     )
-    site = api_site(porter, config["env"], time.time, limits=limits,
+    site = api_site(porter, config["env"], reactor, limits=limits,
                     token=config.api_token, names=config["api-public-name"])
     endpoint = endpoints.serverFromString(reactor, config["api"])
     Listener("logship-porter", config["api"], endpoint, site).setServiceParent(top)

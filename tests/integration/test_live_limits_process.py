@@ -28,8 +28,9 @@ from twisted.internet.task import deferLater
 from logship.buck.live.factory import DEFAULT_MAX_PER_ADDRESS
 from logship.buck.live.messages import CLOSE_NO_FILTER, CLOSE_NOT_JSON
 from logship.core.keys import read_key, write_new_key
-from tests.integration.processes import LISTENING, ProcessGroup, TwistdProcess, wait_until
+from tests.integration.processes import LISTENING, ProcessGroup, TwistdProcess
 from tests.integration.test_buck_process import connect_tailer, event
+from tests.integration.waiting import wait_until
 
 LIVE_LISTENING = re.compile(r"logship-buck live listening on (?P<host>\S+):(?P<port>\d+)")
 #: The idle clients of the attack.
@@ -84,7 +85,7 @@ async def settled(client: Client) -> Client:
     """
     Wait until the client is open or closed.
     """
-    await wait_until(lambda: client.opened or client.closed.called, 20)
+    await wait_until(lambda: client.opened or client.closed.called, 20, "open or closed")
     return client
 
 
@@ -171,7 +172,8 @@ async def test_bad_messages_and_origins(buck: TwistdProcess) -> None:
     assert code == CLOSE_NOT_JSON and "nested too deeply" in (reason or "")
     evil = await settled(await connect(port, origin="https://evil.example"))
     assert not evil.opened
-    await wait_until(lambda: buck.find(r"refused: 403 origin 'https://evil.example'"), 10)
+    await wait_until(lambda: buck.find(r"refused: 403 origin 'https://evil.example'"), 10,
+                     "the refusal logged", on_timeout=buck.tail)
     local = await settled(await connect(port, origin="http://127.0.0.1:4480",
                                         filter={"type": "filter"}))
     assert local.opened

@@ -26,8 +26,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.integration.delivery import Cluster, append_lines, wait_for
+from tests.integration.delivery import Cluster, append_lines
 from tests.integration.processes import ProcessGroup, TwistdProcess
+from tests.integration.waiting import wait_until_blocking
 
 PORTER_READY = r"logship-porter listening on (?P<host>\S+):(?P<port>\d+)"
 ARCHIE_READY = r"logship-archie listening on (?P<host>\S+):(?P<port>\d+)"
@@ -168,7 +169,7 @@ def test_archie_and_porter_refuse_the_attacks(group: ProcessGroup) -> None:
     site = f"http://127.0.0.1:{archie.port}"
     porter_api = f"http://127.0.0.1:{porter.port}"
     append_lines(cluster.log, [b"web line %d of the attack test" % i for i in range(LINES)])
-    wait_for(lambda: manifest_events(group) == LINES, 120, f"{LINES} events archived",
+    wait_until_blocking(lambda: manifest_events(group) == LINES, 120, f"{LINES} events archived",
              on_timeout=lambda: f"{manifest_events(group)} archived\n{porter.tail()}")
 
     def jobs() -> list[dict[str, Any]]:
@@ -218,7 +219,7 @@ def test_archie_and_porter_refuse_the_attacks(group: ProcessGroup) -> None:
         assert code == 200 and answer["state"] not in ("failed", "expired"), answer
         return bool(answer["state"] == "ready")
 
-    wait_for(ready, 60, "the history index ready", on_timeout=porter.tail)
+    wait_until_blocking(ready, 60, "the history index ready", on_timeout=porter.tail)
     code, found = http("GET", site + f"/api/search?index={job['index']}&q=attack&limit=1000")
     assert code == 200 and found["total"] == LINES, found
 

@@ -30,22 +30,24 @@ class APITests(SynchronousTestCase):
         self.tmp = Path(tempfile.mkdtemp())
         self.addCleanup(shutil.rmtree, self.tmp)
         clock = MemoryReactorClock()
+        clock.advance(NOW)
         self.index = open_index(f"sqlite:{self.tmp}/index", "recent", clock)
         self.porter = PorterService(
             bucks={}, key=None, node="porter", index=self.index,
             archive=open_archive(f"dir:{self.tmp}/archive", clock),
             open_index=lambda name: self.index, state_dir=self.tmp / "state",
-            clock=clock, now=lambda: NOW,
+            clock=clock,
         )
         self.addCleanup(self.porter.state.close)
         self.addCleanup(self.index._pool.stop)
-        self.root = api_root(self.porter, "prod", lambda: NOW)
+        self.clock = clock
+        self.root = api_root(self.porter, "prod", clock)
 
     def limit(self, **limits: Any) -> None:
         """
         Serve the API with these L{HistoryLimits}.
         """
-        self.root = api_root(self.porter, "prod", lambda: NOW, HistoryLimits(**limits))
+        self.root = api_root(self.porter, "prod", self.clock, HistoryLimits(**limits))
 
     def archive(self, hours_ago: float, events: int) -> None:
         """
