@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+from itertools import chain
 from collections.abc import Callable, Iterator, Sequence
 from datetime import tzinfo
 from pathlib import Path
@@ -31,7 +32,14 @@ from logship.cli.history import (
     request_history,
 )
 from logship.cli.importer import import_files
-from logship.core.ingest import LineEncoder, check_host, split_lines, this_host
+from logship.core.ingest import (
+    FILE_TAG_HEAD,
+    LineEncoder,
+    check_host,
+    file_source_tag,
+    lines_at,
+    this_host,
+)
 from logship.core.keys import KeyFileError, write_new_key
 from logship.plumbing.onreactor import run_on_reactor
 from logship.core.render import event_json, event_text, whole_lines
@@ -133,16 +141,23 @@ def cmd_parse(args: argparse.Namespace, out: BinaryIO) -> int:
     """
     C{logship parse}: one JSON object per input line.
     """
-    encoder = LineEncoder(host=args.host, tz=args.tz, year=args.year)
     if str(args.file) == "-":
         stream = sys.stdin.buffer
+        name = b"-"
     else:
         stream = open(_existing(args.file), "rb")
+        name = os.fsencode(Path(args.file).resolve())
     now = time.time()
     with stream:
-        chunks = iter(lambda: stream.read(1 << 16), b"")
-        lines = split_lines(chunks)
-        _write_json(out, (e for line in lines for e in whole_lines(encoder.events(line, now))))
+        head = stream.read(FILE_TAG_HEAD)
+        source = file_source_tag(name, head)
+        encoder = LineEncoder(host=args.host, tz=args.tz, year=args.year, source=source)
+        chunks = chain((head,), iter(lambda: stream.read(1 << 16), b""))
+        lines = lines_at(chunks)
+        _write_json(
+            out,
+            (e for at, line in lines for e in whole_lines(encoder.events(line, now, at))),
+        )
     return 0
 
 
