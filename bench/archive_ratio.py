@@ -1,7 +1,7 @@
 """Benchmark of the archived bucket: size against gzip -6, pack and unpack speed.
 
 Run: C{.venv/bin/python bench/archive_ratio.py [--repeat N] [--level L] [FILE...]}.
-Without files it reads the shared corpus (C{../shared/corpus/*.log}).
+Without files it reads the project's test corpus (C{tests/data/*.log}).
 
 Each file is read as one source (host C{bench}, UTC, year 2026) by
 L{LineEncoder}, the real parser; the events are sorted by point and
@@ -29,7 +29,7 @@ from logship.core.pack import DEFAULT_LEVEL, pack, unpack
 
 from codec import best_rate  # bench/codec.py, beside this script
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data"
 NOW = 1795685820.0  # 2026-11-26T09:37:00Z, the reading time for year inference
 
 
@@ -80,7 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     files = args.files or sorted(CORPUS.glob("*.log"))
     if not files:
-        sys.exit(f"no input: give files, or put the corpus at {CORPUS}")
+        sys.exit(f"no input: give files (no *.log in {CORPUS})")
     sets = {f.name: f.read_bytes() for f in files}
     sets["all"] = b"".join(sets.values())
     print(

@@ -1,13 +1,13 @@
 """Benchmark of the codec: parse+encode and decode lines/s, and sizes.
 
 Run: C{make bench}, or C{.venv/bin/python bench/codec.py [--repeat N] [FILE...]}.
-Without files it reads the shared corpus (C{../shared/corpus/*.log}).
+Without files it reads the project's test corpus (C{tests/data/*.log}).
 
 It reports, per file and for all files together:
   - parse+encode lines/s: raw line -> L{LineEncoder} (parse, points, split)
     -> L{encode}, on one core;
   - decode lines/s: record bytes -> L{decode} (message rebuilt, crc checked);
-  - a reference: a plain regex match and split per line, as in the anchors;
+  - a reference: a plain regex match and split per line (a minimal parser);
   - bytes per event against the raw line length;
   - zlib level 6 of the raw lines and of the bucket file (records as
     written), and the packed bucket (L{logship.core.pack}: templates and LZMA2,
@@ -30,7 +30,7 @@ from logship.core.event import decode, encode
 from logship.core.ingest import LineEncoder, split_lines
 from logship.core.pack import pack
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data"
 NOW = 1795685820.0  # 2026-11-26T09:37:00Z, the reading time for year inference
 _REFERENCE = re.compile(rb"^(\w{3}) +(\d+) (\d\d):(\d\d):(\d\d) (\S+) ([^:\[]+)")
 
@@ -91,7 +91,7 @@ def main() -> None:
     args = parser.parse_args()
     files = args.files or sorted(CORPUS.glob("*.log"))
     if not files:
-        sys.exit(f"no input: give files, or put the corpus at {CORPUS}")
+        sys.exit(f"no input: give files (no *.log in {CORPUS})")
     sets = {f.name: list(split_lines([f.read_bytes()])) for f in files}
     sets["all"] = [line for lines in list(sets.values()) for line in lines]
     header = (

@@ -23,7 +23,8 @@ and measures:
     the bucks publish C{live} events without writing them);
   - CPU seconds (utime + stime from C{/proc/PID/stat}) of each process
     during that time, and their sum per line in microseconds, the figure
-    to compare with C{../shared/anchors/ANCHORS.md};
+    to compare with other shippers (C{bench/peers.py} runs them side by
+    side);
   - peak RSS (C{VmHWM} from C{/proc/PID/status}) of each process.
 
 With C{--backlog-mb M} it instead stops the bucks, appends M MiB of lines
@@ -50,7 +51,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -248,9 +249,13 @@ def _short(frame: str) -> str:
 def run_durability(
     workdir: Path, durability: str, input_path: Path, count: int, timeout: float,
     py_spy: str | None, tailer_args: Sequence[str] = (),
+    inspect: Callable[[Cluster], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """
     One end-to-end run (see the module docstring).
+
+    @param inspect: called with the cluster once the figures are taken,
+        before it is stopped; what it returns is added to the result.
     """
     root = workdir / durability.replace("+", "-")
     shutil.rmtree(root, ignore_errors=True)
@@ -295,6 +300,7 @@ def run_durability(
         written = buck_total_written(cluster)
         if durability == "live":
             written = buck_total_received(cluster)
+        extra = inspect(cluster) if inspect is not None else {}
         return {
             "durability": durability,
             "lines": count,
@@ -306,6 +312,7 @@ def run_durability(
             "rss_mib": rss,
             "bucks_written": written,
             "load": f"{load_before} -> {load()}",
+            **extra,
         }
     finally:
         group.stop_all()

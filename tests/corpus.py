@@ -1,23 +1,18 @@
-"""Where the shared corpus is, for tests that read it in place.
+"""Where the test corpus is: real logs and parser vectors in C{tests/data}.
 
-The corpus (real logs and parser vectors written by others) lives beside the
-project in C{../shared/corpus}; its licence asks that it travel with its
-notices, so tests read it there and never copy it.  C{LOGSHIP_CORPUS} points
-elsewhere.  Where it is absent, tests that need it skip and say so.
+The files are byte-for-byte copies of data written by others (see
+C{tests/data/SOURCES.md} for where each comes from and its licence, and the
+licence files beside them).  A test that needs one reads it through
+L{corpus_file}; a missing file is an error, never a skip.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-
-import pytest
 
 from logship.core.ingest import split_lines
 
-_DEFAULT = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
-
-CORPUS = Path(os.environ.get("LOGSHIP_CORPUS", _DEFAULT))
+CORPUS = Path(__file__).resolve().parent / "data"
 
 #: The log files of the corpus (not the CSVs or the parser vectors).
 LOG_NAMES = (
@@ -31,16 +26,23 @@ LOG_NAMES = (
 
 def corpus_file(name: str) -> Path:
     """
-    The path of one corpus file, or skip the calling test with a clear reason.
+    The path of one corpus file.
+
+    @param name: the file's name in C{tests/data}.
+    @return: its path.
+    @raise FileNotFoundError: when the file is not there.
     """
     path = CORPUS / name
     if not path.is_file():
-        pytest.skip(f"shared corpus absent: {path} not found (set LOGSHIP_CORPUS)")
+        raise FileNotFoundError(f"corpus file missing: {path}")
     return path
 
 
 def corpus_lines(name: str) -> list[bytes]:
     """
     The lines of one corpus log, without their CRLF or LF terminators.
+
+    @param name: the log's name in C{tests/data}.
+    @return: its lines, in order.
     """
     return list(split_lines([corpus_file(name).read_bytes()]))

@@ -1,7 +1,7 @@
 """Tests for L{logship.core.parse}: syslog header parsing.
 
-Own fixtures per format first, then the shared parser vectors and the Loghub
-corpus (read in place through L{tests.corpus}), then property tests.
+Own fixtures per format first, then the parser vectors and the Loghub corpus
+(in C{tests/data}, read through L{tests.corpus}), then property tests.
 """
 
 from __future__ import annotations
