@@ -27,14 +27,12 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from logship.core.bucket import check_bucket_seconds
-from logship.buck.live import DEFAULT_ORIGINS, LiveFactory, is_loopback, normalize_live
+from logship.buck.live.endpoint import is_loopback, normalize_live
+from logship.buck.live.factory import DEFAULT_ORIGINS, LiveFactory
 from logship.buck.pubsub import Channel
-from logship.buck.service import (
-    DEFAULT_MAX_UPLOAD,
-    DEFAULT_STATS_INTERVAL,
-    BuckService,
-)
+from logship.buck.service import DEFAULT_STATS_INTERVAL, BuckService
 from logship.buck.store import DEFAULT_OPEN_BUCKETS, BucketStore, StoreError, prepare_data_dir
+from logship.buck.uploads import DEFAULT_MAX_UPLOAD
 from logship.plumbing.config import ConfigOptions
 from logship.plumbing.listeners import Listener, check_listen
 from logship.plumbing.tapsupport import cluster_key, node_name, positive_float, positive_int

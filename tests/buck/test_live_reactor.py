@@ -18,7 +18,9 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.task import deferLater
 
-from logship.buck.live import CLOSE_STALLED, MAX_PENDING_BYTES, LiveFactory
+from logship.buck.live.factory import LiveFactory
+from logship.buck.live.messages import CLOSE_STALLED
+from logship.buck.live.stream import MAX_PENDING_BYTES
 from logship.buck.pubsub import Channel
 from logship.core.event import Event, decode
 from tests.buck import make_event

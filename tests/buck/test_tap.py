@@ -17,10 +17,12 @@ from twisted.logger import globalLogPublisher
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
+from logship.buck.live.factory import DEFAULT_ORIGINS, LiveFactory
 from logship.buck.service import BuckService
 from logship.buck.tap import DEFAULT_LISTEN, Options, makeService
 from logship.plumbing.config import ConfigOptions, declared_options, given_options
 from logship.core.keys import read_key, write_new_key
+from logship.plumbing.listeners import Listener
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -406,3 +408,100 @@ class ConfigHelperTests(TapTestCase):
             f"{path}: unknown setting 'bucks' (known: buck, replicas, state,"
             " verbose, files)",
         )
+
+
+class LiveOptionsTests(SynchronousTestCase):
+    """
+    The C{--live} options: an endpoint, a token beyond loopback, origins.
+    """
+
+    def setUp(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.tmp)
+        self.key = self.tmp / "cluster.key"
+        write_new_key(self.key)
+        self.token = self.tmp / "live.token"
+        self.token.write_text("0123456789abcdefXYZ\n")
+        os.chmod(self.token, 0o600)
+
+    def parse(self, *argv: str) -> Options:
+        options = Options()
+        options.parseOptions(["--key", str(self.key), "--data", str(self.tmp / "data"), *argv])
+        return options
+
+    def error(self, *argv: str) -> str:
+        with self.assertRaises(usage.UsageError) as caught:
+            self.parse(*argv)
+        return str(caught.exception)
+
+    def test_default_none(self) -> None:
+        options = self.parse()
+        self.assertIsNone(options["live"])
+        self.assertIsNone(options.live_token)
+        self.assertEqual(options["live-origin"], list(DEFAULT_ORIGINS))
+        top = makeService(options, reactor=MemoryReactorClock())
+        self.assertFalse(any(isinstance(s, Listener) and "live" in s.program for s in top))
+
+    def test_loopback_needs_no_token(self) -> None:
+        self.assertEqual(self.parse("--live", "4480")["live"], "tcp:4480:interface=127.0.0.1")
+        for description in ("tcp:0:interface=127.0.0.1", "tcp6:0:interface=\\:\\:1",
+                            "tcp:0:interface=localhost", "unix:live.sock"):
+            self.parse("--live", description)
+
+    def test_elsewhere_needs_a_token(self) -> None:
+        for description in ("tcp:4480", "tcp:4480:interface=0.0.0.0",
+                            "tcp:4480:interface=192.0.2.7"):
+            self.assertIn("give --live-token FILE", self.error("--live", description))
+            options = self.parse("--live", description, "--live-token", str(self.token))
+            self.assertEqual(options.live_token, "0123456789abcdefXYZ")
+
+    def test_bad_tokens(self) -> None:
+        self.assertIn("without --live", self.error("--live-token", str(self.token)))
+        self.assertIn("No such file", self.error("--live", "tcp:0", "--live-token", "nope"))
+        os.chmod(self.token, 0o644)
+        self.assertIn("readable by group or others",
+                      self.error("--live", "tcp:0", "--live-token", str(self.token)))
+        os.chmod(self.token, 0o600)
+        self.token.write_text("short\n")
+        self.assertIn("at least 16", self.error("--live", "tcp:0", "--live-token", str(self.token)))
+        self.assertIn("--live nope", self.error("--live", "nope:1"))
+
+    def test_config_file(self) -> None:
+        config = self.tmp / "buck.toml"
+        config.write_text(
+            'live = "tcp:0"\nlive_token = "live.token"\n'
+            'live_origin = ["https://logs.example.com:*", "http://127.0.0.1:*"]\n'
+        )
+        options = self.parse("--config", str(config))
+        self.assertEqual(options["live"], "tcp:0")
+        self.assertEqual(options.live_token, "0123456789abcdefXYZ")
+        self.assertEqual(options["live-origin"],
+                         ["https://logs.example.com:*", "http://127.0.0.1:*"])
+
+    def test_service(self) -> None:
+        """
+        With C{--live}, the last listener is the live one, on the buck's
+        channel, announced as "logship-buck live listening on ...".
+        """
+        log = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        options = self.parse("--listen", "tcp:4401:interface=127.0.0.1", "--live", "tcp:4480",
+                             "--live-token", str(self.token), "--node", "b7",
+                             "--live-origin", "*")
+        reactor = MemoryReactorClock()
+        top = makeService(options, reactor=reactor)
+        children = list(top)
+        live = children[-1]
+        assert isinstance(live, Listener)
+        self.assertEqual(live.program, "logship-buck live")
+        factory = live.factory
+        assert isinstance(factory, LiveFactory)
+        self.assertIs(factory.channel, children[0].channel)  # type: ignore[attr-defined]
+        self.assertEqual(factory.node, "b7")
+        self.assertEqual(factory._token, "0123456789abcdefXYZ")
+        top.privilegedStartService()
+        top.startService()
+        self.assertEqual([(p, i) for p, _, _, i in reactor.tcpServers],
+                         [(4401, "127.0.0.1"), (4480, "")])
+        programs = [e["program"] for e in log if "where" in e]
+        self.assertEqual(programs, ["logship-buck", "logship-buck live"])
+        top.stopService()

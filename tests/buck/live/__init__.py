@@ -1,0 +1,1 @@
+"""Tests for L{logship.buck.live}, the live tail; the harness is in C{common}."""
