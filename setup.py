@@ -38,6 +38,10 @@ setup(
             "hypothesis>=6.100",
             "moto[server]>=5.0",
             "playwright>=1.40",  # browser tests, with Debian's chromium (no browser download)
+            # the type check (mypy.ini); a newer mypy may find new things, so
+            # it moves on purpose
+            "mypy>=2.4,<2.5",
+            "mypy-zope>=1.0.17",
         ],
     },
     entry_points={"console_scripts": ["logship = logship.cli.main:main"]},

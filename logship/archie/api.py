@@ -37,7 +37,7 @@ from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-from logship.archie.history import HistoryWatches, PorterClient, PorterUnavailable
+from logship.archie.history import HistoryWatches, PorterClient, PorterUnavailable, WatchEvent
 from logship.archie.indexes import Indexes, NoSuchIndex
 from logship.archie.params import (
     facets_request,
@@ -64,7 +64,7 @@ def _answer(request: Request, work: Coroutine[Any, Any, tuple[int, Any]]) -> Any
     Run C{work} (which returns a status and a JSON document) and write its
     answer; map the usual failures to their HTTP answers.
     """
-    finished = []
+    finished: list[None | Failure] = []
     request.notifyFinish().addBoth(finished.append)
 
     def write(result: tuple[int, Any] | Failure) -> None:
@@ -192,6 +192,7 @@ class FacetsResource(_Api):
         index = await self._api.indexes.get(name)
         if index is None:
             return 200, {"hosts": [], "apps": [], "complete": True}
+        slices: list[tuple[int | None, int | None]]
         if query.start is not None and query.end is not None:
             step = -(-(query.end - query.start) // FACET_SLICES)
             slices = [
@@ -209,16 +210,23 @@ class FacetsResource(_Api):
                 hosts[event.shn] = hosts.get(event.shn, 0) + 1
                 apps[event.app] = apps.get(event.app, 0) + 1
         out: dict[str, Any] = {"complete": complete}
-        for key, found, field in (("hosts", hosts, "hosts"), ("apps", apps, "apps")):
+        for key, found in (("hosts", hosts), ("apps", apps)):
             names = sorted(found, key=lambda n: -found[n])[:FACET_NAMES]
             if not complete:
                 for n in names:
-                    found[n] = await index.count(replace(query, **{field: (n,)}))
+                    found[n] = await index.count(_only(query, key, n))
             out[key] = sorted(
                 ({"name": n.decode("utf-8", "replace"), "count": found[n]} for n in names),
                 key=lambda d: (-d["count"], d["name"]),
             )
         return 200, out
+
+
+def _only(query: Query, facet: str, name: bytes) -> Query:
+    """
+    C{query} narrowed to one host (C{facet} C{"hosts"}) or app (C{"apps"}).
+    """
+    return replace(query, hosts=(name,)) if facet == "hosts" else replace(query, apps=(name,))
 
 
 class BucksResource(_Api):
@@ -330,17 +338,17 @@ class HistoryEventsResource(_Api):
         request.write(b"retry: 2000\n\n")
         done: list[bool] = []
 
-        def watcher(kind: str, document: dict[str, Any]) -> None:
+        def watcher(kind: WatchEvent, document: dict[str, Any]) -> None:
             if done:
                 return
-            if kind == "keepalive":
+            if kind is WatchEvent.KEEPALIVE:
                 request.write(b": keepalive\n\n")
                 return
-            if kind == "status":
+            if kind is WatchEvent.STATUS:
                 document = _with_stream(document)
             data = json.dumps(document, ensure_ascii=False)
             request.write(f"event: {kind}\ndata: {data}\n\n".encode("utf-8"))
-            if kind == "end":
+            if kind is WatchEvent.END:
                 done.append(True)
                 request.finish()
 

@@ -11,6 +11,7 @@ the porter says there is no such job.
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Callable
 from typing import Any
@@ -22,8 +23,10 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.web.client import Agent, HTTPConnectionPool
 
-#: States after which a job no longer changes (until it expires).
-FINAL = frozenset({"ready", "failed", "expired"})
+from logship.porter.state import FINAL_STATES
+
+#: The headers of every request to the porter.
+_HEADERS: dict[bytes | str, list[bytes | str]] = {"accept": ["application/json"]}
 #: The largest answer read from the porter, in bytes.
 MAX_ANSWER = 4 << 20
 
@@ -66,7 +69,7 @@ class PorterClient:
         try:
             response = await self._http.request(
                 method, url, json=body, timeout=self._timeout,
-                headers={"accept": ["application/json"]},
+                headers=_HEADERS,
             )
             content = await treq.content(response)
         except Exception as e:
@@ -84,10 +87,26 @@ class PorterClient:
         """
         Close the kept-alive connections.
         """
-        return self._pool.closeCachedConnections()
+        closed: Deferred[None] = self._pool.closeCachedConnections()
+        return closed
 
 
-Watcher = Callable[[str, dict[str, Any]], None]
+class WatchEvent(enum.StrEnum):
+    """
+    What a watcher is told (the value names the server-sent event).
+    """
+
+    #: The job, now or after a change.
+    STATUS = "status"
+    #: The porter cannot be asked (it is asked again), or knows no such job.
+    ERROR = "error"
+    #: Nothing changed for a while.
+    KEEPALIVE = "keepalive"
+    #: Nothing more will come.
+    END = "end"
+
+
+Watcher = Callable[[WatchEvent, dict[str, Any]], None]
 
 
 class _Watch:
@@ -113,7 +132,7 @@ class _Watch:
         if self._loop.running:
             self._loop.stop()
 
-    def tell(self, kind: str, document: dict[str, Any]) -> None:
+    def tell(self, kind: WatchEvent, document: dict[str, Any]) -> None:
         for watcher in list(self.watchers):
             try:
                 watcher(kind, document)
@@ -140,23 +159,23 @@ class _Watch:
         except PorterUnavailable as e:
             if str(e) != self._error:  # once per outage, not once per poll
                 self._error = str(e)
-                self.tell("error", {"error": str(e)})
+                self.tell(WatchEvent.ERROR, {"error": str(e)})
             return
         self._error = None
         if code == 404:
-            self.tell("error", document if isinstance(document, dict) else {"error": "no such job"})
+            self.tell(WatchEvent.ERROR, document if isinstance(document, dict) else {"error": "no such job"})
             self._owner._finish(self)
             return
         if code != 200 or not isinstance(document, dict):
-            self.tell("error", {"error": f"the porter answered {code}"})
+            self.tell(WatchEvent.ERROR, {"error": f"the porter answered {code}"})
             return
         if document != self.last:
             self.last = document
-            self.tell("status", document)
+            self.tell(WatchEvent.STATUS, document)
         elif self._ticks * self._owner.interval >= self._owner.keepalive:
             self._ticks = 0
-            self.tell("keepalive", {})
-        if document.get("state") in FINAL:
+            self.tell(WatchEvent.KEEPALIVE, {})
+        if document.get("state") in FINAL_STATES:
             self._owner._finish(self)
 
 
@@ -201,7 +220,7 @@ class HistoryWatches:
         else:
             watch.watchers.append(watcher)
             if watch.last is not None:
-                watcher("status", watch.last)
+                watcher(WatchEvent.STATUS, watch.last)
 
         def unwatch() -> None:
             if watcher in watch.watchers:
@@ -216,7 +235,7 @@ class HistoryWatches:
         watch.stop()
         if self._watches.get(watch.job_id) is watch:
             del self._watches[watch.job_id]
-        watch.tell("end", {})
+        watch.tell(WatchEvent.END, {})
         watch.watchers.clear()
 
     def stop(self) -> None:

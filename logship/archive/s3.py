@@ -262,7 +262,9 @@ class S3Archive:
             )
         return url
 
-    def _signed_headers(self, method: str, url: str, data: bytes, headers: dict[str, str]) -> dict[str, str]:
+    def _signed_headers(
+        self, method: str, url: str, data: bytes, headers: dict[str, str]
+    ) -> dict[bytes | str, bytes | str]:
         request = AWSRequest(method=method, url=url, data=data, headers=dict(headers))
         S3SigV4Auth(self._credentials.get_frozen_credentials(), "s3", self._region).add_auth(request)
         return {name: value for name, value in request.headers.items()}
@@ -438,4 +440,5 @@ class S3Archive:
         """
         Close the pooled connections.
         """
-        return self._pool.closeCachedConnections()
+        closed: Deferred[None] = self._pool.closeCachedConnections()
+        return closed

@@ -579,7 +579,7 @@ class BucketStore:
             the limit cut the list.
         """
         self._check_open()
-        found = []
+        found: list[tuple[int, int]] = []
         for start, path in list_buckets(self.buckets):
             if start < since:
                 continue

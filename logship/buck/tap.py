@@ -33,9 +33,8 @@ from logship.buck.pubsub import Channel
 from logship.buck.service import DEFAULT_STATS_INTERVAL, BuckService
 from logship.buck.store import DEFAULT_OPEN_BUCKETS, BucketStore, StoreError, prepare_data_dir
 from logship.buck.uploads import DEFAULT_MAX_UPLOAD
-from logship.plumbing.config import ConfigOptions
 from logship.plumbing.listeners import Listener, check_listen
-from logship.plumbing.tapsupport import cluster_key, node_name, positive_float, positive_int
+from logship.plumbing.tapsupport import ClusterOptions, positive_float, positive_int
 
 DEFAULT_LISTEN = "tcp:4401:interface=127.0.0.1"
 DEFAULT_DATA = "buck-data"
@@ -43,7 +42,7 @@ DEFAULT_DATA = "buck-data"
 _log = Logger(namespace="logship.buck.tap")
 
 
-class Options(ConfigOptions):
+class Options(ClusterOptions):
     """
     The options of C{twistd logship-buck}; see C{etc/buck.toml}.
     """
@@ -55,11 +54,9 @@ class Options(ConfigOptions):
         " them, and merge whole buckets uploaded by tailers."
     )
 
+    role = "buck"
     optParameters: ClassVar[list[list[Any]]] = [
         ["data", "d", DEFAULT_DATA, "The data directory (bucket files go to DATA/buckets)."],
-        ["key", "k", None, "The cluster key file (made by `logship keygen FILE`)."],
-        ["bucket-seconds", None, 60, "The bucket interval in seconds (divides 3600).", int],
-        ["node", None, None, "This buck's node name (default: the host name)."],
         ["stats-interval", None, DEFAULT_STATS_INTERVAL,
          "Seconds between two stats lines in the log.", positive_float],
         ["open-buckets", None, DEFAULT_OPEN_BUCKETS,
@@ -75,16 +72,12 @@ class Options(ConfigOptions):
          "A file holding the token live clients must present (?token=...);"
          " required when --live listens beyond loopback."],
     ]
-    optFlags: ClassVar[list[list[Any]]] = [
-        ["insecure", None, "Lab only: no key, frames are NOT sealed (plaintext)."],
-    ]
-    config_paths = frozenset({"data", "key", "live-token"})
+    config_paths = ClusterOptions.config_paths | {"data", "live-token"}
 
     def __init__(self) -> None:
         super().__init__()
         self["listen"] = []
         self["live-origin"] = []
-        self.key: bytes | None = None
         self.live_token: str | None = None
 
     def opt_listen(self, description: str) -> None:
@@ -106,12 +99,7 @@ class Options(ConfigOptions):
         super().postOptions()
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
-        try:
-            check_bucket_seconds(self["bucket-seconds"])
-        except ValueError as e:
-            raise usage.UsageError(f"--bucket-seconds: {e}") from None
-        self["node"] = node_name(self["node"], "buck")
-        self.key = cluster_key(self["key"], self["insecure"])
+        self.check_cluster_options()
         for description in self["listen"]:
             check_listen("--listen", description)
         try:

@@ -208,9 +208,9 @@ def run_demo(settings: DemoSettings, duration: float | None, err: TextIO = sys.s
     except SystemExit as e:  # a port in use: the listener said which
         raise DemoError(f"{e}; pick other ports with --port-base") from None
     top.startService()
-    reactor.addSystemEventTrigger("before", "shutdown", top.stopService)  # type: ignore[attr-defined]
+    reactor.addSystemEventTrigger("before", "shutdown", top.stopService)
     if duration is not None:
-        reactor.callLater(duration, reactor.stop)  # type: ignore[attr-defined]
+        reactor.callLater(duration, reactor.stop)
     err.write(
         f"logship demo: 3 bucks, a tailer, the porter and archie are running.\n"
         f"  the page:      {settings.url}\n"
@@ -220,5 +220,5 @@ def run_demo(settings: DemoSettings, duration: float | None, err: TextIO = sys.s
         f"{settings.port(PORTER_PORT)} --from -1h\n"
         f"Ctrl-C stops everything.\n"
     )
-    reactor.run()  # type: ignore[attr-defined]
+    reactor.run()
     return 0

@@ -19,6 +19,8 @@ from typing import Any, BinaryIO, TextIO
 
 from twisted.internet.task import deferLater
 
+from logship.porter.state import FINAL_STATES, JobState
+
 DEFAULT_PORTER = "http://127.0.0.1:4490"
 #: Seconds between two looks at the job's status.
 POLL_SECONDS = 0.5
@@ -100,9 +102,9 @@ async def _follow(reactor: Any, url: str, err: TextIO) -> dict[str, Any]:
                 f"history {job['id']}: {job['state']}, {job['buckets_done']} of"
                 f" {job['buckets_total']} buckets, {job['events']} events\n"
             )
-        if job["state"] == "ready":
+        if job["state"] == JobState.READY:
             return job
-        if job["state"] in ("failed", "expired"):
+        if job["state"] in FINAL_STATES:
             raise HistoryFailed(f"history {job['id']} {job['state']}: {job['error']}", 1)
         await deferLater(reactor, POLL_SECONDS, lambda: None)
 

@@ -9,7 +9,7 @@ import os
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
@@ -116,7 +116,7 @@ def import_files(
                 encoder = LineEncoder(host=host, tz=tz, year=year, source=source)
                 done = 0
 
-                def chunks():
+                def chunks() -> Iterator[bytes]:
                     nonlocal done
                     while chunk := f.read(_CHUNK):
                         done += len(chunk)

@@ -16,7 +16,7 @@ from itertools import chain
 from collections.abc import Callable, Iterator, Sequence
 from datetime import tzinfo
 from pathlib import Path
-from typing import BinaryIO, NoReturn
+from typing import BinaryIO, NoReturn, TextIO
 
 from logship.core.bucket import (
     TornRecord,
@@ -101,7 +101,9 @@ class Progress:
     A one-line progress bar on a terminal's stderr; silent elsewhere.
     """
 
-    def __init__(self, stream=sys.stderr, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, stream: TextIO = sys.stderr, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._stream = stream
         self._clock = clock
         self._enabled = stream.isatty()
@@ -297,7 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, run: Callable, help: str) -> argparse.ArgumentParser:
+    def add(
+        name: str, run: Callable[[argparse.Namespace, BinaryIO], int], help: str
+    ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=help)
         sub.set_defaults(run=run)
         return sub

@@ -31,7 +31,9 @@ USAGE_ERROR = 2
 INDEX_ERROR = 1
 
 
-def add_search_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_search_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     """
     Add the C{search} subcommand to C{subparsers} (the result of
     C{add_subparsers}); it runs L{run_search} through C{args.run}.

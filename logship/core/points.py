@@ -83,12 +83,14 @@ class SequencerState:
         numbers = [int(v) for v in values]
         if len(numbers) < 3 or len(numbers) % 3 or len(numbers) > 3 * (RECENT_BASES + 1):
             raise ValueError(f"not a sequencer state: {values!r}")
-        triples = [tuple(numbers[i : i + 3]) for i in range(0, len(numbers), 3)]
+        triples = [
+            (numbers[i], numbers[i + 1], numbers[i + 2]) for i in range(0, len(numbers), 3)
+        ]
         for point, resolution, seq in triples:
             if point < -1 or resolution < 0 or seq < 0:
                 raise ValueError(f"not a sequencer state: {values!r}")
         (point, resolution, seq), *recent = triples
-        return cls(point, resolution, seq, tuple(recent))  # type: ignore[arg-type]
+        return cls(point, resolution, seq, tuple(recent))
 
 
 class PointSequencer:

@@ -104,8 +104,13 @@ class Query:
         _check_point("end", self.end)
         if not (isinstance(self.limit, int) and 1 <= self.limit <= MAX_LIMIT):
             raise ValueError(f"limit must be 1 to {MAX_LIMIT}, not {self.limit!r}")
-        for name in ("hosts", "apps", "terms", "substrings"):
-            if not isinstance(getattr(self, name), tuple):
+        for name, value in (
+            ("hosts", self.hosts),
+            ("apps", self.apps),
+            ("terms", self.terms),
+            ("substrings", self.substrings),
+        ):
+            if not isinstance(value, tuple):
                 raise ValueError(f"{name} must be a tuple")
         for term in self.terms:
             term_tokens(term)

@@ -22,7 +22,7 @@ import random
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 from treq.client import HTTPClient
 from twisted.internet.defer import Deferred, ensureDeferred
@@ -42,8 +42,10 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Documents per bulk request.
 BULK_DOCS = 2000
 
-_NDJSON = {b"Content-Type": [b"application/x-ndjson"]}
-_JSON = {b"Content-Type": [b"application/json"]}
+#: Request headers, in a form treq takes.
+_Headers: TypeAlias = dict[bytes | str, list[bytes | str]]
+_NDJSON: _Headers = {b"Content-Type": [b"application/x-ndjson"]}
+_JSON: _Headers = {b"Content-Type": [b"application/json"]}
 
 
 def index_prefix(name: str) -> str:
@@ -311,7 +313,7 @@ class _Http:
         """
         The pause before try C{attempt + 1}: exponential, with jitter.
         """
-        return min(self._max_delay, self._base_delay * 2**attempt) * (0.5 + self._rng())
+        return min(self._max_delay, self._base_delay * 2.0**attempt) * (0.5 + self._rng())
 
     def sleep(self, attempt: int) -> Deferred[None]:
         """
@@ -320,7 +322,7 @@ class _Http:
         return deferLater(self._clock, self.delay(attempt), lambda: None)
 
     async def request(self, method: str, path: str, body: bytes | None = None,
-                      headers: dict[bytes, list[bytes]] | None = None,
+                      headers: _Headers | None = None,
                       ok: tuple[int, ...] = (200, 201)) -> Any:
         """
         One request, tried again on failure; the decoded JSON answer.
@@ -356,7 +358,8 @@ class _Http:
         """
         Close the pooled connections.
         """
-        return self._pool.closeCachedConnections()
+        closed: Deferred[None] = self._pool.closeCachedConnections()
+        return closed
 
 
 @implementer(IIndex)

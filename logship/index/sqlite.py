@@ -36,9 +36,9 @@ import sqlite3
 import struct
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.threads import deferToThreadPool
@@ -59,6 +59,15 @@ from logship.core.event import (
 )
 from logship.index import IIndex, IndexUnavailable, Loaded, check_name
 from logship.core.query import Query, SearchResult
+
+T = TypeVar("T")
+
+#: A row for the C{events} table as L{prepare} gives it (no row id yet),
+#: or one read back from it.
+Row: TypeAlias = tuple[Any, ...]
+#: What preparing a chunk gives: its rows, how many records were corrupt,
+#: and the first one's reason.
+Prepared: TypeAlias = tuple[list[Row], int, str | None]
 
 #: Points are u64, SQLite integers i64: points are stored minus this.
 OFFSET = 1 << 63
@@ -165,7 +174,7 @@ def names_text(shn: bytes, app: bytes) -> str:
     return f" @h{shn.hex()} @a{app.hex()}"
 
 
-def prepare(events: Iterable[Event]) -> list[tuple]:
+def prepare(events: Iterable[Event]) -> list[Row]:
     """
     The rows of C{events} for L{SqliteStore.write}, without row ids: the
     Python work of a load (tokenizing, decoding), which needs no database
@@ -187,7 +196,7 @@ def prepare(events: Iterable[Event]) -> list[tuple]:
     return rows
 
 
-def prepare_serialized(records: Iterable[bytes]) -> tuple[list[tuple], int, str | None]:
+def prepare_serialized(records: Iterable[bytes]) -> Prepared:
     """
     Like L{prepare} for serialized events (L{logship.core.event.encode}), taking
     the message's tokens as the event carries them instead of cutting the
@@ -203,7 +212,7 @@ def prepare_serialized(records: Iterable[bytes]) -> tuple[list[tuple], int, str 
     @return: C{(rows, corrupt, first_error)}: the rows as L{prepare} gives
         them, how many records were corrupt, and the first one's reason.
     """
-    rows = []
+    rows: list[Row] = []
     append = rows.append
     corrupt = 0
     first_error = None
@@ -217,11 +226,10 @@ def prepare_serialized(records: Iterable[bytes]) -> tuple[list[tuple], int, str 
                 first_error = str(error)
             continue
         toks = tokens_field(data)
-        if data[0] & FLAG_PID:
-            pid = e.pid
-            if not pid.isalnum():  # type: ignore[union-attr]
-                rest = toks[len(pid) + 1 :]  # type: ignore[arg-type]
-                toks = b" ".join([*pid_tokens(pid), rest]) if rest else b" ".join(pid_tokens(pid))
+        pid = e.pid
+        if data[0] & FLAG_PID and pid is not None and not pid.isalnum():
+            rest = toks[len(pid) + 1 :]
+            toks = b" ".join([*pid_tokens(pid), rest]) if rest else b" ".join(pid_tokens(pid))
         if toks[:1] == b"@" or b" @" in toks:
             text = tokens_text(e)
         else:
@@ -259,7 +267,8 @@ def _trigrams(substring: bytes) -> list[str]:
     L{MAX_TRIGRAMS}, spread over the runs.
     """
     text = substring.decode("utf-8", "surrogateescape")
-    runs, run = [], []
+    runs: list[str] = []
+    run: list[str] = []
     for c in text:
         if c == "\x00" or "\udc80" <= c <= "\udcff":
             runs.append("".join(run))
@@ -507,7 +516,7 @@ class SqliteStore:
         rows, corrupt, first_error = prepare_serialized(records)
         return Loaded(self.write(rows), corrupt, first_error)
 
-    def write(self, prepared: Sequence[tuple]) -> int:
+    def write(self, prepared: Sequence[Row]) -> int:
         """
         Add events made ready by L{prepare}, in one transaction (or in the
         one L{begin} opened).
@@ -520,7 +529,7 @@ class SqliteStore:
         db = self._db
         # columns, not rows: the statements below take their parameters
         # from zip() objects, so no Python code runs per row
-        columns = list(zip(*prepared))
+        columns: list[Sequence[Any]] = list(zip(*prepared))
         with self._transaction() if not db.in_transaction else _NO_TRANSACTION:
             ids = self._ids(columns[0])
             before = db.total_changes
@@ -566,25 +575,25 @@ class SqliteStore:
         Fresh row ids for rows of these (stored) points.
         """
         next_seq: dict[int, int] = {}
-        ids = []
+        ids: list[int] = []
         append = ids.append
-        last = seq = None
+        last: int | None = None
+        seq = 0
         for point in points:
             group = (point + OFFSET) >> GROUP_SHIFT
             if group != last:
                 if last is not None:
                     next_seq[last] = seq
-                seq = next_seq.get(group)
-                if seq is None:
-                    seq = self._first_free(group)
+                known = next_seq.get(group)
+                seq = self._first_free(group) if known is None else known
                 last = group
-            if seq > SEQ_MAX:  # type: ignore[operator]
+            if seq > SEQ_MAX:
                 raise ValueError(
                     f"more than {SEQ_MAX + 1} rows in the 2^21-tick group of point"
                     f" {point + OFFSET}"
                 )
-            append(group << SEQ_BITS | seq)  # type: ignore[operator]
-            seq += 1  # type: ignore[operator]
+            append(group << SEQ_BITS | seq)
+            seq += 1
         return ids
 
     def _first_free(self, group: int) -> int:
@@ -647,7 +656,7 @@ class SqliteStore:
         return result
 
     def _page_rows(self, plan: _Plan, lo: int, hi: int, extra: list[str],
-                   limit: int) -> list[tuple]:
+                   limit: int) -> list[Row]:
         """
         The first C{limit + 1} matching rows (or fewer), newest first.
 
@@ -657,7 +666,7 @@ class SqliteStore:
         if lo > hi:
             return []
         cur = self._db.execute(plan.select(_COLUMNS, lo, hi, extra), plan.params)
-        found: list[tuple] = []
+        found: list[Row] = []
         group = None
         for row in cur:
             g = row[0] >> SEQ_BITS
@@ -708,7 +717,8 @@ class SqliteStore:
             sql = plan.select("count(*)", lo, hi, order=False)
         else:
             sql = f"SELECT count(*) FROM ({plan.select('1', lo, hi, order=False)} LIMIT {int(cap)})"
-        return self._db.execute(sql, plan.params).fetchone()[0]
+        (n,) = self._db.execute(sql, plan.params).fetchone()
+        return int(n)
 
     def _count_inner(self, plan: _Plan, lo: int, hi: int) -> int:
         """
@@ -717,10 +727,12 @@ class SqliteStore:
         """
         if plan.tq is not None:
             sql = f"SELECT count(*) FROM tokens WHERE tokens MATCH :tq AND rowid BETWEEN {lo} AND {hi}"
-            return self._db.execute(sql, {"tq": plan.tq}).fetchone()[0]
+            (n,) = self._db.execute(sql, {"tq": plan.tq}).fetchone()
+            return int(n)
         b_lo, b_hi = lo >> _BLOCK_ID_SHIFT, hi >> _BLOCK_ID_SHIFT
         sql = "SELECT coalesce(sum(n), 0) FROM blocks WHERE block BETWEEN ? AND ?"
-        return self._db.execute(sql, (b_lo, b_hi)).fetchone()[0]
+        (n,) = self._db.execute(sql, (b_lo, b_hi)).fetchone()
+        return int(n)
 
     # -- retention and lifetime ---------------------------------------------
 
@@ -768,9 +780,9 @@ class SqliteStore:
             db.execute("UPDATE blocks SET n = n - ? WHERE block = ?", (n, block))
         db.execute("DELETE FROM blocks WHERE n <= 0")
         db.execute(f"DELETE {doomed}")
-        n = db.execute("SELECT changes()").fetchone()[0]
+        (n,) = db.execute("SELECT changes()").fetchone()
         db.execute("DROP TABLE temp.doomed")
-        return n
+        return int(n)
 
     def close(self) -> None:
         """
@@ -820,7 +832,7 @@ class _NoTransaction:
 _NO_TRANSACTION = _NoTransaction()
 
 
-def _event(row: tuple) -> Event:
+def _event(row: Row) -> Event:
     _, point, pri, shn, app, pid, flags, message, ident = row
     return Event(
         point + OFFSET, pri, shn, app, pid, message,
@@ -919,13 +931,17 @@ class SqliteIndex:
         self._store: SqliteStore | None = None
         self._options = dict(store_options, create=create)
 
-    def _run(self, method: str, *args: Any) -> Deferred:
-        return deferToThreadPool(self._reactor, self._pool, self._call, method, *args)
+    def _run(self, work: Callable[[SqliteStore], T]) -> Deferred[T]:
+        """
+        Run C{work(store)} on the index's thread, the store opened first
+        if it is not yet.
+        """
+        return deferToThreadPool(self._reactor, self._pool, lambda: work(self._opened()))
 
-    def _call(self, method: str, *args: Any) -> Any:
+    def _opened(self) -> SqliteStore:
         if self._store is None:
             self._store = SqliteStore(self.path, **self._options)
-        return getattr(self._store, method)(*args)
+        return self._store
 
     def load(self, events: Sequence[Event]) -> Deferred[int]:
         """
@@ -936,33 +952,39 @@ class SqliteIndex:
         d = ensureDeferred(self._load(list(events), self._prepare))
         return d.addCallback(lambda loaded: loaded.new)
 
-    async def _load(self, items: list, prepare_chunk: Any) -> Loaded:
+    async def _load(
+        self, items: list[T], prepare_chunk: Callable[[list[T]], Deferred[Prepared]]
+    ) -> Loaded:
         chunks = [items[i : i + LOAD_CHUNK] for i in range(0, len(items), LOAD_CHUNK)]
         new = corrupt = 0
         first_error = None
         if not chunks:
             return Loaded(0)
-        pending = prepare_chunk(chunks[0])
+        upcoming = prepare_chunk(chunks[0])
+        # the chunk being prepared, if any, when a failure comes
+        pending: Deferred[Prepared] | None = upcoming
         try:
-            await self._run("begin")
+            await self._run(SqliteStore.begin)
             for i in range(len(chunks)):
-                rows, bad, error = await pending
-                pending = prepare_chunk(chunks[i + 1]) if i + 1 < len(chunks) else None
+                rows, bad, error = await upcoming
+                pending = None
+                if i + 1 < len(chunks):
+                    upcoming = pending = prepare_chunk(chunks[i + 1])
                 corrupt += bad
                 first_error = first_error or error
-                new += await self._run("write", rows)
-            await self._run("commit")
+                new += await self._run(lambda store: store.write(rows))
+            await self._run(SqliteStore.commit)
         except BaseException:
             if pending is not None:
                 pending.addErrback(lambda _: None)
             try:
-                await self._run("rollback")
+                await self._run(SqliteStore.rollback)
             except Exception:  # the store could not even be opened
                 pass
             raise
         return Loaded(new, corrupt, first_error)
 
-    def _prepare(self, chunk: list[Event]) -> Deferred[tuple]:
+    def _prepare(self, chunk: list[Event]) -> Deferred[Prepared]:
         d = deferToThreadPool(self._reactor, self._prep_pool, prepare, chunk)
         return d.addCallback(lambda rows: (rows, 0, None))
 
@@ -976,26 +998,26 @@ class SqliteIndex:
         """
         return ensureDeferred(self._load(list(records), self._prepare_serialized))
 
-    def _prepare_serialized(self, chunk: list[bytes]) -> Deferred[tuple]:
+    def _prepare_serialized(self, chunk: list[bytes]) -> Deferred[Prepared]:
         return deferToThreadPool(self._reactor, self._prep_pool, prepare_serialized, chunk)
 
     def search(self, query: Query) -> Deferred[SearchResult]:
         """
         See L{IIndex.search}.
         """
-        return self._run("search", query)
+        return self._run(lambda store: store.search(query))
 
     def count(self, query: Query) -> Deferred[int]:
         """
         See L{IIndex.count}.
         """
-        return self._run("count", query)
+        return self._run(lambda store: store.count(query))
 
     def drop_before(self, point: int) -> Deferred[int]:
         """
         See L{IIndex.drop_before}.
         """
-        return self._run("drop_before", point)
+        return self._run(lambda store: store.drop_before(point))
 
     def destroy(self) -> Deferred[None]:
         """
@@ -1006,9 +1028,7 @@ class SqliteIndex:
         return d
 
     def _destroy(self) -> None:
-        if self._store is None:
-            self._store = SqliteStore(self.path, **self._options)
-        self._store.destroy()
+        self._opened().destroy()
         self._store = None
 
     def close(self) -> Deferred[None]:

@@ -35,6 +35,8 @@ when the command line gives none (the tailer's files).
 
 from __future__ import annotations
 
+import enum
+import functools
 import getopt
 import sys
 import tomllib
@@ -48,17 +50,31 @@ from twisted.python import reflect, usage
 CONFIG_OPTION = "config"
 
 
+class _Kind(enum.StrEnum):
+    """
+    The kinds of configurable options.
+    """
+
+    #: An C{optFlags} entry: on or off.
+    FLAG = "flag"
+    #: An C{optParameters} entry: one value.
+    PARAMETER = "parameter"
+    #: An C{opt_NAME(value)} method: called once per value.
+    METHOD = "method"
+
+
 @dataclass(frozen=True)
 class _Declared:
     """
     How a configurable option takes its value.
 
-    @ivar kind: C{"flag"}, C{"parameter"} or C{"method"}.
-    @ivar coerce: a parameter's coerce function, if any.
+    @ivar kind: which kind of option it is.
+    @ivar function: a parameter's coerce function, if any; a method
+        option's C{opt_NAME} function (called with the options and a value).
     """
 
-    kind: str
-    coerce: Callable[[str], Any] | None = None
+    kind: _Kind
+    function: Callable[..., Any] | None = None
 
 
 def load_toml(path: Path) -> dict[str, Any]:
@@ -89,11 +105,11 @@ def declared_options(options: usage.Options) -> dict[str, _Declared]:
     for parameter in parameters:
         name = parameter[0]
         coerce = parameter[4] if len(parameter) > 4 else None
-        found[name] = _Declared("parameter", coerce)
+        found[name] = _Declared(_Kind.PARAMETER, coerce)
     flags: list[Sequence[Any]] = []
     reflect.accumulateClassList(type(options), "optFlags", flags)
     for flag in flags:
-        found[flag[0]] = _Declared("flag")
+        found[flag[0]] = _Declared(_Kind.FLAG)
     # opt_NAME(value) methods; an alias (opt_b = opt_buck) counts once,
     # under its longest name.
     methods: dict[Any, str] = {}
@@ -104,8 +120,8 @@ def declared_options(options: usage.Options) -> dict[str, _Declared]:
             name = attribute[4:].replace("_", "-")
             if len(name) > len(methods.get(function, "")):
                 methods[function] = name
-    for name in methods.values():
-        found.setdefault(name, _Declared("method"))
+    for function, name in methods.items():
+        found.setdefault(name, _Declared(_Kind.METHOD, function))
     found.pop(CONFIG_OPTION, None)
     return found
 
@@ -200,16 +216,17 @@ class ConfigOptions(usage.Options):
                 )
             if name in self.given:
                 continue
-            if how.kind == "flag":
+            if how.kind is _Kind.FLAG:
                 if type(value) is not bool:
                     raise usage.UsageError(f"{path}: {key} must be true or false")
                 self[name] = 1 if value else 0
-            elif how.kind == "method":
-                method = getattr(self, "opt_" + name.replace("-", "_"))
+            elif how.kind is _Kind.METHOD:
+                assert how.function is not None  # a method option always has one
+                method = functools.partial(how.function, self)
                 for text in _strings(path, key, value):
                     self._call(path, key, method, self._path(path, name, text))
             else:
-                self[name] = self._parameter(path, key, name, value, how.coerce)
+                self[name] = self._parameter(path, key, name, value, how.function)
 
     def _parameter(
         self,

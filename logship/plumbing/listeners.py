@@ -14,8 +14,7 @@ from twisted.application.internet import StreamServerEndpointService
 from twisted.internet import endpoints
 from twisted.internet.defer import Deferred
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
-from twisted.internet.protocol import Factory
+from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python import usage
 from zope.interface import implementer
@@ -52,19 +51,19 @@ class _Announced:
         self._endpoint = endpoint
         self._description = description
 
-    def listen(self, factory: Factory) -> Deferred[IListeningPort]:
-        def listening(port: IListeningPort) -> IListeningPort:
-            address = port.getHost()
+    def listen(self, factory: IProtocolFactory) -> Deferred[IListeningPort]:
+        def listening(listening_port: IListeningPort) -> IListeningPort:
+            address = listening_port.getHost()
             host = getattr(address, "host", None)
-            where = f"{host}:{address.port}" if host is not None else str(address)  # type: ignore[attr-defined]
+            port = getattr(address, "port", None)
             _log.info(
                 "{program} listening on {where} ({description})",
                 program=self._program,
-                where=where,
-                port=getattr(address, "port", None),
+                where=f"{host}:{port}" if host is not None else str(address),
+                port=port,
                 description=self._description,
             )
-            return port
+            return listening_port
 
         return self._endpoint.listen(factory).addCallback(listening)
 
@@ -79,7 +78,11 @@ class Listener(StreamServerEndpointService):
     _raiseSynchronously = True  # as twisted.application.strports.service
 
     def __init__(
-        self, program: str, description: str, endpoint: IStreamServerEndpoint, factory: Factory
+        self,
+        program: str,
+        description: str,
+        endpoint: IStreamServerEndpoint,
+        factory: IProtocolFactory,
     ) -> None:
         """
         @param program: the service's name in the log lines.

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from twisted.internet.defer import ensureDeferred
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.python.failure import Failure
 
 T = TypeVar("T")
 
 
-def run_on_reactor(work: Callable[[Any], Awaitable[T]]) -> T:
+def run_on_reactor(work: Callable[[Any], Coroutine[Any, Any, T] | Deferred[T]]) -> T:
     """
     Run C{work(reactor)} (a coroutine function, or one returning a
     Deferred) on the global reactor, started for it and stopped after it.
@@ -21,20 +22,20 @@ def run_on_reactor(work: Callable[[Any], Awaitable[T]]) -> T:
     """
     from twisted.internet import reactor
 
-    outcome: list[Any] = []
+    outcome: list[T | Failure] = []
 
-    def finish(result: object) -> None:
+    def finish(result: T | Failure) -> None:
         outcome.append(result)
-        reactor.stop()  # type: ignore[attr-defined]
+        reactor.stop()
 
     def begin() -> None:
-        ensureDeferred(work(reactor)).addBoth(finish)  # type: ignore[arg-type]
+        ensureDeferred(work(reactor)).addBoth(finish)
 
-    reactor.callWhenRunning(begin)  # type: ignore[attr-defined]
-    reactor.run()  # type: ignore[attr-defined]
+    reactor.callWhenRunning(begin)
+    reactor.run()
     if not outcome:
         raise KeyboardInterrupt
     (result,) = outcome
-    if hasattr(result, "raiseException"):
+    if isinstance(result, Failure):
         result.raiseException()
-    return result  # type: ignore[no-any-return]
+    return result

@@ -83,8 +83,11 @@ class BuckLink:
         if isinstance(message, Error):
             return
         request_id = getattr(message, "request_id", None)
-        entry = self._pending.get(request_id) if isinstance(request_id, int) else None
-        if entry is None or not isinstance(message, entry[2]):
+        if (
+            not isinstance(request_id, int)
+            or (entry := self._pending.get(request_id)) is None
+            or not isinstance(message, entry[2])
+        ):
             peer.close(f"unexpected {message.TYPE} message")
             return
         del self._pending[request_id]

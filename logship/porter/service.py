@@ -57,7 +57,7 @@ from logship.plumbing.periodic import periodic
 from logship.porter.bucks import BuckLink, BuckUnavailable
 from logship.core.event import Decoded, decode_all
 from logship.porter.merge import merge, split_records
-from logship.porter.state import HistoryJob, ManifestEntry, PorterState
+from logship.porter.state import HistoryJob, JobState, ManifestEntry, PorterState
 from logship.wire.protocol import buck_client
 
 #: Seconds a bucket must be quiet before it is archived (docs/design.md: 48 h).
@@ -191,7 +191,7 @@ class PorterService(MultiService):
 
     def startService(self) -> None:
         for job in self.state.histories():
-            if job.state in ("queued", "loading"):
+            if job.state in (JobState.QUEUED, JobState.LOADING):
                 self._history_queue.append(job.id)
         super().startService()
         self._next_history()
@@ -437,7 +437,7 @@ class PorterService(MultiService):
         now = self._now()
         job = HistoryJob(
             id=secrets.token_hex(6), start=first, end=end, created=now,
-            expires=now + hours * 3600, state="queued", done=0, total=0, events=0,
+            expires=now + hours * 3600, state=JobState.QUEUED, done=0, total=0, events=0,
             error=None,
         )
         self.state.add_history(job)
@@ -454,7 +454,7 @@ class PorterService(MultiService):
             self._history = None
             if isinstance(result, Failure):
                 self._log.failure("History {id} failed", result, id=job_id)
-                self.state.update_history(job_id, state="failed", error=result.getErrorMessage())
+                self.state.update_history(job_id, state=JobState.FAILED, error=result.getErrorMessage())
             self._next_history()
 
         self._history = ensureDeferred(self._load_history(job_id))
@@ -470,10 +470,10 @@ class PorterService(MultiService):
 
     async def _load_history(self, job_id: str) -> None:
         job = self.state.history(job_id)
-        if job is None or job.state not in ("queued", "loading"):
+        if job is None or job.state not in (JobState.QUEUED, JobState.LOADING):
             return
         starts = self._history_starts(job)
-        self.state.update_history(job_id, state="loading", total=len(starts), done=0, events=0)
+        self.state.update_history(job_id, state=JobState.LOADING, total=len(starts), done=0, events=0)
         index = self._open_index(job.index)
         loaded = 0
         try:
@@ -491,7 +491,7 @@ class PorterService(MultiService):
                 self.state.update_history(job_id, done=done, events=loaded)
         finally:
             await index.close()
-        self.state.update_history(job_id, state="ready")
+        self.state.update_history(job_id, state=JobState.READY)
         self._log.info(
             "History {id} ready: {events} events from {buckets} buckets",
             id=job_id, events=loaded, buckets=len(starts),
@@ -499,11 +499,11 @@ class PorterService(MultiService):
 
     async def _expire_histories(self, now: float) -> None:
         for job in self.state.histories():
-            if job.state in ("ready", "failed") and job.expires <= now:
+            if job.state in (JobState.READY, JobState.FAILED) and job.expires <= now:
                 index = self._open_index(job.index)
                 await index.destroy()
                 await index.close()
-                self.state.update_history(job.id, state="expired")
+                self.state.update_history(job.id, state=JobState.EXPIRED)
                 self._log.info("History {id} expired", id=job.id)
 
 

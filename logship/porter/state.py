@@ -20,9 +20,11 @@ an unfinished one is harmless.
 
 from __future__ import annotations
 
+import enum
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 STATE_FILE = "porter.sqlite"
 
@@ -78,6 +80,27 @@ class ManifestEntry:
     archived_at: float
 
 
+class JobState(enum.StrEnum):
+    """
+    Where a history job is; the API's C{state} field holds the value.
+    """
+
+    #: Asked for, not started yet.
+    QUEUED = "queued"
+    #: Its buckets are being loaded into its index.
+    LOADING = "loading"
+    #: Its index is complete.
+    READY = "ready"
+    #: Loading failed (the job's C{error} says why).
+    FAILED = "failed"
+    #: Its index was dropped.
+    EXPIRED = "expired"
+
+
+#: States after which a job no longer changes (until it expires).
+FINAL_STATES = frozenset({JobState.READY, JobState.FAILED, JobState.EXPIRED})
+
+
 @dataclass(frozen=True)
 class HistoryJob:
     """
@@ -88,7 +111,7 @@ class HistoryJob:
     @ivar end: the range's end point (exclusive).
     @ivar created: when it was requested, epoch seconds.
     @ivar expires: when its index is dropped, epoch seconds.
-    @ivar state: C{queued}, C{loading}, C{ready}, C{failed} or C{expired}.
+    @ivar state: where it is.
     @ivar done: buckets loaded so far.
     @ivar total: buckets to load.
     @ivar events: events loaded so far.
@@ -100,11 +123,19 @@ class HistoryJob:
     end: int
     created: float
     expires: float
-    state: str
+    state: JobState
     done: int
     total: int
     events: int
     error: str | None
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> HistoryJob:
+        """
+        A job from its row of the C{history} table.
+        """
+        job = cls(*row)
+        return replace(job, state=JobState(job.state))
 
     @property
     def index(self) -> str:
@@ -243,11 +274,11 @@ class PorterState:
         The history job C{job_id}, if there is one.
         """
         row = self._db.execute("SELECT * FROM history WHERE id = ?", (job_id,)).fetchone()
-        return None if row is None else HistoryJob(*row)
+        return None if row is None else HistoryJob.from_row(row)
 
     def histories(self) -> list[HistoryJob]:
         """
         Every history job, newest first.
         """
         rows = self._db.execute("SELECT * FROM history ORDER BY created DESC")
-        return [HistoryJob(*row) for row in rows]
+        return [HistoryJob.from_row(row) for row in rows]

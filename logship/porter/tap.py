@@ -24,18 +24,11 @@ from twisted.python import usage
 from twisted.web.server import Site
 
 from logship.archive import open_archive
-from logship.core.bucket import check_bucket_seconds
-from logship.plumbing.config import ConfigOptions
 from logship.index import check_url, open_index
 from logship.plumbing.listeners import Listener, check_listen
 from logship.porter.api import api_root
 from logship.porter.service import DEFAULT_QUIET, DEFAULT_RECENT_DAYS, PorterService
-from logship.plumbing.tapsupport import (
-    buck_endpoint,
-    cluster_key,
-    node_name,
-    positive_float,
-)
+from logship.plumbing.tapsupport import ClusterOptions, buck_endpoint, positive_float
 
 DEFAULT_API = "tcp:4490:interface=127.0.0.1"
 DEFAULT_ENV = "default"
@@ -43,7 +36,7 @@ DEFAULT_ENV = "default"
 _log = Logger(namespace="logship.porter.tap")
 
 
-class Options(ConfigOptions):
+class Options(ClusterOptions):
     """
     The options of C{twistd logship-porter}; see C{etc/porter.toml}.
     """
@@ -55,8 +48,9 @@ class Options(ConfigOptions):
         " tell the bucks when they may delete, and build history indexes."
     )
 
+    role = "porter"
+    bucket_seconds_help = "The cluster's bucket interval (divides 3600)."
     optParameters: ClassVar[list[list[Any]]] = [
-        ["key", "k", None, "The cluster key file (made by `logship keygen FILE`)."],
         ["index", None, "sqlite:porter-data/index",
          "The index: sqlite:DIR or elasticsearch:http://HOST:9200."],
         ["archive", None, "dir:porter-data/archive",
@@ -64,8 +58,6 @@ class Options(ConfigOptions):
         ["state", "s", "porter-data/state", "The porter's state directory."],
         ["api", None, DEFAULT_API, "Endpoint of the JSON API (history requests, status)."],
         ["env", None, DEFAULT_ENV, "The name of this environment (one porter each)."],
-        ["node", None, None, "This porter's node name (default: the host name)."],
-        ["bucket-seconds", None, 60, "The cluster's bucket interval (divides 3600).", int],
         ["quiet", None, float(DEFAULT_QUIET),
          "Seconds after a bucket's end before it is archived.", positive_float],
         ["interval", None, 10.0, "Seconds between two rounds.", positive_float],
@@ -73,15 +65,11 @@ class Options(ConfigOptions):
          "Days the recent index keeps.", positive_float],
         ["request-timeout", None, 60.0, "Seconds a buck may take to answer.", positive_float],
     ]
-    optFlags: ClassVar[list[list[Any]]] = [
-        ["insecure", None, "Lab only: no key, frames are NOT sealed (plaintext)."],
-    ]
-    config_paths = frozenset({"state", "key"})
+    config_paths = ClusterOptions.config_paths | {"state"}
 
     def __init__(self) -> None:
         super().__init__()
         self["buck"] = []
-        self.key: bytes | None = None
 
     def opt_buck(self, value: str) -> None:
         """
@@ -93,12 +81,7 @@ class Options(ConfigOptions):
         super().postOptions()
         if not self["buck"]:
             raise usage.UsageError("no --buck HOST:PORT given")
-        try:
-            check_bucket_seconds(self["bucket-seconds"])
-        except ValueError as e:
-            raise usage.UsageError(f"--bucket-seconds: {e}") from None
-        self["node"] = node_name(self["node"], "porter")
-        self.key = cluster_key(self["key"], self["insecure"])
+        self.check_cluster_options()
         check_listen("--api", self["api"])
         try:
             check_url(self["index"])

@@ -353,10 +353,9 @@ class TailerService(MultiService):
         points = None
         if _SEQUENCER in extra:
             points = PointSequencer.from_state(SequencerState.from_tuple(extra[_SEQUENCER]))
-        source = extra.get(_SOURCE)
-        new_source = type(source) is not int or not 0 <= source < 1 << 32
-        if new_source:
-            source = self._rng.getrandbits(32)
+        saved_source = extra.get(_SOURCE)
+        new_source = type(saved_source) is not int or not 0 <= saved_source < 1 << 32
+        source: int = self._rng.getrandbits(32) if new_source else saved_source
         self._files[path] = _Followed(
             Follower(path, state),
             LineEncoder(host=self._host, tz=self._tz, source=source, points=points),

@@ -18,14 +18,11 @@ from twisted.application.service import IService
 from twisted.internet import endpoints
 from twisted.python import usage
 
-from logship.core.bucket import check_bucket_seconds
-from logship.plumbing.config import ConfigOptions
 from logship.core.ingest import check_host, this_host
 from logship.tailer.service import Source, TailerService
 from logship.plumbing.tapsupport import (
+    ClusterOptions,
     buck_endpoint,
-    cluster_key,
-    node_name,
     positive_float,
     positive_int,
 )
@@ -33,7 +30,7 @@ from logship.wire.messages import DURABILITIES
 from logship.core.zones import local_zone, parse_zone
 
 
-class Options(ConfigOptions):
+class Options(ClusterOptions):
     """
     The options of C{twistd logship-tailer}; see C{etc/tailer.toml}.
     """
@@ -43,14 +40,12 @@ class Options(ConfigOptions):
         "Follow log files (across rotation), keep a local time-bucketed copy of"
         " their events under STATE/spool, and deliver every batch to R bucks."
     )
+    role = "tailer"
     optParameters: ClassVar[list[list[Any]]] = [
         ["state", "s", "tailer-state", "State directory: checkpoint and local buckets."],
-        ["key", "k", None, "The cluster key file (made by `logship keygen FILE`)."],
         ["replicas", "r", 2, "Bucks that must acknowledge each batch (R).", positive_int],
         ["durability", None, "ack2", f"Durability of the positional files: {', '.join(DURABILITIES)}."],
-        ["bucket-seconds", None, 60, "The bucket interval in seconds (divides 3600).", int],
         ["host", None, None, "Host name of lines that name none (default: this host)."],
-        ["node", None, None, "This tailer's node name (default: the host name)."],
         ["tz", None, None, "Time zone of timestamps without one (default: local)."],
         ["poll-interval", None, 0.25, "Seconds between two polls of the files.", positive_float],
         ["ack-timeout", None, 30.0, "Seconds to wait for a buck's ack before resending.", positive_float],
@@ -62,17 +57,13 @@ class Options(ConfigOptions):
          "Seconds between two questions to the bucks: which shipped buckets were archived?",
          positive_float],
     ]
-    optFlags: ClassVar[list[list[Any]]] = [
-        ["insecure", None, "Lab only: no key, frames are NOT sealed (plaintext)."],
-    ]
-    config_paths = frozenset({"state", "key"})
+    config_paths = ClusterOptions.config_paths | {"state"}
     config_arguments = "files"
 
     def __init__(self) -> None:
         super().__init__()
         self["buck"] = []
         self["source"] = []
-        self.key: bytes | None = None
 
     def opt_buck(self, value: str) -> None:
         """
@@ -90,7 +81,7 @@ class Options(ConfigOptions):
                 f"--source {value}: expected DURABILITY:GLOB with DURABILITY one of"
                 f" {', '.join(DURABILITIES)}"
             )
-        self["source"].append(Source(pattern, durability))  # type: ignore[arg-type]
+        self["source"].append(Source(pattern, durability))
 
     def postOptions(self) -> None:
         super().postOptions()
@@ -103,17 +94,12 @@ class Options(ConfigOptions):
             raise usage.UsageError("no files to follow (give FILE-OR-GLOB arguments or --source)")
         if not self["buck"]:
             raise usage.UsageError("no --buck HOST:PORT given")
-        try:
-            check_bucket_seconds(self["bucket-seconds"])
-        except ValueError as e:
-            raise usage.UsageError(f"--bucket-seconds: {e}") from None
+        self.check_cluster_options()
         self["tz"] = local_zone() if self["tz"] is None else _zone(self["tz"])
         try:
             self["host"] = check_host(self["host"].encode()) if self["host"] else this_host()
         except ValueError as e:
             raise usage.UsageError(f"--host: {e}") from None
-        self["node"] = node_name(self["node"], "tailer")
-        self.key = cluster_key(self["key"], self["insecure"])
 
 
 def _zone(text: str) -> Any:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeAlias, get_args
 
@@ -491,7 +492,7 @@ _STARTS = struct.Struct(">Q")
 _LISTED = struct.Struct(">QQ")
 
 
-def _pack_ints(values: list[tuple[int, ...]], layout: struct.Struct) -> bytes:
+def _pack_ints(values: Sequence[tuple[int, ...]], layout: struct.Struct) -> bytes:
     if len(values) > MAX_LIST:
         raise MessageTooLarge(f"a list of {len(values)} entries exceeds {MAX_LIST}")
     try:
@@ -860,7 +861,8 @@ def encode_message(message: Message) -> bytes:
     """
     header, payload = message._to_wire()
     header["type"] = message.TYPE
-    return msgpack.packb([header, payload], use_bin_type=True)  # type: ignore[no-any-return]
+    body: bytes = msgpack.packb([header, payload], use_bin_type=True)
+    return body
 
 
 @dataclass(frozen=True, slots=True)

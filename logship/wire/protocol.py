@@ -45,7 +45,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet.defer import Deferred, fail, succeed
@@ -803,6 +803,7 @@ def buck_client(
         factory,
         retryPolicy=backoffPolicy(initialDelay=0.5, maxDelay=10.0),
         clock=clock,
-        prepareConnection=lambda protocol: protocol.when_connected(),
+        # The factory's protocols are WireProtocols.
+        prepareConnection=lambda protocol: cast(WireProtocol, protocol).when_connected(),
     )
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from logship.porter.state import HistoryJob, ManifestEntry, PorterState
+from logship.porter.state import HistoryJob, JobState, ManifestEntry, PorterState
 
 
 class PorterStateTests(SynchronousTestCase):
@@ -53,6 +53,7 @@ class PorterStateTests(SynchronousTestCase):
         loaded = state.history("abc")
         assert loaded is not None
         self.assertEqual((loaded.state, loaded.total, loaded.index), ("loading", 4, "history-abc"))
+        self.assertIs(loaded.state, JobState.LOADING)
         self.assertEqual(state.histories(), [loaded])
         self.assertIsNone(state.history("nope"))
         with self.assertRaises(ValueError):
