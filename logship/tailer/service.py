@@ -353,9 +353,10 @@ class TailerService(MultiService):
         points = None
         if _SEQUENCER in extra:
             points = PointSequencer.from_state(SequencerState.from_tuple(extra[_SEQUENCER]))
-        saved_source = extra.get(_SOURCE)
-        new_source = type(saved_source) is not int or not 0 <= saved_source < 1 << 32
-        source: int = self._rng.getrandbits(32) if new_source else saved_source
+        source = extra.get(_SOURCE)
+        new_source = not (isinstance(source, int) and 0 <= source < 1 << 32)
+        if not isinstance(source, int) or new_source:
+            source = self._rng.getrandbits(32)
         self._files[path] = _Followed(
             Follower(path, state),
             LineEncoder(host=self._host, tz=self._tz, source=source, points=points),
