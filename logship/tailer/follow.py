@@ -800,10 +800,20 @@ class Follower:
             offset=self._offset,
             following=str(following.path),
         )
+        self._next_number(self._offset)
         self._close_source()
-        self._file += 1
         if not self._open(following, 0):
             self._resume = True
+
+    def _next_number(self, offset: int) -> None:
+        """
+        Leaving a file at C{offset}: the next file gets the next number,
+        unless nothing was read from this one (an empty file cannot be told
+        from its copies, so a re-read after a restart may not meet it; it
+        gave no line, so its successor may take its number).
+        """
+        if offset:
+            self._file += 1
 
     def _report_lost(
         self, name: str, offset: int, size: int | None, reason: str
@@ -813,8 +823,7 @@ class Follower:
         """
         lost = None if size is None else max(0, size - offset)
         self.counters.files_lost += 1
-        # What comes next is another file.
-        self._file += 1
+        self._next_number(offset)
         if lost:
             self.counters.bytes_lost += lost
         self._log.warn(
