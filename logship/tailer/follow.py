@@ -52,6 +52,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from itertools import accumulate, repeat
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -97,6 +98,10 @@ class _Verdict(Enum):
     TRUNCATED = "truncated"
     #: Copytruncated before anything was read: read the copies first.
     ROTATED_WHILE_EMPTY = "rotated while empty"
+
+
+#: Adds one (a line's LF) in C, for L{itertools.accumulate}.
+_plus_one = (1).__add__
 
 
 class Line(NamedTuple):
@@ -576,9 +581,10 @@ class Follower:
         at = self._offset
         self.counters.lines += len(parts)
         if max(map(len, parts), default=0) <= limit:
-            for part in parts:
-                out.append(Line(part, True, at, file))
-                at += len(part) + 1
+            # each line starts after the previous one and its LF
+            starts = accumulate(map(_plus_one, map(len, parts)), initial=at)
+            out.extend(map(Line, parts, repeat(True), starts, repeat(file)))
+            at += len(buffer) - len(rest)
         else:
             for part in parts:
                 if len(part) <= limit:
