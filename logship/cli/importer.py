@@ -6,8 +6,6 @@ Synchronous and single-threaded: a command-line job, not a service.
 from __future__ import annotations
 
 import os
-
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -91,8 +89,8 @@ def import_files(
     tz: tzinfo,
     year: int | None,
     bucket_seconds: int,
+    now: float,
     progress: Callable[[Path, int, int], None] = lambda path, done, total: None,
-    now: Callable[[], float] = time.time,
 ) -> ImportSummary:
     """
     Parse log files and append their events to bucket files under C{root}.
@@ -100,13 +98,14 @@ def import_files(
     Lines without a timestamp get the time the import started, so that a
     file's headerless lines keep their order within one second.
 
+    @param now: the time the import started (seconds since the epoch); it
+        also places timestamps without a year.
     @param progress: called now and then with the current file, the bytes
         of it read so far, and its size.
     @raise OSError: if a file cannot be read or a bucket written.
     """
     summary = ImportSummary()
     buckets = _Buckets(root, bucket_seconds, summary)
-    started = now()
     try:
         for path in paths:
             total = path.stat().st_size
@@ -125,7 +124,7 @@ def import_files(
 
                 for offset, line in lines_at(chunks()):
                     summary.lines += 1
-                    for event in encoder.events(line, started, offset):
+                    for event in encoder.events(line, now, offset):
                         buckets.append(event.point, encode(event))
                         summary.events += 1
             summary.bytes_in += done

@@ -138,7 +138,7 @@ def _write_json(out: BinaryIO, events: Iterator[Event]) -> None:
         out.write(json.dumps(event_json(event), ensure_ascii=False).encode() + b"\n")
 
 
-def cmd_parse(args: argparse.Namespace, out: BinaryIO) -> int:
+def cmd_parse(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
     C{logship parse}: one JSON object per input line.
     """
@@ -148,7 +148,6 @@ def cmd_parse(args: argparse.Namespace, out: BinaryIO) -> int:
     else:
         stream = open(_existing(args.file), "rb")
         name = os.fsencode(Path(args.file).resolve())
-    now = time.time()
     with stream:
         head = stream.read(FILE_TAG_HEAD)
         source = file_source_tag(name, head)
@@ -162,7 +161,7 @@ def cmd_parse(args: argparse.Namespace, out: BinaryIO) -> int:
     return 0
 
 
-def cmd_import(args: argparse.Namespace, out: BinaryIO) -> int:
+def cmd_import(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
     C{logship import}: parse files into time-bucketed files, with a summary.
     """
@@ -177,6 +176,7 @@ def cmd_import(args: argparse.Namespace, out: BinaryIO) -> int:
             tz=args.tz,
             year=args.year,
             bucket_seconds=args.bucket_seconds,
+            now=now,
             progress=progress,
         )
     except OSError as e:
@@ -194,7 +194,7 @@ def cmd_import(args: argparse.Namespace, out: BinaryIO) -> int:
     return 0
 
 
-def cmd_cat(args: argparse.Namespace, out: BinaryIO) -> int:
+def cmd_cat(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
     C{logship cat}: decode bucket files to text lines or JSON, each file's
     events in point order, long lines joined again.
@@ -218,7 +218,7 @@ def cmd_cat(args: argparse.Namespace, out: BinaryIO) -> int:
     return DATA_ERROR if problems else 0
 
 
-def cmd_verify(args: argparse.Namespace, out: BinaryIO) -> int:
+def cmd_verify(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
     C{logship verify}: compare log files with what was stored of them
     (L{logship.cli.verify}).
@@ -234,7 +234,7 @@ def cmd_verify(args: argparse.Namespace, out: BinaryIO) -> int:
         raise CommandError(problem, USAGE_ERROR) from None
 
 
-def cmd_keygen(args: argparse.Namespace, out: BinaryIO) -> int:
+def cmd_keygen(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
     C{logship keygen}: write a new cluster key, mode 0600, never overwriting.
     """
@@ -246,7 +246,7 @@ def cmd_keygen(args: argparse.Namespace, out: BinaryIO) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace, out: BinaryIO) -> int:
+def cmd_demo(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
     C{logship demo}: the whole system on this machine (L{logship.cli.demo}).
     """
@@ -264,7 +264,7 @@ def cmd_demo(args: argparse.Namespace, out: BinaryIO) -> int:
         raise CommandError(str(e), USAGE_ERROR) from None
 
 
-def cmd_history(args: argparse.Namespace, out: BinaryIO) -> int:
+def cmd_history(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
     The C{logship history} command (L{logship.cli.history}).
     """
@@ -276,7 +276,9 @@ def cmd_history(args: argparse.Namespace, out: BinaryIO) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """
-    The argument parser of every C{logship} command.
+    The argument parser of every C{logship} command.  Each command runs as
+    C{args.run(args, out, now)}: C{out} is stdout's bytes, C{now} the time
+    the command started (seconds since the epoch).
     """
     parser = argparse.ArgumentParser(
         prog="logship", description="Collect, store and use event logs."
@@ -284,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(
-        name: str, run: Callable[[argparse.Namespace, BinaryIO], int], help: str
+        name: str, run: Callable[[argparse.Namespace, BinaryIO, float], int], help: str
     ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=help)
         sub.set_defaults(run=run)
@@ -368,10 +370,12 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     """
     Run the C{logship} command and exit with its status.
     """
+    from twisted.internet import reactor  # the edge: the one time source
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        status = args.run(args, sys.stdout.buffer)
+        status = args.run(args, sys.stdout.buffer, reactor.seconds())
         sys.stdout.flush()
     except CommandError as e:
         print(f"logship {args.command}: {e}", file=sys.stderr)

@@ -31,8 +31,7 @@ from __future__ import annotations
 
 import glob
 import random
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
@@ -152,14 +151,15 @@ class TailerService(MultiService):
         keep_seconds: float = 7 * 86400,
         keep_bytes: int = 10 << 30,
         drain_timeout: float = 5.0,
-        now: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
         """
         @param bucks: the bucks to keep connections to, by name.
         @param key: the cluster key, or C{None} for an insecure lab.
         @param host: the host name of lines that do not name one.
-        @param now: wall-clock time for lines without a timestamp.
+        @param clock: the reactor's time: its C{seconds()} is the wall
+            clock (lines without a timestamp, bucket ages), and it runs
+            the timers.
         @param drain_timeout: seconds a stop waits for batches in flight.
         @param rng: where random choices come from (bucks to send to,
             delays, the source tags of newly followed paths).
@@ -173,7 +173,6 @@ class TailerService(MultiService):
         self._host = host
         self._tz = tz
         self._clock = clock
-        self._now = now
         self._max_in_flight = max_in_flight
         self._batch_events = batch_events
         self._rescan_interval = rescan_interval
@@ -196,7 +195,6 @@ class TailerService(MultiService):
             spools=list(self.spools.values()),
             bucket_seconds=bucket_seconds,
             clock=clock,
-            now=now,
             keep_seconds=keep_seconds,
             keep_bytes=keep_bytes,
             query_interval=archive_check_interval,
@@ -372,7 +370,7 @@ class TailerService(MultiService):
         Close the writers of local buckets that no longer get lines.
         """
         for spool in self.spools.values():
-            spool.close_idle(self._now(), idle=2 * self._bucket_seconds)
+            spool.close_idle(self._clock.seconds(), idle=2 * self._bucket_seconds)
 
     def _changed(self) -> None:
         """
@@ -389,7 +387,7 @@ class TailerService(MultiService):
         if self._clock.seconds() - self._last_scan >= self._rescan_interval:
             self._last_scan = self._clock.seconds()
             self._scan()
-        now = self._now()
+        now = self._clock.seconds()
         more = read = False
         for followed in self._files.values():
             result = followed.follower.poll()

@@ -21,7 +21,6 @@ from logship.index.sqlite import (
     GROUP_SHIFT,
     LONG_TOKEN,
     SEQ_MAX,
-    SCHEMA_VERSION,
     SqliteStore,
     _trigrams,
     decode_cursor,

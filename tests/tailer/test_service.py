@@ -30,6 +30,7 @@ class ServiceTestCase(SynchronousTestCase):
         self.addCleanup(shutil.rmtree, self.tmp)
         self.log = self.tmp / "app.log"
         self.clock = Clock()
+        self.clock.advance(T0)  # the lines' time: wall time is the clock's
 
     def service(self, durability: str = "ack2") -> TailerService:
         service = TailerService(
@@ -41,7 +42,6 @@ class ServiceTestCase(SynchronousTestCase):
             host=b"h",
             tz=timezone.utc,
             clock=self.clock,
-            now=lambda: T0,
         )
         service.startService()
         return service
