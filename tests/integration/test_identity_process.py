@@ -19,9 +19,10 @@ import time
 
 from logship.core.ingest import this_host
 from tests.corpus import corpus_lines
-from tests.integration.delivery import Cluster, append_lines, wait_for
+from tests.integration.delivery import Cluster, append_lines
 from tests.integration.processes import ProcessGroup
 from tests.integration.test_porter_process import count, start_porter
+from tests.integration.waiting import wait_until_blocking
 
 SECONDS = "10"
 
@@ -70,7 +71,7 @@ def test_replayed_and_out_of_order_lines_through_sigkill(group: ProcessGroup) ->
             raise AssertionError(f"porter exited:\n{porter.tail()}")
         return count(group)
 
-    wait_for(lambda: indexed() >= len(written), 180, f"{len(written)} documents indexed",
+    wait_until_blocking(lambda: indexed() >= len(written), 180, f"{len(written)} documents indexed",
              on_timeout=lambda: f"{indexed()} documents\n{porter.tail()}")
     found = subprocess.run(
         [sys.executable, "-m", "logship", "search", *index, "--count"],
