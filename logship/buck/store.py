@@ -51,7 +51,7 @@ from logship.core.bucket import (
     iter_records,
     list_buckets,
 )
-from logship.core.event import CorruptEvent, Event, decode
+from logship.core.event import CorruptEvent, Event, decode, host_field, identity_key
 
 #: Writers kept open at most (least recently used ones are closed first).
 DEFAULT_OPEN_BUCKETS = 64
@@ -87,28 +87,6 @@ class BadUpload(ValueError):
     An uploaded bucket file cannot be merged (wrong interval, a record that
     does not decode, an event outside the bucket); nothing of it was merged.
     """
-
-
-def identity_key(data: bytes) -> bytes:
-    """
-    The identity of a serialized event (docs/design.md: C{shn}, C{app},
-    C{point}, C{crc}) as one C{bytes}, read from the normative layout
-    without decoding: C{point} and C{crc} (bytes 1 to 12), then the
-    length-prefixed C{shn} and C{app}.  Two events have equal keys exactly
-    when their L{Event.identity} values are equal.
-
-    @param data: one serialized event (already known to decode).
-    @return: the key.
-    """
-    return data[1:13] + _names_field(data)
-
-
-def _names_field(data: bytes) -> bytes:
-    """
-    The length-prefixed C{shn} and C{app} fields of a serialized event.
-    """
-    app_at = 15 + data[14]
-    return data[14 : app_at + 1 + data[app_at]]
 
 
 @dataclass
@@ -545,7 +523,7 @@ class BucketStore:
         """
         Check an upload completely (see L{merge_bucket}).
 
-        @return: the distinct C{shn}/C{app} fields of its events.
+        @return: the distinct hosts (C{shn}) of its events.
         @raise BadUpload: if it cannot be merged.
         """
         if seconds != self.seconds:
@@ -567,7 +545,7 @@ class BucketStore:
                             f"record at byte {offset}: point {event.point} is"
                             f" outside the bucket starting at {start}"
                         )
-                    names.add(_names_field(data))
+                    names.add(event.shn)
         except TornRecord as e:
             raise BadUpload(f"{e}") from None
         return names
@@ -575,16 +553,16 @@ class BucketStore:
     def _identities(self, path: Path, names: set[bytes]) -> set[bytes]:
         """
         The identity keys of the records in bucket file C{path} (flushed)
-        whose C{shn}/C{app} are among C{names}: an upload comes from one
-        tailer, so only that host's records can collide with it, and the
-        set stays as small as the upload.
+        whose host is among C{names}: an upload comes from one tailer, so
+        only its hosts' records can collide with it, and the set stays as
+        small as the upload.
         """
         known: set[bytes] = set()
         add = known.add
         with open(path, "rb") as existing:
             try:
                 for _, data in iter_records(existing):
-                    if _names_field(data) in names:
+                    if host_field(data) in names:
                         add(identity_key(data))
             except TornRecord as e:  # not after the writer recovered it
                 raise OSError(f"{path}: {e}") from None

@@ -26,7 +26,6 @@ from twisted.internet import endpoints
 from twisted.logger import Logger
 from twisted.python import usage
 
-from logship.core.bucket import check_bucket_seconds
 from logship.buck.live.endpoint import normalize_live
 from logship.buck.live.factory import (
     DEFAULT_FILTER_TIMEOUT,

@@ -5,6 +5,7 @@ Synchronous and single-threaded: a command-line job, not a service.
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from logship.core.bucket import BucketWriter, bucket_relpath, bucket_start
 from logship.core.event import encode
-from logship.core.ingest import LineEncoder, split_lines
+from logship.core.ingest import FILE_TAG_HEAD, LineEncoder, file_source_tag, lines_at
 
 _CHUNK = 1 << 20
 
@@ -107,9 +108,11 @@ def import_files(
     buckets = _Buckets(root, bucket_seconds, summary)
     try:
         for path in paths:
-            encoder = LineEncoder(host=host, tz=tz, year=year)
             total = path.stat().st_size
             with open(path, "rb") as f:
+                source = file_source_tag(os.fsencode(path.resolve()), f.read(FILE_TAG_HEAD))
+                f.seek(0)
+                encoder = LineEncoder(host=host, tz=tz, year=year, source=source)
                 done = 0
 
                 def chunks() -> Iterator[bytes]:
@@ -119,9 +122,9 @@ def import_files(
                         progress(path, done, total)
                         yield chunk
 
-                for line in split_lines(chunks()):
+                for offset, line in lines_at(chunks()):
                     summary.lines += 1
-                    for event in encoder.events(line, now):
+                    for event in encoder.events(line, now, offset):
                         buckets.append(event.point, encode(event))
                         summary.events += 1
             summary.bytes_in += done

@@ -14,29 +14,36 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import tzinfo
+from itertools import chain
 from pathlib import Path
 from typing import BinaryIO, NoReturn, TextIO
 
-from logship.core.bucket import (
-    TornRecord,
-    check_bucket_seconds,
-    iter_records,
-    list_buckets,
-)
+from logship.archive import ArchiveError
 from logship.cli.demo import DemoError, DemoSettings, run_demo
-from logship.core.event import CorruptEvent, Event, decode
 from logship.cli.history import (
     HistoryFailed,
     add_history_arguments,
     request_history,
 )
 from logship.cli.importer import import_files
-from logship.core.ingest import LineEncoder, check_host, split_lines, this_host
-from logship.core.keys import KeyFileError, write_new_key
-from logship.plumbing.onreactor import run_on_reactor
-from logship.core.render import event_json, event_text, whole_lines
+from logship.cli.reading import bucket_files, read_bucket
 from logship.cli.search import add_search_parser
+from logship.cli.verify import run_verify
+from logship.core.bucket import check_bucket_seconds
+from logship.core.event import Event
+from logship.core.ingest import (
+    FILE_TAG_HEAD,
+    LineEncoder,
+    check_host,
+    file_source_tag,
+    lines_at,
+    this_host,
+)
+from logship.core.keys import KeyFileError, write_new_key
+from logship.core.render import event_json, event_text, whole_lines
 from logship.core.zones import local_zone, parse_zone
+from logship.index import IndexUnavailable
+from logship.plumbing.onreactor import run_on_reactor
 
 USAGE_ERROR = 2
 DATA_ERROR = 1
@@ -135,15 +142,22 @@ def cmd_parse(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
     C{logship parse}: one JSON object per input line.
     """
-    encoder = LineEncoder(host=args.host, tz=args.tz, year=args.year)
     if str(args.file) == "-":
         stream = sys.stdin.buffer
+        name = b"-"
     else:
         stream = open(_existing(args.file), "rb")
+        name = os.fsencode(Path(args.file).resolve())
     with stream:
-        chunks = iter(lambda: stream.read(1 << 16), b"")
-        lines = split_lines(chunks)
-        _write_json(out, (e for line in lines for e in whole_lines(encoder.events(line, now))))
+        head = stream.read(FILE_TAG_HEAD)
+        source = file_source_tag(name, head)
+        encoder = LineEncoder(host=args.host, tz=args.tz, year=args.year, source=source)
+        chunks = chain((head,), iter(lambda: stream.read(1 << 16), b""))
+        lines = lines_at(chunks)
+        _write_json(
+            out,
+            (e for at, line in lines for e in whole_lines(encoder.events(line, now, at))),
+        )
     return 0
 
 
@@ -180,40 +194,6 @@ def cmd_import(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     return 0
 
 
-def _bucket_files(paths: Sequence[Path]) -> list[Path]:
-    """
-    The bucket files named by C{paths} (files, or directories searched for
-    bucket files), directories' files in time order.
-    """
-    files: list[Path] = []
-    for path in paths:
-        if _existing(path).is_dir():
-            files.extend(p for _, p in list_buckets(path))
-        else:
-            files.append(path)
-    return files
-
-
-def _read_bucket(path: Path, report: Callable[[str], None]) -> list[Event]:
-    """
-    The events of one bucket file in point order; problems go to C{report}.
-    """
-    events = []
-    try:
-        with open(path, "rb") as f:
-            for offset, data in iter_records(f):
-                try:
-                    events.append(decode(data))
-                except CorruptEvent as e:
-                    report(f"{path}: record at byte {offset}: {e}")
-    except TornRecord as e:
-        report(f"{path}: {e} (ignored)")
-    except OSError as e:
-        report(f"{path}: {e.strerror}")
-    events.sort(key=lambda e: e.point)
-    return events
-
-
 def cmd_cat(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
     C{logship cat}: decode bucket files to text lines or JSON, each file's
@@ -225,14 +205,33 @@ def cmd_cat(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
         problems.append(problem)
         _stderr(f"logship cat: {problem}")
 
-    files = _bucket_files(args.paths)
-    events = whole_lines(e for path in files for e in _read_bucket(path, report))
+    try:
+        files = bucket_files(args.paths)
+    except FileNotFoundError as e:
+        raise CommandError(str(e), USAGE_ERROR) from None
+    events = whole_lines(e for path in files for e in read_bucket(path, report))
     if args.json:
         _write_json(out, events)
     else:
         for event in events:
             out.write(event_text(event) + b"\n")
     return DATA_ERROR if problems else 0
+
+
+def cmd_verify(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
+    """
+    C{logship verify}: compare log files with what was stored of them
+    (L{logship.cli.verify}).
+    """
+    for path in args.files:
+        _existing(path)
+    try:
+        return run_verify(args, out, run_on_reactor)
+    except (ValueError, IndexUnavailable, ArchiveError) as e:
+        raise CommandError(str(e), DATA_ERROR if isinstance(e, IndexUnavailable) else USAGE_ERROR) from None
+    except OSError as e:
+        problem = str(e) if e.filename is None else f"{e.filename}: {e.strerror}"
+        raise CommandError(problem, USAGE_ERROR) from None
 
 
 def cmd_keygen(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
@@ -328,6 +327,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = add("cat", cmd_cat, "decode bucket files (or directories of them) in time order")
     sub.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     sub.add_argument("--json", action="store_true", help="print JSON objects")
+
+    sub = add("verify", cmd_verify, "compare log files with the events stored of them")
+    add_reading(sub)
+    sub.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    sub.add_argument("--against", required=True, metavar="TARGET",
+                     help="bucket files or a directory of them, an index (sqlite:DIR,"
+                     " elasticsearch:URL) or an archive (dir:PATH, s3://BUCKET...)")
+    sub.add_argument("--name", default="recent", help="the index name (default: recent)")
+    sub.add_argument("--slack", type=float, default=3600.0, metavar="SECONDS",
+                     help="widen the files' time range by this much (default 3600)")
+    sub.add_argument("--show", type=int, default=20, metavar="N",
+                     help="print at most N missing and N extra lines (default 20)")
 
     sub = add("keygen", cmd_keygen, "write a new cluster key (mode 0600)")
     sub.add_argument("path", type=Path, metavar="PATH")

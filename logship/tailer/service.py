@@ -63,6 +63,7 @@ from logship.wire.protocol import CloseReason, IPeerConnection, IWireHandler, bu
 
 CHECKPOINT = "tailer.json"
 _SEQUENCER = "points"
+_SOURCE = "source"
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class _Followed:
     follower: Follower
     encoder: LineEncoder
     durability: Durability
+    source: int
 
 
 @implementer(IWireHandler)
@@ -159,6 +161,8 @@ class TailerService(MultiService):
             clock (lines without a timestamp, bucket ages), and it runs
             the timers.
         @param drain_timeout: seconds a stop waits for batches in flight.
+        @param rng: where random choices come from (bucks to send to,
+            delays, the source tags of newly followed paths).
         @param archive_check_interval: seconds between two questions to the
             bucks about archived buckets (L{Shipper}).
         """
@@ -175,6 +179,7 @@ class TailerService(MultiService):
         self._poll_interval = poll_interval
         self._bucket_seconds = bucket_seconds
         self._last_scan = float("-inf")
+        self._rng = random.Random() if rng is None else rng
         self.delivery = Delivery(
             replicas=replicas, clock=clock, ack_timeout=ack_timeout, rng=rng
         )
@@ -304,7 +309,10 @@ class TailerService(MultiService):
         files = dict(self._saved_files)
         for path, followed in self._files.items():
             followed.follower.set_extra(
-                {_SEQUENCER: list(followed.encoder.points.state().as_tuple())}
+                {
+                    _SEQUENCER: list(followed.encoder.points.state().as_tuple()),
+                    _SOURCE: followed.source,
+                }
             )
             files[path] = followed.follower.state.to_json()
         save_checkpoint(
@@ -330,17 +338,32 @@ class TailerService(MultiService):
                     self._follow(path, source.durability)
 
     def _follow(self, path: str, durability: Durability) -> None:
+        """
+        Start following C{path}, from its saved state if there is one.
+
+        A path followed for the first time (or saved before source tags
+        existed) gets a random source tag, saved at once: every line read
+        from it is then identified the same way after a crash.
+        """
         saved = self._saved_files.get(path)
         state = None if saved is None else FollowState.from_json(saved)
+        extra = {} if state is None else state.extra
         points = None
-        if state is not None and _SEQUENCER in state.extra:
-            points = PointSequencer.from_state(SequencerState.from_tuple(state.extra[_SEQUENCER]))
+        if _SEQUENCER in extra:
+            points = PointSequencer.from_state(SequencerState.from_tuple(extra[_SEQUENCER]))
+        source = extra.get(_SOURCE)
+        new_source = not (isinstance(source, int) and 0 <= source < 1 << 32)
+        if not isinstance(source, int) or new_source:
+            source = self._rng.getrandbits(32)
         self._files[path] = _Followed(
             Follower(path, state),
-            LineEncoder(host=self._host, tz=self._tz, points=points),
+            LineEncoder(host=self._host, tz=self._tz, source=source, points=points),
             durability,
+            source,
         )
         self._log.info("Following {path} ({durability})", path=path, durability=durability)
+        if new_source:
+            self._save()
 
     def _close_idle(self) -> None:
         """
@@ -406,7 +429,7 @@ class TailerService(MultiService):
             data = line.data
             if line.ended and data.endswith(b"\r"):
                 data = data[:-1]
-            events += encoder.events(data, now, ended=line.ended)
+            events += encoder.events(data, now, line.offset, file=line.file, ended=line.ended)
         return events
 
     def _send_live(self, events: list[Event]) -> None:

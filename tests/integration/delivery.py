@@ -2,7 +2,7 @@
 
 Used by C{test_delivery_process.py} and the crash, rotation and backlog
 tests; the checks read every bucket file with C{python -m logship cat
---json} and compare events by identity C{(host, app, point, crc)}.
+--json} and compare events by identity (the C{id} it shows).
 
 L{Cluster.check} is the strict check of a run where nothing crashed (no
 buck holds an event twice).  L{Cluster.check_replicas} is the check of a
@@ -60,7 +60,8 @@ BUCK_WRITTEN = re.compile(r"Buck \S+: (\d+) events written")
 #: What C{logship cat} says of a bucket file ending in a torn record.
 TORN = re.compile(r"torn record at byte \d+ .*\(ignored\)")
 
-Identity = tuple[str, str, int, int]
+#: An event's identity as C{logship cat --json} shows it (its C{id}).
+Identity = str
 
 
 def _cat_command(path: Path) -> list[str]:
@@ -100,7 +101,7 @@ def read_identities(
                 raise AssertionError(
                     f"logship cat {path} exited {popen.returncode}: {problems[:5]}")
             results.append([
-                (o["host"], o["app"], o["point"], o["crc"])
+                o["id"]
                 for o in map(json.loads, out.splitlines())
             ])
     finally:

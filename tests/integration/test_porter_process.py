@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -47,14 +47,16 @@ S3_ENV = {
 
 def start_porter(
     cluster: Cluster, *, archive: str = "dir:archive", quiet: float = 1e6,
-    env: dict[str, str] | None = None,
+    env: dict[str, str] | None = None, extra: Sequence[str] = (),
 ) -> TwistdProcess:
     """
     Start (or restart, with its old state) the porter of C{cluster}.
+
+    @param extra: more options (after the defaults, so they override them).
     """
     args = ["--key", str(cluster.key), "--index", "sqlite:index", "--archive", archive,
             "--state", "state", "--bucket-seconds", "1", "--quiet", str(quiet),
-            "--interval", "0.5", "--api", "tcp:0:interface=127.0.0.1"]
+            "--interval", "0.5", "--api", "tcp:0:interface=127.0.0.1", *extra]
     for buck in cluster.bucks:
         args += ["--buck", f"127.0.0.1:{buck.port}"]
     return cluster.group.start_twistd(

@@ -84,6 +84,7 @@ class TailerServiceTests(ServiceTestCase):
         self.assertEqual(len(self.spooled()), 5000)
         self.assertTrue(all(not m.endswith(b"\r") for m in self.spooled()))
         self.assertEqual(sorted(self.spooled()), sorted(line.split(b": ", 1)[1] for line in lines))
+        self.clock.advance(1)  # the save after a poll interval (one was made at the scan)
         checkpoint = json.loads(service.checkpoint_path.read_text())
         self.assertEqual(checkpoint["files"][str(self.log)]["offset"], self.log.stat().st_size)
         self.assertGreater(service.stats()["undelivered_bytes"], 0)
