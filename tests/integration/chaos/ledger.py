@@ -24,6 +24,10 @@ spools (L{iter_records}, L{decode}).
         a timestamp takes the tailer's clock, so identical ones may share
         any second;
       - I{other}: the rest (a real loss).
+
+    Extra events are I{reread} when they are of lines without a timestamp
+    (read again after a tailer restart, such a line takes the new reading's
+    time, so another identity), I{extra} otherwise.
 """
 
 from __future__ import annotations
@@ -208,7 +212,9 @@ class Shortfall:
     @ivar lines: the written lines concerned (the last ones written for a
         shortfall: when identical lines merge, the first one stays).
     @ivar cause: C{"merged"}, C{"downstream"}, C{"other"} for a loss;
-        C{"extra"} for more events than lines.
+        C{"extra"} for more events than lines, C{"reread"} when they are
+        of a line without a timestamp (read again after a restart, it gets
+        the time of the new reading: another identity).
     """
 
     key: Key
@@ -271,7 +277,7 @@ def account(
         if got > written:
             events = [e for e in index if key_of(e) == key] if key in want.timeless else []
             shortfalls.append(Shortfall(key, _extras(want, key, got - written, events, phase_of),
-                                        "extra"))
+                                        "reread" if key in want.timeless else "extra"))
             continue
         lost = written - got
         if not lost:

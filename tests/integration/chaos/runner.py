@@ -61,6 +61,14 @@ SETTLE = {True: 60.0, False: 180.0}
 
 Say = Callable[[str], None]
 
+#: How a failure of each cause of L{ledger.Shortfall} reads.
+CAUSES = {
+    "downstream": "lost (seen on a buck, in a spool or in the archive; not in the index)",
+    "other": "lost",
+    "extra": "extra",
+    "reread": "extra (no timestamp: read again after a tailer restart, at a new time)",
+}
+
 
 @dataclass
 class Row:
@@ -227,7 +235,9 @@ class Run:
                           f" buck{self.schedule.full_buck}'s data ({self.cluster.tmpfs_error})")
             for number, phase in enumerate(self.schedule.phases):
                 self.phase(number, phase)
+            self.say("settling: every tailer ships its buckets, the porter archives them")
             left = self.cluster.wait_settled(SETTLE[self.quick])
+            self.say("settled" if not left else f"not settled: {left[:3]}")
             if left:
                 self.result.failures.append(
                     f"not settled in {SETTLE[self.quick]:g} s: {len(left)} left, e.g. {left[:3]}")
@@ -267,29 +277,32 @@ class Run:
         parts = [lines[len(lines) * i // (len(others) + 1) : len(lines) * (i + 1) // (len(others) + 1)]
                  for i in range(len(others) + 1)]
         self.write(parts[0])
+        # A process killed by one fault comes back once the next fault is
+        # done (a rotation may find the tailer down); WIPE and TORN keep
+        # the victim down to the end of the phase.
+        pending: list[str] = []
         with ThreadPoolExecutor(max_workers=1) as pool:
             for fault, part in zip(others, parts[1:]):
+                killed = None
                 if fault.kind in (S.ROTATE_RENAME, S.ROTATE_COPYTRUNCATE):
                     self.rotate(fault, done)
                     self.write(part)
-                    continue
-                if fault.kind == S.CLOCK_BACK:
+                elif fault.kind == S.CLOCK_BACK:
                     offset = self.cluster.step_clock_back(fault.target, fault.seconds)
                     self.say(f"  {fault.target}'s clock stepped back {fault.seconds} s"
                              f" (now {offset:+d} s)")
                     done.append(fault.kind)
                     self.write(part)
-                    continue
-                # kills strike while the next part is read and delivered
-                strike = pool.submit(self.strike, fault, time.time())
-                self.write(part, slices=20)
-                killed = strike.result()
-                if killed is not None:
-                    done.append(fault.kind)
-                    if fault.kind not in (S.WIPE, S.TORN):  # those stay down
-                        time.sleep(self.rng.uniform(0.2, 1.5))
-                        self.say(f"  restarting {killed}")
-                        self.cluster.restart([killed])
+                else:
+                    # kills strike while the next part is read and delivered
+                    strike = pool.submit(self.strike, fault, time.time())
+                    self.write(part, slices=20)
+                    killed = strike.result()
+                    if killed is not None:
+                        done.append(fault.kind)
+                self.bring_back(pending)
+                pending = [] if killed is None or fault.kind in (S.WIPE, S.TORN) else [killed]
+        self.bring_back(pending)
         time.sleep(phase.downtime)
         if full:
             self.cluster.free_disk()
@@ -314,6 +327,16 @@ class Run:
             self.result.failures.append(
                 f"phase {number}: {len(found.thin)} events on too few copies, e.g."
                 f" {[(k[0].decode(), k[1][:60], w) for k, w in found.thin[:3]]}")
+
+    def bring_back(self, names: list[str]) -> None:
+        """
+        Start C{names} again after a short while (those still down).
+        """
+        names = [n for n in names if n in self.cluster.down]
+        if names:
+            time.sleep(self.rng.uniform(0.2, 1.5))
+            self.say(f"  restarting {', '.join(names)}")
+            self.cluster.restart(names)
 
     def write(self, lines: list[Line], slices: int = 1) -> None:
         """
@@ -433,7 +456,7 @@ class Run:
             for number in short.lines:
                 line = self.written[number] if number >= 0 else None
                 row = Row()
-                if short.cause == "extra":
+                if short.cause in ("extra", "reread"):
                     row.extra = 1
                 elif short.cause == "merged":
                     row.merged = 1
@@ -447,7 +470,7 @@ class Run:
                 if short.cause == "merged":
                     self.result.merged.append(text)
                 else:
-                    self.result.failures.append(f"{short.cause}: {text}")
+                    self.result.failures.append(f"{CAUSES[short.cause]}: {text}")
         for key, indexed, archived in result.archive_mismatch[:20]:
             self.result.failures.append(
                 f"archive holds {archived} of {key[0].decode()} {key[1][:60]!r}, the index {indexed}")
@@ -457,9 +480,9 @@ class Run:
         The phase during which the tailer read C{event} of a line without a
         timestamp (its point is the tailer's clock, perhaps stepped back).
         """
-        second = event.point / TICKS_PER_SECOND
+        second = event.point // TICKS_PER_SECOND  # the parser floors to the second
         for number in range(len(self.windows) - 1, -1, -1):
-            if second >= self.windows[number]:
+            if second >= int(self.windows[number]):
                 return number
         return None
 
