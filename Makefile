@@ -20,7 +20,14 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-test: $(STAMP) $(CHROMIUM)
+# The chaos harness (tests/integration/test_chaos.py, bench/chaos.py) runs
+# the tailer under Debian's libfaketime to step its clock back.
+FAKETIME := /usr/bin/faketime
+
+$(FAKETIME):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime
+
+test: $(STAMP) $(CHROMIUM) $(FAKETIME)
 	$(BIN)/python -m pytest -q tests
 
 demo: $(STAMP)

@@ -304,8 +304,7 @@ class Run:
                 pending = [] if killed is None or fault.kind in (S.WIPE, S.TORN) else [killed]
         self.bring_back(pending)
         time.sleep(phase.downtime)
-        if full:
-            self.cluster.free_disk()
+        self.free_disk()
         self.cluster.check_alive()
         down = sorted(self.cluster.down)
         self.rng.shuffle(down)
@@ -333,10 +332,19 @@ class Run:
         Start C{names} again after a short while (those still down).
         """
         names = [n for n in names if n in self.cluster.down]
+        if f"buck{self.schedule.full_buck}" in names and self.cluster.filler().exists():
+            # A buck does not start on a full disk ("data: No space left on
+            # device"): an operator frees it first.
+            self.say(f"  buck{self.schedule.full_buck}'s disk freed to start it again")
+            self.free_disk()
         if names:
             time.sleep(self.rng.uniform(0.2, 1.5))
             self.say(f"  restarting {', '.join(names)}")
             self.cluster.restart(names)
+
+    def free_disk(self) -> None:
+        if self.schedule.full_buck >= 0 and self.cluster.tmpfs_error is None:
+            self.cluster.free_disk()
 
     def write(self, lines: list[Line], slices: int = 1) -> None:
         """
@@ -469,8 +477,12 @@ class Run:
                 text = self.describe(short.key, line)
                 if short.cause == "merged":
                     self.result.merged.append(text)
-                else:
+                elif settled or short.cause in ("extra", "reread"):
                     self.result.failures.append(f"{CAUSES[short.cause]}: {text}")
+        if not settled and result.count("downstream") + result.count("other"):
+            self.result.failures.append(
+                f"{result.count('downstream') + result.count('other')} events missing from the"
+                " index, perhaps only late: the run did not settle (above)")
         for key, indexed, archived in result.archive_mismatch[:20]:
             self.result.failures.append(
                 f"archive holds {archived} of {key[0].decode()} {key[1][:60]!r}, the index {indexed}")
