@@ -27,6 +27,7 @@ import random
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,13 +66,20 @@ def main(argv: list[str] | None = None) -> int:
         result = run(seed, root / f"seed-{seed}", quick=args.quick, keep=args.keep, say=say)
         results.append(result)
         print(report(result), "\n", flush=True)
-    faults, inputs = totals(results)
+    faults, inputs, moments = totals(results)
     failed = [r for r in results if not r.ok]
     print(f"== {len(results)} schedule(s), seeds {first}..{first + args.schedules - 1},"
           f" in {time.monotonic() - began:.0f} s; load {os.getloadavg()[0]:.1f}")
     print(fault_table(faults))
     print(input_table(inputs))
+    print("keyed kills: " + (", ".join(f"{n} {what}" for what, n in sorted(moments.items())) or "none"))
     print(f"passed {len(results) - len(failed)}, failed {len(failed)}")
+    causes: Counter[str] = Counter()
+    for result in failed:
+        causes.update(set(result.causes) | ({"identical lines merged (issue 9 item 1)"}
+                                            if result.merged else set()))
+    for cause, runs in causes.most_common():
+        print(f"  {runs} run(s): {cause}")
     for result in failed:
         cause = ("only identical lines merged (issue 9 item 1)" if result.only_merged
                  else result.failures[0])

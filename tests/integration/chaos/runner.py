@@ -102,6 +102,8 @@ class RunResult:
     @ivar merged: events lost because identical lines at the same second
         were merged (issue 9, item 1): a failure too, listed apart.
     @ivar notes: what was done and skipped, for the log.
+    @ivar moments: keyed kills, by whether their trigger fired in time.
+    @ivar causes: the failures, counted by cause.
     """
 
     seed: int
@@ -113,6 +115,7 @@ class RunResult:
     merged: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     moments: Counter[str] = field(default_factory=Counter)
+    causes: Counter[str] = field(default_factory=Counter)
     account: Account | None = None
 
     @property
@@ -166,7 +169,9 @@ def report(result: RunResult) -> str:
         archived = "not compared (not settled)" if a.archived < 0 else a.archived
         parts.append(f"events written {a.written}, in the index {a.indexed},"
                      f" in the archive {archived}")
-    parts += [f"failure: {f}" for f in result.failures]
+    parts += [f"failure: {f}" for f in result.failures[:30]]
+    if len(result.failures) > 30:
+        parts.append(f"failure: ... {len(result.failures) - 30} more")
     parts += [f"merged: {m}" for m in result.merged[:20]]
     if len(result.merged) > 20:
         parts.append(f"merged: ... {len(result.merged) - 20} more")
@@ -210,6 +215,10 @@ class Run:
         #: when each phase began, by the clock of the tailer of app.log
         self.windows: list[float] = []
 
+    def fail(self, cause: str, text: str) -> None:
+        self.result.failures.append(text)
+        self.result.causes[cause] += 1
+
     def note(self, text: str) -> None:
         self.result.notes.append(text)
         self.say(text)
@@ -239,18 +248,18 @@ class Run:
             left = self.cluster.wait_settled(SETTLE[self.quick])
             self.say("settled" if not left else f"not settled: {left[:3]}")
             if left:
-                self.result.failures.append(
+                self.fail("not settled",
                     f"not settled in {SETTLE[self.quick]:g} s: {len(left)} left, e.g. {left[:3]}")
         except ProcessFailed as e:
-            self.result.failures.append(f"stuck: {str(e).splitlines()[0]}")
+            self.fail("stuck", f"stuck: {str(e).splitlines()[0]}")
             self.say(str(e))
         except Exception as e:
-            self.result.failures.append(f"harness error: {e!r}")
+            self.fail("harness error", f"harness error: {e!r}")
             self.say(traceback.format_exc())
         finally:
             self.cluster.close()
         for name, status, tail in self.cluster.exits:
-            self.result.failures.append(f"{name} exited by itself with status {status}")
+            self.fail("crash", f"{name} exited by itself with status {status}")
             self.say(f"{name} exited by itself with status {status}; its log:\n{tail}")
         self.judge(settled=not self.result.failures)
         self.result.seconds = time.monotonic() - began
@@ -314,7 +323,7 @@ class Run:
         try:
             self.cluster.wait_caught_up(CATCH_UP[self.quick])
         except ProcessFailed as e:
-            self.result.failures.append(f"phase {number}: {str(e).splitlines()[0]}")
+            self.fail("stuck", f"phase {number}: {str(e).splitlines()[0]}")
             self.say(str(e))
             return
         found = snapshot([self.cluster.spool_dir(t) for t in self.cluster.tailers],
@@ -323,7 +332,7 @@ class Run:
         for key, ids in found.seen.items():
             self.seen.setdefault(key, set()).update(ids)
         if found.thin:
-            self.result.failures.append(
+            self.fail("copies short",
                 f"phase {number}: {len(found.thin)} events on too few copies, e.g."
                 f" {[(k[0].decode(), k[1][:60], w) for k, w in found.thin[:3]]}")
 
@@ -450,7 +459,7 @@ class Run:
             index = read_index(self.cluster.index_dir / "recent.sqlite")
             archive = read_archive(self.cluster.archive_dir)
         except Exception as e:  # a damaged index or archive is a finding too
-            self.result.failures.append(f"cannot read the index or the archive: {e!r}")
+            self.fail("unreadable", f"cannot read the index or the archive: {e!r}")
             return
         want = expected(self.written, self.hosts, local_zone())
         result = account(want, index, archive if settled else None, self.seen, self.phase_of)
@@ -478,13 +487,13 @@ class Run:
                 if short.cause == "merged":
                     self.result.merged.append(text)
                 elif settled or short.cause in ("extra", "reread"):
-                    self.result.failures.append(f"{CAUSES[short.cause]}: {text}")
+                    self.fail(CAUSES[short.cause], f"{CAUSES[short.cause]}: {text}")
         if not settled and result.count("downstream") + result.count("other"):
-            self.result.failures.append(
+            self.fail("not settled",
                 f"{result.count('downstream') + result.count('other')} events missing from the"
                 " index, perhaps only late: the run did not settle (above)")
         for key, indexed, archived in result.archive_mismatch[:20]:
-            self.result.failures.append(
+            self.fail("archive differs from the index",
                 f"archive holds {archived} of {key[0].decode()} {key[1][:60]!r}, the index {indexed}")
 
     def phase_of(self, event: Event) -> int | None:
@@ -517,17 +526,20 @@ def run(seed: int, workdir: Path, *, quick: bool = False, keep: bool = False,
     return result
 
 
-def totals(results: list[RunResult]) -> tuple[dict[str, Row], dict[str, Row]]:
+def totals(results: list[RunResult]) -> tuple[dict[str, Row], dict[str, Row], Counter[str]]:
     """
-    The fault and input tables of several runs, summed.
+    The fault and input tables of several runs, summed, and their keyed
+    kills by whether the trigger fired.
     """
     faults = {k: Row() for k in S.TABLE_ROWS}
     inputs = {k: Row() for k in KINDS}
+    moments: Counter[str] = Counter()
     for result in results:
         for kind, row in result.faults.items():
             faults[kind].add(row)
         for kind, row in result.inputs.items():
             inputs[kind].add(row)
-    return faults, inputs
+        moments += result.moments
+    return faults, inputs, moments
 
 
