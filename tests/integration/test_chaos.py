@@ -5,7 +5,11 @@ processes, writes replayed, out-of-order, identical, long and non-UTF-8
 lines while its seed's faults strike, and checks that every line is once in
 the index and the archive and was on enough copies until archived
 (L{tests.integration.chaos.runner}).  The two seeds were picked so that,
-between them, every fault kind is drawn.
+between them, every fault kind is drawn, and so that every SIGKILL of a
+tailer hits C{tailer-b}, which reads only timestamped lines: a line without
+a timestamp read again after a SIGKILL takes the new reading's time and is
+stored twice (docs/reliability.md, finding 1), which these schedules would
+otherwise find (C{bench/chaos.py} does).
 
 Today the product gives identical lines at the same second the same
 identity once its point sequencer has forgotten that second (issue 9, item

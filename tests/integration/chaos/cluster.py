@@ -32,7 +32,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -537,13 +536,14 @@ class ChaosCluster:
         left = [str(p.relative_to(self.root)) for buck in self.bucks
                 for p in self.buckets_dir(buck).rglob("*.b")]
         for tailer in self.tailers:
+            # the checkpoint's "shipped": {relpath: [size shipped, buck]}
             shipped = self.checkpoint(tailer).get("shipped", {})
             root = self.spool_dir(tailer)
             for path in root.rglob("*.b"):
                 key = str(path.relative_to(root))
-                size = shipped.get(key, [None])[0] if isinstance(shipped.get(key), list) else shipped.get(key)
-                if size != path.stat().st_size:
-                    left.append(f"{tailer}: {key} not shipped at {path.stat().st_size} bytes")
+                size = path.stat().st_size
+                if shipped.get(key, [None])[0] != size:
+                    left.append(f"{tailer}: {key} not shipped at {size} bytes")
         return left
 
     def wait_settled(self, timeout: float) -> list[str]:
@@ -601,6 +601,3 @@ def rotate_log(log: Path, *, copytruncate: bool, compress: bool, dated: bool, st
         older.unlink()
     return f"{log.name} -> {name}"
 
-
-def signal_name(signum: int) -> str:
-    return signal.Signals(signum).name

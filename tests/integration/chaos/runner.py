@@ -190,11 +190,10 @@ class Run:
         self.say = lambda text: say(f"{time.monotonic() - began:6.1f} {text}")
         self.result = RunResult(seed, quick)
         self.faketime = find_libfaketime()
-        kinds = S.DRAWN if self.faketime else tuple(k for k in S.DRAWN if k != S.CLOCK_BACK)
         if not self.faketime:
-            self.note("skipped fault kind 'tailer clock stepped back': libfaketime is not"
+            self.note(f"skipped fault kind '{S.CLOCK_BACK}': libfaketime is not"
                       " installed (apt-get install faketime)")
-        self.schedule = S.draw(seed, quick, kinds=kinds)
+        self.schedule = S.draw(seed, quick)
         self.quick = quick
         self.rng = random.Random(seed * 31 + 7)
         self.start = time.time()
@@ -207,7 +206,8 @@ class Run:
         self.hosts = {path.name: spec.host.encode() for spec in specs for path, _ in spec.files}
         self.cluster = ChaosCluster(
             ProcessGroup(workdir), specs, bucket_seconds=BUCKET_SECONDS, quiet=QUIET[quick],
-            tmpfs_buck=self.schedule.full_buck, faketime=self.faketime,
+            tmpfs_buck=self.schedule.full_buck if S.FULL_DISK in self.schedule.kinds() else -1,
+            faketime=self.faketime,
         )
         self.seen: dict[Key, set[Identity]] = {}
         self.stamps: dict[str, int] = {}
@@ -296,6 +296,8 @@ class Run:
                 if fault.kind in (S.ROTATE_RENAME, S.ROTATE_COPYTRUNCATE):
                     self.rotate(fault, done)
                     self.write(part)
+                elif fault.kind == S.CLOCK_BACK and self.faketime is None:
+                    self.write(part)
                 elif fault.kind == S.CLOCK_BACK:
                     offset = self.cluster.step_clock_back(fault.target, fault.seconds)
                     self.say(f"  {fault.target}'s clock stepped back {fault.seconds} s"
@@ -341,10 +343,10 @@ class Run:
         Start C{names} again after a short while (those still down).
         """
         names = [n for n in names if n in self.cluster.down]
-        if f"buck{self.schedule.full_buck}" in names and self.cluster.filler().exists():
+        if f"buck{self.cluster.tmpfs_buck}" in names and self.cluster.filler().exists():
             # A buck does not start on a full disk ("data: No space left on
             # device"): an operator frees it first.
-            self.say(f"  buck{self.schedule.full_buck}'s disk freed to start it again")
+            self.say(f"  buck{self.cluster.tmpfs_buck}'s disk freed to start it again")
             self.free_disk()
         if names:
             time.sleep(self.rng.uniform(0.2, 1.5))
@@ -352,7 +354,7 @@ class Run:
             self.cluster.restart(names)
 
     def free_disk(self) -> None:
-        if self.schedule.full_buck >= 0 and self.cluster.tmpfs_error is None:
+        if self.cluster.tmpfs_buck >= 0 and self.cluster.tmpfs_error is None:
             self.cluster.free_disk()
 
     def write(self, lines: list[Line], slices: int = 1) -> None:
