@@ -33,13 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the harness lives with the integration tests
 
-from tests.integration.chaos.runner import (  # noqa: E402
-    fault_table,
-    input_table,
-    report,
-    run,
-    totals,
-)
+from tests.integration.chaos.runner import report, run, table, totals  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = [r for r in results if not r.ok]
     print(f"== {len(results)} schedule(s), seeds {first}..{first + args.schedules - 1},"
           f" in {time.monotonic() - began:.0f} s; load {os.getloadavg()[0]:.1f}")
-    print(fault_table(faults))
-    print(input_table(inputs))
+    print(table(faults))
+    print(table(inputs, faults=False))
     print("keyed kills: " + (", ".join(f"{n} {what}" for what, n in sorted(moments.items())) or "none"))
     print(f"passed {len(results) - len(failed)}, failed {len(failed)}")
     causes: Counter[str] = Counter()

@@ -178,7 +178,8 @@ def test_snapshot_finds_thin_copies(tmp_path: Path) -> None:
     lines = [Line(CORPUS, APP_LOG, b"Jan 15 08:00:0%d web1 app[1]: line %d" % (i, i), 0)
              for i in range(5)]
     a, b, c, d, e = _events(lines)
-    spool, bucks, archive = tmp_path / "spool", [tmp_path / f"buck{i}" for i in range(3)], tmp_path / "archive"
+    spool, archive = tmp_path / "spool", tmp_path / "archive"
+    bucks = [tmp_path / f"buck{i}" for i in range(3)]
     _write_bucket(spool / "x.b", [a, b])
     _write_bucket(bucks[0] / "x.b", [a, c, d, e])
     _write_bucket(bucks[1] / "x.b", [c])

@@ -3,11 +3,12 @@
 L{run} draws the schedule and the input of a seed, starts a
 L{ChaosCluster}, and goes through the phases.  A phase:
 
-  1. takes down the processes of its down faults (two copy holders, the
-     victim buck to wipe or tear) and fills the full-disk buck's disk;
-  2. writes the phase's lines in parts, doing one of its other faults
-     (kills at a random or keyed moment, rotations, clock steps) between
-     two parts;
+  1. takes down the two copy holders of "2 of 3 copy holders down" and
+     fills the full-disk buck's disk;
+  2. writes the phase's lines in parts, one of its other faults between
+     two parts (rotations and clock steps at once; kills at a random or
+     keyed moment, and the victim buck's wipe or tear, on a thread while
+     the next part is written);
   3. keeps what is down down a moment longer, then brings everything back
      (frees the disk, restarts what was killed or taken down);
   4. waits until every tailer caught up and checks the copies
@@ -48,7 +49,16 @@ from tests.integration.chaos.cluster import (
     rotate_log,
 )
 from tests.integration.chaos.inputs import ACCESS_LOG, APP_LOG, KINDS, Line, plan_inputs
-from tests.integration.chaos.ledger import Account, Key, Identity, account, expected, read_archive, read_index, snapshot
+from tests.integration.chaos.ledger import (
+    Account,
+    Identity,
+    Key,
+    account,
+    expected,
+    read_archive,
+    read_index,
+    snapshot,
+)
 from tests.integration.delivery import append_lines
 from tests.integration.processes import ProcessFailed, ProcessGroup
 
@@ -104,6 +114,7 @@ class RunResult:
     @ivar notes: what was done and skipped, for the log.
     @ivar moments: keyed kills, by whether their trigger fired in time.
     @ivar causes: the failures, counted by cause.
+    @ivar account: the count of the index and the archive, once made.
     """
 
     seed: int
@@ -120,6 +131,9 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
+        """
+        Every line exactly once, and nothing else went wrong.
+        """
         return not self.failures and not self.merged
 
     @property
@@ -130,22 +144,20 @@ class RunResult:
         return not self.failures and bool(self.merged)
 
     def replay(self) -> str:
+        """
+        The command that runs this schedule again.
+        """
         return (f"{shlex.quote(sys.executable)} bench/chaos.py --seed {self.seed}"
                 + (" --quick" if self.quick else ""))
 
 
-def fault_table(rows: dict[str, Row]) -> str:
+def table(rows: dict[str, Row], *, faults: bool = True) -> str:
     """
-    The table of faults: kind, times injected, lost, merged, extra.
+    A table of faults (kind, times injected) or of inputs (kind, lines
+    written), with what they cost: lost, merged, extra.
     """
-    out = [f"{'fault kind':32} {'injected':>8} {'lost':>6} {'merged*':>8} {'extra':>6}"]
-    for kind, row in rows.items():
-        out.append(f"{kind:32} {row.injected:8d} {row.lost:6d} {row.merged:8d} {row.extra:6d}")
-    return "\n".join(out)
-
-
-def input_table(rows: dict[str, Row]) -> str:
-    out = [f"{'input kind':32} {'lines':>8} {'lost':>6} {'merged*':>8} {'extra':>6}"]
+    first, count = ("fault kind", "injected") if faults else ("input kind", "lines")
+    out = [f"{first:32} {count:>8} {'lost':>6} {'merged*':>8} {'extra':>6}"]
     for kind, row in rows.items():
         out.append(f"{kind:32} {row.injected:8d} {row.lost:6d} {row.merged:8d} {row.extra:6d}")
     return "\n".join(out)
@@ -158,7 +170,7 @@ def report(result: RunResult) -> str:
     verdict = ("PASS" if result.ok else
                "FAIL (only identical lines merged: issue 9 item 1)" if result.only_merged else "FAIL")
     parts = [f"seed {result.seed}: {verdict} in {result.seconds:.0f} s",
-             fault_table(result.faults), input_table(result.inputs),
+             table(result.faults), table(result.inputs, faults=False),
              "(* merged: identical lines at the same second made one event, issue 9 item 1;"
              " lost counts the other losses)"]
     if result.moments:
