@@ -50,6 +50,8 @@ class BuckLink:
 
     @ivar name: the buck's name in the porter's configuration.
     @ivar node: the buck's node name, once it said hello.
+    @ivar connections: how many times it connected so far (a new
+        connection may be to a buck that restarted with other files).
     """
 
     _log = Logger()
@@ -59,6 +61,7 @@ class BuckLink:
     ) -> None:
         self.name = name
         self.node: str | None = None
+        self.connections = 0
         self._clock = clock
         self._timeout = timeout
         self._peer: IPeerConnection | None = None
@@ -78,6 +81,7 @@ class BuckLink:
         self._log.info("Connected to buck {buck} ({node})", buck=self.name, node=peer.peer_node)
         self._peer = peer
         self.node = peer.peer_node
+        self.connections += 1
 
     def message_received(self, peer: IPeerConnection, message: Message) -> None:
         if isinstance(message, Error):

@@ -9,7 +9,12 @@ C{interval} seconds (never two at once).  A round:
      interval is past) and younger than the recent index's retention, reads
      from each buck the bytes of its file not loaded yet, decodes them and
      loads them into the recent index (loads are idempotent: documents are
-     keyed by identity), then records how far it got per buck;
+     keyed by identity), then records how far it got per buck, with the
+     last record loaded; a file whose bytes before that offset are no
+     longer that record (or that is shorter) is another file of the same
+     bucket (the buck deleted the old one, lost its disk, cut a torn tail)
+     and is loaded again from its start, as is every file once per
+     connection to its buck (C{docs/porter.md}, "A file replaced");
   3. for each bucket older than the quiet period whose files are not all in
      the archive (never archived, or a file grew since): reads every buck's
      whole file and the archived object (if any), merges them (one event
@@ -48,7 +53,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from logship.archive import IArchive
-from logship.core.bucket import bucket_relpath, bucket_start
+from logship.core.bucket import bucket_relpath, bucket_start, encode_record
 from logship.core.event import Event
 from logship.index import IIndex
 from logship.core.pack import pack, unpack
@@ -57,7 +62,7 @@ from logship.plumbing.periodic import periodic
 from logship.porter.bucks import BuckLink, BuckUnavailable
 from logship.core.event import Decoded, decode_all
 from logship.porter.merge import merge, split_records
-from logship.porter.state import HistoryJob, JobState, ManifestEntry, PorterState
+from logship.porter.state import HistoryJob, JobState, LoadedTail, ManifestEntry, PorterState
 from logship.wire.protocol import buck_client
 
 #: Seconds a bucket must be quiet before it is archived (docs/design.md: 48 h).
@@ -96,6 +101,8 @@ class PorterStats:
     @ivar round_errors: rounds that stopped on an unexpected error.
     @ivar loaded_bytes: bucket bytes read and loaded into the recent index.
     @ivar loaded_events: events loaded (with replicas: not distinct events).
+    @ivar reloaded_copies: buck files loaded again from their start because
+        they were not the file loaded before (L{PorterService._replaced}).
     @ivar corrupt_events: events that did not decode (damage on a buck).
     @ivar archived_buckets: buckets archived (again, for changed ones).
     @ivar archived_events: events in those archives.
@@ -108,6 +115,7 @@ class PorterStats:
     round_errors: int = 0
     loaded_bytes: int = 0
     loaded_events: int = 0
+    reloaded_copies: int = 0
     corrupt_events: int = 0
     archived_buckets: int = 0
     archived_events: int = 0
@@ -185,6 +193,9 @@ class PorterService(MultiService):
         #: The last listing of each buck: C{{name: {start: size}}}.
         self.listings: dict[str, dict[int, int]] = {}
         self.links: dict[str, BuckLink] = {}
+        #: C{{(buck, start): connection}}: the copies known to be the file
+        #: loaded, and on which of the buck's connections they were seen.
+        self._checked: dict[tuple[str, int], int] = {}
         for name, endpoint in bucks.items():
             link = self.links[name] = BuckLink(name, clock, request_timeout)
             buck_client(
@@ -273,47 +284,128 @@ class PorterService(MultiService):
             except BuckUnavailable as e:
                 self.stats.buck_failures += 1
                 self._log.warn("Cannot list buck {buck}: {error}", buck=name, error=str(e))
+                continue
+            self._forget_absent(name, set(listings[name]))
         return listings
+
+    def _forget_absent(self, name: str, present: set[int]) -> None:
+        """
+        Forget the copies of buck C{name} that its listing no longer shows
+        (deleted after an archive the porter did not record as told, or
+        lost with the buck's disk): a later file of such a bucket is
+        another file, loaded from its start.
+        """
+        absent = self.state.forget_absent(name, present)
+        for start in absent:
+            self._checked.pop((name, start), None)
+        if absent:
+            self._log.info(
+                "Buck {buck} no longer has {count} bucket file(s) of the porter's state"
+                " ({first} to {last}): forgotten",
+                buck=name,
+                count=len(absent),
+                first=absent[0],
+                last=absent[-1],
+            )
 
     async def _settle(self, start: int, holders: dict[str, int], now: float) -> None:
         """
         Load what is new of bucket C{start}, and archive it if it is due.
         """
-        copies = self.state.copies(start)
         if start + self._seconds > now - self._recent_seconds:
+            copies = self.state.copies(start)
+            tails = self.state.tails(start)
             for name, size in holders.items():
                 loaded = copies.get(name, (0, None))[0]
-                if size != loaded:
-                    await self._load(name, start, loaded if size > loaded else 0, size)
+                checked = self._checked.get((name, start)) == self.links[name].connections
+                if size != loaded or (loaded and not checked):
+                    await self._load(name, start, loaded, tails.get(name), size)
         if start + self._seconds + self._quiet > now:
             return
+        copies = self.state.copies(start)
         if any(copies.get(name, (0, None))[1] != size for name, size in holders.items()):
             await self._archive_bucket(start, holders, now)
         else:
             await self._tell_archived(start, holders)
 
-    async def _load(self, name: str, start: int, offset: int, size: int) -> None:
+    async def _load(
+        self, name: str, start: int, loaded: int, tail: LoadedTail | None, size: int
+    ) -> None:
         """
-        Load bytes C{offset} to C{size} of buck C{name}'s file of bucket
-        C{start} into the recent index, in steps of L{LOAD_STEP}.
+        Load what is new of buck C{name}'s file of bucket C{start} (C{size}
+        bytes now) into the recent index, in steps of L{LOAD_STEP}: from
+        the C{loaded} offset on if the file is still the one loaded (its
+        last record loaded, C{tail}, ends there), else from its start.
+
+        The state is updated only if the buck stayed on one connection
+        meanwhile (a buck that restarted may have another file).
+
+        @raise BuckUnavailable: if the buck cannot answer, or reconnected.
         """
         link = self.links[name]
+        connection = link.connections
+        offset = 0
+        if loaded:
+            why = await self._replaced(link, start, loaded, tail, size)
+            if why is None:
+                offset = loaded
+            else:
+                self.stats.reloaded_copies += 1
+                self.state.forget_copies(start, [name])
+                self._log.warn(
+                    "Buck {buck}, bucket {start}: {why}; loading it again from its start",
+                    buck=name,
+                    start=start,
+                    why=why,
+                )
         position = offset
         pending = b""  # a record cut by the step, or a torn tail
+        last: bytes | None = None  # the last whole record's event
         while position < size:
             data = await link.read(start, position, min(position + LOAD_STEP, size))
+            if link.connections != connection:
+                raise BuckUnavailable(f"buck {name} reconnected during a load")
             if not data:
                 break
             position += len(data)
             pending += data
             records = split_records(pending)
             pending = pending[records.consumed :]
-            loaded = await self._index.load_serialized(records.events)
-            self._count_corrupt(loaded.corrupt, loaded.first_error, name, start)
-            self.stats.loaded_events += len(records.events) - loaded.corrupt
+            if records.events:
+                last = records.events[-1]
+            loaded_now = await self._index.load_serialized(records.events)
+            self._count_corrupt(loaded_now.corrupt, loaded_now.first_error, name, start)
+            self.stats.loaded_events += len(records.events) - loaded_now.corrupt
         done = position - len(pending)
         self.stats.loaded_bytes += done - offset
-        self.state.set_loaded(start, name, done)
+        if last is not None:
+            record = encode_record(last)
+            tail = LoadedTail(len(record), hashlib.sha256(record).digest())
+        elif done == 0:
+            tail = None
+        if done != loaded or offset == 0:
+            self.state.set_loaded(start, name, done, tail)
+        self._checked[(name, start)] = connection
+
+    async def _replaced(
+        self, link: BuckLink, start: int, loaded: int, tail: LoadedTail | None, size: int
+    ) -> str | None:
+        """
+        Why buck C{link}'s file of bucket C{start}, now C{size} bytes, is
+        not the file of which C{loaded} bytes were loaded, ending with the
+        record C{tail}; C{None} if it is (its bytes before C{loaded} are
+        that record).
+
+        @raise BuckUnavailable: if the buck cannot answer.
+        """
+        if size < loaded:
+            return f"the file has {size} bytes, fewer than the {loaded} loaded"
+        if tail is None:
+            return "the state does not say what was loaded last (a state of an earlier porter)"
+        data = await link.read(start, loaded - tail.size, loaded)
+        if hashlib.sha256(data).digest() != tail.sha256:
+            return f"another file (the {tail.size} bytes before byte {loaded} are not the record loaded last)"
+        return None
 
     def _counted(self, decoded: Decoded, name: str, start: int) -> list[Event]:
         """
@@ -413,16 +505,16 @@ class PorterService(MultiService):
         Tell each buck holding bucket C{start} that the archive has its file
         at the listed size.
         """
-        gone = []
         for name, size in holders.items():
             if await self.links[name].archived(start, size):
-                gone.append(name)
+                # At once: a file of this bucket the buck makes later is
+                # another file, not the one loaded and archived.
+                self.state.forget_copies(start, [name])
+                self._checked.pop((name, start), None)
+                self.listings.get(name, {}).pop(start, None)
                 self.stats.deleted_copies += 1
             else:
                 self.stats.kept_copies += 1
-        self.state.forget_copies(start, gone)
-        for name in gone:
-            self.listings.get(name, {}).pop(start, None)
 
     # -- history
 

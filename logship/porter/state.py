@@ -5,6 +5,10 @@ Three tables:
 - C{copies}: per bucket and buck, how many bytes of the buck's file were
   loaded into the recent index (C{loaded}) and how many the archive holds
   (C{archived}); a file that grew past either is loaded or archived again.
+  With C{loaded}, the size and SHA-256 of the last record loaded
+  (C{tail_size}, C{tail_sha256}: a L{LoadedTail}), by which the porter
+  tells the file it loaded from another file of the same bucket
+  (C{docs/porter.md}, "A file replaced").
 - C{manifest}: per archived bucket, its object's key, event count, size and
   SHA-256; the same entries are written to the archive by day
   (C{manifest/YYYY-MM-DD.json}) so that the archive can be read without
@@ -34,6 +38,8 @@ CREATE TABLE IF NOT EXISTS copies (
     node TEXT NOT NULL,
     loaded INTEGER NOT NULL DEFAULT 0,
     archived INTEGER,
+    tail_size INTEGER,
+    tail_sha256 BLOB,
     PRIMARY KEY (start, node)
 );
 CREATE TABLE IF NOT EXISTS manifest (
@@ -57,6 +63,26 @@ CREATE TABLE IF NOT EXISTS history (
     error TEXT
 );
 """
+
+
+#: Columns added to C{copies} since its first version: C{ALTER TABLE} adds
+#: them to a state written by an earlier porter (its rows have no tail).
+_ADDED_COLUMNS = {"tail_size": "INTEGER", "tail_sha256": "BLOB"}
+
+
+@dataclass(frozen=True)
+class LoadedTail:
+    """
+    The last record loaded of a buck's bucket file: it ends at the loaded
+    offset.  A file whose bytes before that offset are still this record is
+    taken for the file that was loaded; any other is another file.
+
+    @ivar size: the record's bytes, its 2-byte length included.
+    @ivar sha256: their SHA-256.
+    """
+
+    size: int
+    sha256: bytes
 
 
 @dataclass(frozen=True)
@@ -162,6 +188,10 @@ class PorterState:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(copies)")}
+        for name, kind in _ADDED_COLUMNS.items():
+            if name not in columns:  # a state of an earlier version
+                self._db.execute(f"ALTER TABLE copies ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         """
@@ -180,15 +210,33 @@ class PorterState:
         )
         return {node: (loaded, archived) for node, loaded, archived in rows}
 
-    def set_loaded(self, start: int, node: str, loaded: int) -> None:
+    def tails(self, start: int) -> dict[str, LoadedTail]:
+        """
+        C{{node: tail}} of bucket C{start}: the last record loaded of each
+        buck's file (of the copies that have one).
+        """
+        rows = self._db.execute(
+            "SELECT node, tail_size, tail_sha256 FROM copies"
+            " WHERE start = ? AND tail_size IS NOT NULL",
+            (start,),
+        )
+        return {node: LoadedTail(size, bytes(digest)) for node, size, digest in rows}
+
+    def set_loaded(
+        self, start: int, node: str, loaded: int, tail: LoadedTail | None = None
+    ) -> None:
         """
         C{loaded} bytes of C{node}'s file of bucket C{start} are in the
-        recent index.
+        recent index, the last record of them being C{tail} (C{None} when
+        nothing is loaded).
         """
+        size, digest = (None, None) if tail is None else (tail.size, tail.sha256)
         self._db.execute(
-            "INSERT INTO copies (start, node, loaded) VALUES (?, ?, ?)"
-            " ON CONFLICT (start, node) DO UPDATE SET loaded = excluded.loaded",
-            (start, node, loaded),
+            "INSERT INTO copies (start, node, loaded, tail_size, tail_sha256)"
+            " VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (start, node) DO UPDATE SET loaded = excluded.loaded,"
+            " tail_size = excluded.tail_size, tail_sha256 = excluded.tail_sha256",
+            (start, node, loaded, size, digest),
         )
 
     def forget_copies(self, start: int, nodes: list[str]) -> None:
@@ -198,6 +246,21 @@ class PorterState:
         self._db.executemany(
             "DELETE FROM copies WHERE start = ? AND node = ?", [(start, n) for n in nodes]
         )
+
+    def forget_absent(self, node: str, present: set[int]) -> list[int]:
+        """
+        Buck C{node} listed its files, and has none of the buckets not in
+        C{present}: forget its copies of those (a file of one of them that
+        comes later is another file).
+
+        @return: the starts of the copies forgotten, ascending.
+        """
+        rows = self._db.execute("SELECT start FROM copies WHERE node = ?", (node,))
+        absent = sorted(start for (start,) in rows if start not in present)
+        self._db.executemany(
+            "DELETE FROM copies WHERE start = ? AND node = ?", [(s, node) for s in absent]
+        )
+        return absent
 
     # -- the manifest
 

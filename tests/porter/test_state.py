@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import tempfile
 from pathlib import Path
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from logship.porter.state import HistoryJob, JobState, ManifestEntry, PorterState
+from logship.porter.state import HistoryJob, JobState, LoadedTail, ManifestEntry, PorterState
 
 
 class PorterStateTests(SynchronousTestCase):
@@ -44,6 +45,56 @@ class PorterStateTests(SynchronousTestCase):
         self.assertEqual(again.manifest_range(0, 61), [entry])
         self.assertEqual(again.manifest_range(61, 1000), [])
         self.assertEqual(again.archived_count(), 1)
+
+    def test_tails(self) -> None:
+        """
+        The last record loaded is kept with the loaded offset, replaced by
+        the next load's, and gone with the copy.
+        """
+        state = self.open()
+        state.set_loaded(60, "b1", 100, LoadedTail(40, b"a" * 32))
+        state.set_loaded(60, "b2", 0)
+        self.assertEqual(state.tails(60), {"b1": LoadedTail(40, b"a" * 32)})
+        state.set_loaded(60, "b1", 150, LoadedTail(50, b"b" * 32))
+        state.close()
+        again = self.open()
+        self.assertEqual(again.tails(60), {"b1": LoadedTail(50, b"b" * 32)})
+        self.assertEqual(again.copies(60), {"b1": (150, None), "b2": (0, None)})
+        again.forget_copies(60, ["b1"])
+        self.assertEqual(again.tails(60), {})
+
+    def test_forget_absent(self) -> None:
+        """
+        A buck's copies of the buckets its listing does not show are
+        forgotten; other bucks' copies stay.
+        """
+        state = self.open()
+        for start in (60, 120, 180):
+            state.set_loaded(start, "b1", 10)
+            state.set_loaded(start, "b2", 10)
+        self.assertEqual(state.forget_absent("b1", {120, 240}), [60, 180])
+        self.assertEqual(state.forget_absent("b1", {120}), [])
+        self.assertEqual([set(state.copies(s)) for s in (60, 120, 180)],
+                         [{"b2"}, {"b1", "b2"}, {"b2"}])
+
+    def test_state_of_an_earlier_version(self) -> None:
+        """
+        A state written before the tails were kept gets their columns; its
+        copies have none.
+        """
+        (self.tmp / "state").mkdir()
+        db = sqlite3.connect(self.tmp / "state" / "porter.sqlite")
+        db.executescript(
+            "CREATE TABLE copies (start INTEGER NOT NULL, node TEXT NOT NULL,"
+            " loaded INTEGER NOT NULL DEFAULT 0, archived INTEGER, PRIMARY KEY (start, node));"
+            "INSERT INTO copies VALUES (60, 'b1', 100, NULL);"
+        )
+        db.commit()
+        db.close()
+        state = self.open()
+        self.assertEqual((state.copies(60), state.tails(60)), ({"b1": (100, None)}, {}))
+        state.set_loaded(60, "b1", 150, LoadedTail(50, b"b" * 32))
+        self.assertEqual(state.tails(60), {"b1": LoadedTail(50, b"b" * 32)})
 
     def test_history(self) -> None:
         state = self.open()
