@@ -23,7 +23,8 @@
      first).
 
 State (shipped sizes and the buck that took each) goes into the tailer's
-checkpoint.
+checkpoint; when it is restored, the sizes of files that are gone or
+shorter are forgotten (L{Shipper.restore}).
 """
 
 from __future__ import annotations
@@ -148,12 +149,33 @@ class Shipper:
     def restore(self, state: dict[str, Any] | None) -> None:
         """
         Take the shipped sizes saved by L{state} (a bare size, as older
-        checkpoints have it, stands for an unknown buck).
+        checkpoints have it, stands for an unknown buck), of the files the
+        spools hold: call it after their C{restore}.
+
+        A file that is gone (deleted once archived, or pruned, by a tailer
+        killed before its next checkpoint), or shorter than its shipped
+        size, is not the file shipped: its shipped size is forgotten, so
+        that a file made again for that bucket (late or replayed lines) is
+        shipped whole, then asked about and pruned like any other.
         """
         self._shipped = {}
+        present = {
+            self._key(path): size for spool in self._spools for _, path, size, _ in spool.files()
+        }
+        forgotten = []
         for key, value in (state or {}).items():
             size, buck = (value, None) if isinstance(value, int) else value
+            if present.get(str(key), -1) < int(size):
+                forgotten.append(str(key))
+                continue
             self._shipped[str(key)] = (int(size), None if buck is None else str(buck))
+        if forgotten:
+            self._log.info(
+                "{count} local bucket file(s) shipped before are gone or shorter"
+                " (e.g. {key}): their shipped sizes are forgotten",
+                count=len(forgotten),
+                key=forgotten[0],
+            )
 
     def connected(self, name: str, peer: IPeerConnection) -> None:
         self._bucks[name] = peer

@@ -182,11 +182,46 @@ class ShipperTests(ShipperTestCase):
         self.assertEqual(self.spool.files(), [])
 
     def test_state_round_trip(self) -> None:
+        self.store(1, at=T0)
+        self.store(1, at=T0 + 60)
         self.shipper.restore({"ack2/2026/11/26/09/37.b": 5, "ack2/2026/11/26/09/38.b": [7, "a"]})
         self.assertEqual(
             self.shipper.state(),
             {"ack2/2026/11/26/09/37.b": [5, None], "ack2/2026/11/26/09/38.b": [7, "a"]},
         )
+
+    def test_restore_forgets_gone_files(self) -> None:
+        """
+        The shipped size of a file that is gone (deleted once archived by a
+        tailer killed before its checkpoint) is forgotten: a smaller file
+        of that bucket made since is shipped whole, and then pruned.
+        """
+        self.shipper.restore({"ack2/2026/11/26/09/37.b": [161_521, "a"]})
+        self.assertEqual(self.shipper.state(), {})
+        self.store(10)
+        self.deliver_all()
+        self.at(T0 + 1000)
+        self.tick_past_delay()
+        [(_, path, size, _)] = self.spool.files()
+        self.assertEqual(b"".join(p.data for p in self.sent()), path.read_bytes())
+        self.ack()
+        self.at(T0 + 7200)
+        self.shipper.tick()
+        self.assertEqual(self.spool.files(), [])
+        self.assertEqual(self.shipper.stats.pruned, 1)
+
+    def test_restore_forgets_sizes_past_the_file(self) -> None:
+        """
+        A shipped size larger than the file is of another file: forgotten;
+        one the file reaches is kept.
+        """
+        self.store(10, at=T0)
+        self.store(10, at=T0 + 60)
+        [(_, _, first, _), (_, _, second, _)] = self.spool.files()
+        self.shipper.restore(
+            {"ack2/2026/11/26/09/37.b": [first + 1, "a"], "ack2/2026/11/26/09/38.b": [second, "b"]}
+        )
+        self.assertEqual(self.shipper.state(), {"ack2/2026/11/26/09/38.b": [second, "b"]})
 
 
 class ArchivedTests(ShipperTestCase):
