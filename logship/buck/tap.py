@@ -9,7 +9,8 @@
 
 L{Options} checks everything it can before twistd starts the service (the
 key file, the bucket interval, the data directory), so that a mistake is a
-one-line L{usage.UsageError}.  L{makeService} builds a L{MultiService}: the
+one-line L{usage.UsageError}; what only opening the store finds (a full
+disk) stops twistd with one line too.  L{makeService} builds a L{MultiService}: the
 L{BuckService} (ingest, store, channel, periodic jobs) and one
 L{StreamServerEndpointService} per C{--listen} endpoint string, and with
 C{--live} the live-tail WebSocket (L{logship.buck.live}, C{docs/live.md})
@@ -143,16 +144,21 @@ def makeService(config: Options, reactor: Any = None) -> IService:
     @param config: the parsed L{Options}.
     @param reactor: the reactor (the global one if C{None}).
     @return: the service to run.
+    @raise SystemExit: with one line, if the data directory cannot be
+        opened (a full disk, an I/O error).
     """
     if reactor is None:
         from twisted.internet import reactor  # the edge: only here
     top = MultiService()
-    store = BucketStore(
-        Path(config["data"]),
-        config["bucket-seconds"],
-        reactor,
-        open_buckets=config["open-buckets"],
-    )
+    try:
+        store = BucketStore(
+            Path(config["data"]),
+            config["bucket-seconds"],
+            reactor,
+            open_buckets=config["open-buckets"],
+        )
+    except StoreError as e:  # e.g. a full disk: the options' checks wrote nothing
+        raise SystemExit(f"logship-buck: --data: {e}") from None
     max_upload = config["max-upload-mb"] << 20
     buck = BuckService(
         store=store,

@@ -171,6 +171,12 @@ class HistoryJob:
         return f"history-{self.id}"
 
 
+class StateError(Exception):
+    """
+    The state database cannot be opened (the message says where and why).
+    """
+
+
 class PorterState:
     """
     The porter's state database (see the module docstring).
@@ -180,18 +186,26 @@ class PorterState:
         """
         Open (creating it if needed) C{directory/porter.sqlite}.
 
-        @raise sqlite3.Error: if the database cannot be opened.
-        @raise OSError: if the directory cannot be created.
+        @raise StateError: if the directory cannot be created or the
+            database opened (a full disk, an I/O error, not a database).
         """
-        directory.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(directory / STATE_FILE, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(copies)")}
-        for name, kind in _ADDED_COLUMNS.items():
-            if name not in columns:  # a state of an earlier version
-                self._db.execute(f"ALTER TABLE copies ADD COLUMN {name} {kind}")
+        path = directory / STATE_FILE
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None)
+        except (OSError, sqlite3.Error) as e:
+            raise StateError(f"{path}: {e}") from None
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(copies)")}
+            for name, kind in _ADDED_COLUMNS.items():
+                if name not in columns:  # a state of an earlier version
+                    self._db.execute(f"ALTER TABLE copies ADD COLUMN {name} {kind}")
+        except sqlite3.Error as e:
+            self._db.close()
+            raise StateError(f"{path}: {e}") from None
 
     def close(self) -> None:
         """

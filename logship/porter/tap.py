@@ -31,6 +31,7 @@ from logship.plumbing.listeners import Listener, check_listen, is_loopback
 from logship.plumbing.webaccess import PublicName, read_token
 from logship.porter.api import HistoryLimits, api_site
 from logship.porter.service import DEFAULT_QUIET, DEFAULT_RECENT_DAYS, PorterService
+from logship.porter.state import PorterState, StateError
 from logship.plumbing.tapsupport import (
     ClusterOptions,
     buck_endpoint,
@@ -132,9 +133,15 @@ def makeService(config: Options, reactor: Any = None) -> IService:
 
     @param config: the parsed L{Options}.
     @param reactor: the reactor (the global one if C{None}).
+    @raise SystemExit: with one line, if the state cannot be opened (a
+        full disk, an I/O error).
     """
     if reactor is None:
         from twisted.internet import reactor  # the edge: only here
+    try:  # what only opening finds (a full disk): one line, not a traceback
+        PorterState(Path(config["state"])).close()
+    except StateError as e:
+        raise SystemExit(f"logship-porter: --state: {e}") from None
     top = MultiService()
     index_url = config["index"]
     porter = PorterService(

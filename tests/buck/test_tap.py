@@ -326,6 +326,21 @@ class MakeServiceTests(TapTestCase):
         assert isinstance(buck, BuckService)
         self.assertEqual(buck.factory.settings.frame_timeout, 0.25)
 
+    def test_store_cannot_open(self) -> None:
+        """
+        A data directory that passed the options' checks but cannot be
+        opened (here its record of archived buckets cannot be read; a full
+        disk fails where it is rewritten) stops twistd with one line, not a
+        traceback.
+        """
+        options = self.parse_basic()
+        (self.data / "archived").mkdir()
+        with self.assertRaises(SystemExit) as caught:
+            makeService(options, reactor=MemoryReactorClock())
+        message = str(caught.exception.code)
+        self.assertTrue(message.startswith(f"logship-buck: --data: {self.data / 'archived'}: "), message)
+        self.assertNotIn("\n", message)
+
     def test_insecure_is_logged(self) -> None:
         log = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
         makeService(self.parse("--insecure", "--data", str(self.data)), reactor=MemoryReactorClock())

@@ -89,6 +89,20 @@ class PorterTapTests(SynchronousTestCase):
         porter.state.close()
         porter._index._pool.stop()  # type: ignore[attr-defined]
 
+    def test_state_cannot_open(self) -> None:
+        """
+        A state that cannot be opened (here not a database; a full disk
+        fails the same way) stops twistd with one line, not a traceback.
+        """
+        (self.tmp / "state").mkdir()
+        (self.tmp / "state" / "porter.sqlite").write_bytes(b"not a database" * 100)
+        with self.assertRaises(SystemExit) as caught:
+            makeService(self.basic(), reactor=MemoryReactorClock())
+        message = str(caught.exception.code)
+        self.assertTrue(message.startswith(
+            f"logship-porter: --state: {self.tmp / 'state' / 'porter.sqlite'}: "), message)
+        self.assertNotIn("\n", message)
+
     def test_api_access(self) -> None:
         """
         The API beyond loopback needs --api-token (refused without one,
