@@ -45,6 +45,11 @@ from tests.integration.delivery import STATS, rotate
 from tests.integration.processes import LISTENING, ProcessFailed, ProcessGroup, TwistdProcess
 
 PORTER_READY = re.compile(r"logship-porter listening on (?P<host>\S+):(?P<port>\d+)")
+#: The porter found records that do not decode: it read from inside a record
+#: (no fault of the harness damages a record, a torn one is not read).
+PORTER_CORRUPT = re.compile(r"corrupt events skipped")
+#: The porter found a buck's file replaced, and loaded it again.
+PORTER_RELOADED = re.compile(r"loading it again from its start")
 TAILER_READY = re.compile(r"Following ")
 
 #: x86_64 system call numbers of fsync and fdatasync (C{/proc/PID/task/TID/syscall}).
@@ -393,6 +398,39 @@ class ChaosCluster:
 
     def free_disk(self) -> None:
         self.filler().unlink(missing_ok=True)
+
+    def start_on_full_disk(self) -> str | None:
+        """
+        Start the full-disk buck (down) while its disk is full, and stop it
+        again: it either starts, or stops at once with one line and status
+        1 (docs/buck.md: "logship-buck: --data: data: No space left on
+        device"), never with a traceback.
+
+        @return: what was wrong, or C{None}.
+        """
+        name = f"buck{self.tmpfs_buck}"
+        process = self._launch(name)
+        poll_until(lambda: not process.running or process.find(LISTENING) is not None, 60, 0.05)
+        if process.running:
+            process.stop()
+            return None
+        status = process.popen.wait()
+        output = process.output_path.read_text(errors="replace").strip().splitlines()
+        if status == 1 and len(output) == 1 and "No space left on device" in output[0]:
+            return None
+        return (f"{name} on a full disk: status {status}, {len(output)} line(s) of output,"
+                f" the last {output[-1] if output else ''!r}")
+
+    def porter_log_count(self, pattern: re.Pattern[str]) -> int:
+        """
+        How many lines of the porter's logs (of all its runs) match
+        C{pattern}.
+        """
+        count = 0
+        for path in sorted(self.processes["porter"].workdir.glob("*twistd.log")):
+            with open(path, errors="replace") as f:
+                count += sum(1 for line in f if pattern.search(line))
+        return count
 
     def step_clock_back(self, tailer: str, seconds: int) -> int:
         """
