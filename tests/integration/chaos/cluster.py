@@ -50,6 +50,8 @@ PORTER_READY = re.compile(r"logship-porter listening on (?P<host>\S+):(?P<port>\
 PORTER_CORRUPT = re.compile(r"corrupt events skipped")
 #: The porter found a buck's file replaced, and loaded it again.
 PORTER_RELOADED = re.compile(r"loading it again from its start")
+#: The porter forgot copies a buck's listing no longer shows.
+PORTER_FORGOTTEN = re.compile(r"no longer has \d+ bucket file")
 TAILER_READY = re.compile(r"Following ")
 
 #: x86_64 system call numbers of fsync and fdatasync (C{/proc/PID/task/TID/syscall}).

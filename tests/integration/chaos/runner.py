@@ -45,6 +45,7 @@ from logship.core.zones import local_zone
 from tests.integration.chaos import schedule as S
 from tests.integration.chaos.cluster import (
     PORTER_CORRUPT,
+    PORTER_FORGOTTEN,
     PORTER_RELOADED,
     ChaosCluster,
     LogWatch,
@@ -118,6 +119,8 @@ class RunResult:
         were merged (occurrence identity broken): a failure too, listed apart.
     @ivar notes: what was done and skipped, for the log.
     @ivar moments: keyed kills, by whether their trigger fired in time.
+    @ivar porter: what the porter's log says it did about buck files that
+        changed under it (replaced files loaded again, copies forgotten).
     @ivar causes: the failures, counted by cause.
     @ivar account: the count of the index and the archive, once made.
     """
@@ -131,6 +134,7 @@ class RunResult:
     merged: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     moments: Counter[str] = field(default_factory=Counter)
+    porter: Counter[str] = field(default_factory=Counter)
     causes: Counter[str] = field(default_factory=Counter)
     account: Account | None = None
 
@@ -181,6 +185,8 @@ def report(result: RunResult) -> str:
     if result.moments:
         parts.append("keyed kills (mid-fsync, mid-load, mid-archive, at a log line): "
                      + ", ".join(f"{n} {what}" for what, n in sorted(result.moments.items())))
+    if result.porter:
+        parts.append("porter: " + ", ".join(f"{n} {what}" for what, n in sorted(result.porter.items())))
     if result.account is not None:
         a = result.account
         archived = "not compared (not settled)" if a.archived < 0 else a.archived
@@ -360,17 +366,19 @@ class Run:
         """
         The porter never read from inside a record (a stale offset into a
         replaced file: finding 3 of docs/reliability.md); how often it
-        loaded a replaced file again is noted.
+        loaded a replaced file again, and forgot copies that were gone, is
+        reported.
         """
         corrupt = self.cluster.porter_log_count(PORTER_CORRUPT)
         if corrupt:
             self.fail("porter read inside a record",
                       f"the porter skipped corrupt events {corrupt} time(s): it read from"
                       " inside a record")
-        reloaded = self.cluster.porter_log_count(PORTER_RELOADED)
-        if reloaded:
-            self.note(f"the porter found a buck's file replaced and loaded it again from its"
-                      f" start {reloaded} time(s)")
+        for what, pattern in (("replaced files loaded again", PORTER_RELOADED),
+                              ("log lines of copies forgotten as gone", PORTER_FORGOTTEN)):
+            count = self.cluster.porter_log_count(pattern)
+            if count:
+                self.result.porter[what] = count
 
     def bring_back(self, names: list[str]) -> None:
         """
