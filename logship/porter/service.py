@@ -329,13 +329,13 @@ class PorterService(MultiService):
             await self._tell_archived(start, holders)
 
     async def _load(
-        self, name: str, start: int, loaded: int, tail: LoadedTail | None, size: int
+        self, name: str, start: int, loaded: int, known: LoadedTail | None, size: int
     ) -> None:
         """
         Load what is new of buck C{name}'s file of bucket C{start} (C{size}
         bytes now) into the recent index, in steps of L{LOAD_STEP}: from
         the C{loaded} offset on if the file is still the one loaded (its
-        last record loaded, C{tail}, ends there), else from its start.
+        last record loaded, C{known}, ends there), else from its start.
 
         The state is updated only if the buck stayed on one connection
         meanwhile (a buck that restarted may have another file).
@@ -346,7 +346,7 @@ class PorterService(MultiService):
         connection = link.connections
         offset = 0
         if loaded:
-            why = await self._replaced(link, start, loaded, tail, size)
+            why = await self._replaced(link, start, loaded, known, size)
             if why is None:
                 offset = loaded
             else:
@@ -358,9 +358,10 @@ class PorterService(MultiService):
                     start=start,
                     why=why,
                 )
+        tail = known if offset else None  # the last record loaded so far
         position = offset
         pending = b""  # a record cut by the step, or a torn tail
-        last: bytes | None = None  # the last whole record's event
+        last: bytes | None = None  # the last whole record's event read now
         while position < size:
             data = await link.read(start, position, min(position + LOAD_STEP, size))
             if link.connections != connection:
@@ -381,8 +382,6 @@ class PorterService(MultiService):
         if last is not None:
             record = encode_record(last)
             tail = LoadedTail(len(record), hashlib.sha256(record).digest())
-        elif done == 0:
-            tail = None
         if done != loaded or offset == 0:
             self.state.set_loaded(start, name, done, tail)
         self._checked[(name, start)] = connection
@@ -404,7 +403,10 @@ class PorterService(MultiService):
             return "the state does not say what was loaded last (a state of an earlier porter)"
         data = await link.read(start, loaded - tail.size, loaded)
         if hashlib.sha256(data).digest() != tail.sha256:
-            return f"another file (the {tail.size} bytes before byte {loaded} are not the record loaded last)"
+            return (
+                f"another file (the {tail.size} bytes before byte {loaded}"
+                " are not the record loaded last)"
+            )
         return None
 
     def _counted(self, decoded: Decoded, name: str, start: int) -> list[Event]:
