@@ -1,6 +1,6 @@
 """Archive receipts: the porter's signed statement that a buck's copy of a bucket is archived.
 
-Pure code, no I/O.
+Pure code, no I/O but L{file_sha256}.
 
 Before a buck deletes its file of a bucket, and before a tailer deletes its
 local copy, each wants evidence that the archive holds what it would
@@ -25,14 +25,16 @@ still hold, the signature is then a claim like any other.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import msgpack
 from nacl.exceptions import BadSignatureError, CryptoError
 from nacl.signing import VerifyKey
 
-from logship.core.credentials import SIGNATURE_SIZE, NodeIdentity
+from logship.core.credentials import SIGNATURE_SIZE, CredentialError, NodeIdentity, Trust
 
 #: The version of the receipt statement.
 RECEIPT_VERSION = 1
@@ -44,6 +46,20 @@ _FIELDS = (
     "v", "porter", "buck", "start", "seconds", "size", "sha256", "key", "object_sha256", "issued",
 )  # fmt: skip
 _MAX_U64 = (1 << 64) - 1
+
+
+def file_sha256(path: Path) -> bytes:
+    """
+    The SHA-256 of a whole file (a bucket file, a spool copy), read in
+    1 MiB steps.
+
+    @raise OSError: if it cannot be read.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.digest()
 
 
 class ReceiptError(ValueError):
@@ -153,3 +169,50 @@ def verify_receipt(body: bytes, signature: bytes, porter_key: bytes) -> ArchiveR
     except (BadSignatureError, CryptoError, ValueError):
         raise ReceiptError("the receipt's signature is wrong") from None
     return receipt
+
+
+def check_archive_proof(
+    receipt: bytes,
+    signature: bytes,
+    credential: bytes,
+    *,
+    trust: Trust | None,
+    now: float,
+    buck: str,
+    start: int,
+    seconds: int,
+) -> ArchiveReceipt:
+    """
+    A tailer's check of a receipt a buck relays as proof that its upload
+    is archived.
+
+    @param receipt: the receipt's body.
+    @param signature: the porter's signature of it.
+    @param credential: the porter's credential.
+    @param trust: the tailer's trust (credential mode), or C{None} in lab
+        mode, where the receipt is a claim and only its fields are checked.
+    @param now: the time now (the porter's credential must be valid now).
+    @param buck: the node name of the buck that took the upload.
+    @param start: the bucket's start.
+    @param seconds: the bucket interval.
+    @return: the receipt.
+    @raise ReceiptError: if it is not a proof of that bucket's copy on
+        that buck, signed by a porter the tailer trusts.
+    """
+    if trust is None:
+        parsed = decode_receipt(receipt)
+    else:
+        try:
+            porter = trust.check(credential, now, ("porter",))
+        except CredentialError as e:
+            raise ReceiptError(f"the porter's credential is refused: {e.detail}") from None
+        parsed = verify_receipt(receipt, signature, porter.key)
+        if parsed.porter != porter.node:
+            raise ReceiptError(f"the receipt names porter {parsed.porter}, not {porter.node}")
+    if parsed.buck != buck:
+        raise ReceiptError(f"the receipt is for buck {parsed.buck}, not {buck}")
+    if (parsed.start, parsed.seconds) != (start, seconds):
+        raise ReceiptError(
+            f"the receipt is for bucket {parsed.start}/{parsed.seconds}s, not {start}/{seconds}s"
+        )
+    return parsed

@@ -4,7 +4,9 @@ Three tables:
 
 - C{copies}: per bucket and buck, how many bytes of the buck's file were
   loaded into the recent index (C{loaded}) and how many the archive holds
-  (C{archived}); a file that grew past either is loaded or archived again.
+  (C{archived}, with their SHA-256 in C{archived_sha256}, which the
+  porter's receipt to the buck names); a file that grew past either is
+  loaded or archived again.
 - C{manifest}: per archived bucket, its object's key, event count, size and
   SHA-256; the same entries are written to the archive by day
   (C{manifest/YYYY-MM-DD.json}) so that the archive can be read without
@@ -34,6 +36,7 @@ CREATE TABLE IF NOT EXISTS copies (
     node TEXT NOT NULL,
     loaded INTEGER NOT NULL DEFAULT 0,
     archived INTEGER,
+    archived_sha256 TEXT,
     PRIMARY KEY (start, node)
 );
 CREATE TABLE IF NOT EXISTS manifest (
@@ -162,6 +165,9 @@ class PorterState:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(copies)")}
+        if "archived_sha256" not in columns:  # a state of an earlier version
+            self._db.execute("ALTER TABLE copies ADD COLUMN archived_sha256 TEXT")
 
     def close(self) -> None:
         """
@@ -191,6 +197,29 @@ class PorterState:
             (start, node, loaded),
         )
 
+    def archived_digests(self, start: int) -> dict[str, str]:
+        """
+        C{{node: SHA-256 hex}} of the archived part of each buck's file of
+        bucket C{start} (those archived with a digest only).
+        """
+        rows = self._db.execute(
+            "SELECT node, archived_sha256 FROM copies"
+            " WHERE start = ? AND archived_sha256 IS NOT NULL",
+            (start,),
+        )
+        return {node: digest for node, digest in rows}
+
+    def forget_archived(self, start: int, node: str) -> None:
+        """
+        The archive does not hold C{node}'s file of bucket C{start} as it is
+        (the buck kept it): archive it again.
+        """
+        self._db.execute(
+            "UPDATE copies SET archived = NULL, archived_sha256 = NULL"
+            " WHERE start = ? AND node = ?",
+            (start, node),
+        )
+
     def forget_copies(self, start: int, nodes: list[str]) -> None:
         """
         The bucks C{nodes} no longer have a file of bucket C{start}.
@@ -201,11 +230,18 @@ class PorterState:
 
     # -- the manifest
 
-    def archived(self, start: int, entry: ManifestEntry, sizes: dict[str, int]) -> None:
+    def archived(
+        self,
+        start: int,
+        entry: ManifestEntry,
+        sizes: dict[str, int],
+        digests: dict[str, str] | None = None,
+    ) -> None:
         """
         Bucket C{start} is archived (C{entry}), holding C{sizes[node]} bytes
-        of each buck's file.
+        of each buck's file, whose SHA-256 (hex) is C{digests[node]}.
         """
+        digests = digests or {}
         with self._db:
             self._db.execute("BEGIN")
             self._db.execute(
@@ -213,9 +249,10 @@ class PorterState:
                 (start, entry.key, entry.events, entry.size, entry.sha256, entry.archived_at),
             )
             self._db.executemany(
-                "INSERT INTO copies (start, node, archived) VALUES (?, ?, ?)"
-                " ON CONFLICT (start, node) DO UPDATE SET archived = excluded.archived",
-                [(start, node, size) for node, size in sizes.items()],
+                "INSERT INTO copies (start, node, archived, archived_sha256) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (start, node) DO UPDATE SET archived = excluded.archived,"
+                " archived_sha256 = excluded.archived_sha256",
+                [(start, node, size, digests.get(node)) for node, size in sizes.items()],
             )
 
     def manifest_entry(self, start: int) -> ManifestEntry | None:

@@ -1017,13 +1017,21 @@ class Error:
         return cls(header["reason"], header["batch_id"])
 
 
-def error_for(reason: str, batch_id: int | None = None) -> Error:
+def reason_text(reason: str) -> str:
     """
-    An L{Error} for any text: non-printable characters become spaces, and
-    the text is cut to L{MAX_REASON} characters.
+    Any text as a reason (of an L{Error} or L{BatchRefused}): non-printable
+    characters become spaces, and the text is cut to L{MAX_REASON}
+    characters.
     """
     text = "".join(c if c.isprintable() else " " for c in reason[:MAX_REASON]).strip()
-    return Error(text or "error", batch_id)
+    return text or "error"
+
+
+def error_for(reason: str, batch_id: int | None = None) -> Error:
+    """
+    An L{Error} for any text (see L{reason_text}).
+    """
+    return Error(reason_text(reason), batch_id)
 
 
 Message: TypeAlias = (

@@ -1052,8 +1052,7 @@ class WireClientFactory(WireFactory):
     side = Side.CLIENT
 
 
-def buck_client(
-    endpoint: IStreamClientEndpoint,
+def buck_factory(
     *,
     key: bytes | None,
     node: str,
@@ -1061,17 +1060,15 @@ def buck_client(
     handler: IWireHandler,
     clock: IReactorTime,
     credentials: Credentials | None = None,
-) -> ClientService:
+) -> WireClientFactory:
     """
-    A service keeping one connection to a buck: reconnecting with backoff
-    and jitter (0.5 s to 10 s), a connection counting only once its
-    handshake completed.  The tailer and the porter keep one per buck.
+    The client factory of a connection to a buck: it accepts only a buck
+    as the peer (in credential mode, a buck credential).
 
     @param handler: receives the connection's messages.
-    @param credentials: for credential mode (the buck must then prove a
-        buck credential).
+    @param credentials: for credential mode.
     """
-    factory = WireClientFactory(
+    return WireClientFactory(
         key=key,
         node=node,
         role=role,
@@ -1080,6 +1077,18 @@ def buck_client(
         accept_roles=("buck",),
         credentials=credentials,
     )
+
+
+def buck_client(
+    endpoint: IStreamClientEndpoint, factory: WireClientFactory, clock: IReactorTime
+) -> ClientService:
+    """
+    A service keeping one connection to a buck: reconnecting with backoff
+    and jitter (0.5 s to 10 s), a connection counting only once its
+    handshake completed.  The tailer and the porter keep one per buck.
+
+    @param factory: its L{buck_factory}.
+    """
     return ClientService(
         endpoint,
         factory,
@@ -1088,4 +1097,3 @@ def buck_client(
         # The factory's protocols are WireProtocols.
         prepareConnection=lambda protocol: cast(WireProtocol, protocol).when_connected(),
     )
-
