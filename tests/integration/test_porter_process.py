@@ -9,6 +9,9 @@ twistd processes on 127.0.0.1, 1-second buckets.
   gone, C{logship history} gives back every line;
 - lines that arrive an hour late, after their time's buckets were archived,
   are archived (and indexed) exactly once as well.
+
+Every node proves a credential of its own (issue 11): the bucks and the
+tailer delete only on the porter's signed receipts.
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ def start_porter(
     """
     Start (or restart, with its old state) the porter of C{cluster}.
     """
-    args = ["--key", str(cluster.key), "--index", "sqlite:index", "--archive", archive,
+    args = [*cluster.security_args("porter", "porter"),
+            "--index", "sqlite:index", "--archive", archive,
             "--state", "state", "--bucket-seconds", "1", "--quiet", str(quiet),
             "--interval", "0.5", "--api", "tcp:0:interface=127.0.0.1"]
     for buck in cluster.bucks:
@@ -64,8 +68,12 @@ def start_porter(
 def start_cluster(group: ProcessGroup) -> Cluster:
     return Cluster.start(
         group,
-        tailer_args=["--bucket-seconds", "1", "--archive-check-interval", "1"],
+        # Lines without a header are web-1's: the tailer may send for web-*.
+        tailer_args=["--bucket-seconds", "1", "--archive-check-interval", "1",
+                     "--host", "web-1"],
         buck_args=["--bucket-seconds", "1"],
+        credentials=True,
+        tailer_hosts=["web-*"],
     )
 
 
