@@ -192,6 +192,15 @@ async def test_stolen_tailer_credential(cluster: Cluster) -> None:
     held = read_identities([b.workdir / "data" / "buckets" for b in cluster.bucks])
     assert not any(host == "db-prod-01" for events in held for host, *_ in events)
 
+    # The good tailer itself, given a line of a host its credential does
+    # not name, is refused too, and logs why.
+    stamp = time.strftime("%b %d %H:%M:%S", time.localtime()).encode()
+    append_lines(cluster.log, [stamp + b" db-prod-01 app[7]: not mine"])
+    assert cluster.tailer is not None
+    await cluster.tailer.wait_for_log(
+        r"Buck \S+ refused batch \d+: batch \d+ refused: event 0: host 'db-prod-01'"
+    )
+
 
 @pytest_twisted.ensureDeferred
 async def test_porter_cannot_send_events(cluster: Cluster) -> None:
