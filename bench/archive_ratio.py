@@ -24,7 +24,7 @@ from datetime import timezone
 from pathlib import Path
 
 from logship.core.event import Event
-from logship.core.ingest import LineEncoder, split_lines
+from logship.core.ingest import LineEncoder, lines_at
 from logship.core.pack import DEFAULT_LEVEL, pack, unpack
 
 from codec import best_rate  # bench/codec.py, beside this script
@@ -37,8 +37,8 @@ def bucket_events(raw: bytes) -> list[Event]:
     """
     The events of one file, sorted by point and de-duplicated, as archived.
     """
-    encoder = LineEncoder(host=b"bench", tz=timezone.utc, year=2026)
-    events = [e for line in split_lines([raw]) for e in encoder.events(line, NOW)]
+    encoder = LineEncoder(host=b"bench", tz=timezone.utc, year=2026, source=1)
+    events = [e for at, line in lines_at([raw]) for e in encoder.events(line, NOW, at)]
     events.sort(key=lambda e: e.point)
     seen: set[tuple[bytes, bytes, int, int]] = set()
     unique = []

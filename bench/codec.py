@@ -22,6 +22,7 @@ import re
 import sys
 import time
 import zlib
+from itertools import accumulate
 from datetime import timezone
 from pathlib import Path
 
@@ -51,9 +52,13 @@ def measure(name: str, lines: list[bytes], repeat: int) -> dict[str, float]:
     """
     All figures for one set of lines.
     """
+    offsets = list(accumulate((len(line) + 1 for line in lines), initial=0))
+
     def parse_encode() -> list[bytes]:
-        encoder = LineEncoder(host=b"bench", tz=timezone.utc)
-        return [encode(e) for line in lines for e in encoder.events(line, NOW)]
+        encoder = LineEncoder(host=b"bench", tz=timezone.utc, source=1)
+        return [
+            encode(e) for at, line in zip(offsets, lines) for e in encoder.events(line, NOW, at)
+        ]
 
     def reference() -> None:
         for line in lines:

@@ -60,8 +60,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the integration tests' process harness
 
 from logship.core.sample import sample_lines
-from tests.integration.delivery import Cluster, wait_for
+from tests.integration.delivery import Cluster
 from tests.integration.processes import ProcessGroup
+from tests.integration.waiting import wait_until_blocking as wait_for
 
 DURABILITIES = ("live", "ack1", "ack2", "ack2+fsync")
 START = 1795685820  # 2026-11-26T09:37:00Z

@@ -48,9 +48,11 @@ def events(count: int, rate: float, seed: int):
     """
     C{count} events, in batches as lists.
     """
-    encoder = LineEncoder(host=b"bench", tz=timezone.utc, year=2026)
+    encoder = LineEncoder(host=b"bench", tz=timezone.utc, year=2026, source=seed)
+    at = 0
     for line in sample_lines(count, start=START, rate=rate, seed=seed):
-        yield from encoder.events(line, START)
+        yield from encoder.events(line, START, at)
+        at += len(line) + 1
 
 
 def batches(count: int, rate: float, batch: int):

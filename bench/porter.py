@@ -40,9 +40,9 @@ def bucket_copies(count: int, seed: int = 0) -> list[bytes]:
     Three bucks' files of one bucket holding C{count} distinct events
     (each on 2 random bucks, plus all of them once more on one buck).
     """
-    encoder = LineEncoder(host=b"bench", tz=timezone.utc)
+    encoder = LineEncoder(host=b"bench", tz=timezone.utc, source=seed)
     lines = sample_lines(count, start=NOW, rate=count / 50, seed=seed)
-    serialized = [encode(e) for line in lines for e in encoder.events(line, NOW + 60)]
+    serialized = [encode(e) for i, line in enumerate(lines) for e in encoder.events(line, NOW + 60, i)]
     rng = random.Random(seed)
     files: list[list[bytes]] = [[], [], []]
     for data in serialized:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from logship.core.ingest import split_lines
+from logship.core.ingest import lines_at, split_lines
 
 CORPUS = Path(__file__).resolve().parent / "data"
 
@@ -46,3 +46,13 @@ def corpus_lines(name: str) -> list[bytes]:
     @return: its lines, in order.
     """
     return list(split_lines([corpus_file(name).read_bytes()]))
+
+
+def corpus_lines_at(name: str) -> list[tuple[int, bytes]]:
+    """
+    The lines of one corpus log with the offset where each starts.
+
+    @param name: the log's name in C{tests/data}.
+    @return: C{(offset, line)} pairs, in order.
+    """
+    return list(lines_at([corpus_file(name).read_bytes()]))

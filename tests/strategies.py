@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from logship.core.event import MAX_NAME, MAX_PART, Event
+from logship.core.event import MAX_NAME, MAX_PART, Event, pack_origin
 from logship.core.points import SequencerState
 
 #: One MiB: the longest message the strategies make.
@@ -104,6 +104,20 @@ def pris() -> st.SearchStrategy[int]:
     return st.integers(0, 255)
 
 
+def origins() -> st.SearchStrategy[bytes]:
+    """
+    An event's origin (L{pack_origin}), or mostly so: now and then C{b""},
+    the origin-less event of format version 1.
+    """
+    return st.one_of(
+        st.builds(
+            pack_origin, st.integers(0, 2**32 - 1), st.integers(0, 2**16 - 1),
+            st.integers(0, 2**48 - 1),
+        ),
+        st.just(b""),
+    )
+
+
 def events(message: st.SearchStrategy[bytes] | None = None) -> st.SearchStrategy[Event]:
     """
     An event whose message fits one serialized event.
@@ -120,6 +134,7 @@ def events(message: st.SearchStrategy[bytes] | None = None) -> st.SearchStrategy
         message=short_messages() if message is None else message,
         continued=st.booleans(),
         structured=st.booleans(),
+        origin=origins(),
     )
 
 

@@ -27,11 +27,12 @@ See C{docs/archie.md}.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import replace
 from typing import Any
 
 from twisted.internet.defer import ensureDeferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
@@ -111,7 +112,7 @@ class SearchResource(_Api):
 
     def render_GET(self, request: Request) -> Any:
         try:
-            search = search_request(request.args, self._api.now())
+            search = search_request(request.args, self._api.clock.seconds())
         except BadParameter as e:
             return error_answer(request, 400, str(e), e.parameter)
         return _answer(request, self._search(search.index, search.query))
@@ -142,7 +143,7 @@ class HistogramResource(_Api):
 
     def render_GET(self, request: Request) -> Any:
         try:
-            histogram = histogram_request(request.args, self._api.now())
+            histogram = histogram_request(request.args, self._api.clock.seconds())
         except BadParameter as e:
             return error_answer(request, 400, str(e), e.parameter)
         return _answer(request, self._histogram(histogram))
@@ -183,7 +184,7 @@ class FacetsResource(_Api):
 
     def render_GET(self, request: Request) -> Any:
         try:
-            search = facets_request(request.args, self._api.now())
+            search = facets_request(request.args, self._api.clock.seconds())
         except BadParameter as e:
             return error_answer(request, 400, str(e), e.parameter)
         return _answer(request, self._facets(search.index, search.query))
@@ -372,7 +373,7 @@ class Api:
     @ivar live: C{(name, url)} of each buck's live WebSocket.
     @ivar dedup_seconds: the page's de-duplication window.
     @ivar live_rate: the rate cap the page asks each buck for (events/s).
-    @ivar now: wall-clock time, for relative times.
+    @ivar clock: the reactor's time (now, for relative times).
     """
 
     def __init__(
@@ -381,7 +382,7 @@ class Api:
         porter: PorterClient,
         watches: HistoryWatches,
         live: list[tuple[str, str]],
-        now: Callable[[], float],
+        clock: IReactorTime,
         dedup_seconds: float = 10.0,
         live_rate: int = 2000,
     ) -> None:
@@ -389,7 +390,7 @@ class Api:
         self.porter = porter
         self.watches = watches
         self.live = live
-        self.now = now
+        self.clock = clock
         self.dedup_seconds = dedup_seconds
         self.live_rate = live_rate
 

@@ -15,7 +15,6 @@ JSON API (L{logship.archie.api}) behind the access L{Guard}.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
@@ -216,7 +215,7 @@ def makeService(config: Options, reactor: Any = None) -> IService:
         porter=porter,
         watches=HistoryWatches(porter, reactor, interval=config["history-poll"]),
         live=list(config["live"]),
-        now=time.time,
+        clock=reactor,
         dedup_seconds=config["dedup-seconds"],
         live_rate=config["live-rate"],
     )

@@ -42,7 +42,7 @@ from logship.buck.requests import BucketRequests
 from logship.buck.store import BucketStore
 from logship.core.credentials import Credentials
 from logship.core.revocation import RevocationFile
-from logship.plumbing.credentialwatch import DEFAULT_INTERVAL, CredentialWatch
+from logship.wire.credentialwatch import DEFAULT_INTERVAL, CredentialWatch
 from logship.buck.uploads import (
     DEFAULT_MAX_INCOMING,
     DEFAULT_MAX_UPLOAD,

@@ -57,7 +57,7 @@ from logship.core.bucket import (
     iter_records,
     list_buckets,
 )
-from logship.core.event import CorruptEvent, Event, decode
+from logship.core.event import CorruptEvent, Event, decode, host_field, identity_key
 from logship.core.receipts import file_sha256
 
 #: Writers kept open at most (least recently used ones are closed first).
@@ -128,28 +128,6 @@ class ArchiveOutcome(enum.Enum):
     #: Its size is the receipt's but not its digest: kept (not the copy the
     #: porter archived).
     DIFFERS = "differs"
-
-
-def identity_key(data: bytes) -> bytes:
-    """
-    The identity of a serialized event (docs/design.md: C{shn}, C{app},
-    C{point}, C{crc}) as one C{bytes}, read from the normative layout
-    without decoding: C{point} and C{crc} (bytes 1 to 12), then the
-    length-prefixed C{shn} and C{app}.  Two events have equal keys exactly
-    when their L{Event.identity} values are equal.
-
-    @param data: one serialized event (already known to decode).
-    @return: the key.
-    """
-    return data[1:13] + _names_field(data)
-
-
-def _names_field(data: bytes) -> bytes:
-    """
-    The length-prefixed C{shn} and C{app} fields of a serialized event.
-    """
-    app_at = 15 + data[14]
-    return data[14 : app_at + 1 + data[app_at]]
 
 
 @dataclass
@@ -614,7 +592,7 @@ class BucketStore:
         """
         Check an upload completely (see L{merge_bucket}).
 
-        @return: the distinct C{shn}/C{app} fields of its events.
+        @return: the distinct hosts (C{shn}) of its events.
         @raise BadUpload: if it cannot be merged.
         """
         if seconds != self.seconds:
@@ -638,7 +616,7 @@ class BucketStore:
                         )
                     if allow is not None and not allow(event.shn):
                         raise HostNotAllowed(f"record at byte {offset}", event.shn)
-                    names.add(_names_field(data))
+                    names.add(event.shn)
         except TornRecord as e:
             raise BadUpload(f"{e}") from None
         return names
@@ -646,16 +624,16 @@ class BucketStore:
     def _identities(self, path: Path, names: set[bytes]) -> set[bytes]:
         """
         The identity keys of the records in bucket file C{path} (flushed)
-        whose C{shn}/C{app} are among C{names}: an upload comes from one
-        tailer, so only that host's records can collide with it, and the
-        set stays as small as the upload.
+        whose host is among C{names}: an upload comes from one tailer, so
+        only its hosts' records can collide with it, and the set stays as
+        small as the upload.
         """
         known: set[bytes] = set()
         add = known.add
         with open(path, "rb") as existing:
             try:
                 for _, data in iter_records(existing):
-                    if _names_field(data) in names:
+                    if host_field(data) in names:
                         add(identity_key(data))
             except TornRecord as e:  # not after the writer recovered it
                 raise OSError(f"{path}: {e}") from None

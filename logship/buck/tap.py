@@ -27,7 +27,6 @@ from twisted.internet import endpoints
 from twisted.logger import Logger
 from twisted.python import usage
 
-from logship.core.bucket import check_bucket_seconds
 from logship.buck.live.endpoint import is_loopback, normalize_live
 from logship.buck.live.factory import DEFAULT_ORIGINS, LiveFactory
 from logship.buck.pubsub import Channel

@@ -18,13 +18,12 @@ Everything else lives in the work directory::
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from twisted.application.service import IService, MultiService
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import (
     FilteringLogObserver,
@@ -153,12 +152,12 @@ def demo_service(settings: DemoSettings, reactor: Any) -> MultiService:
     return top
 
 
-def sample_writer(path: Path, rate: float, clock: Any, now: Callable[[], float]) -> LoopingCall:
+def sample_writer(path: Path, rate: float, clock: IReactorTime) -> LoopingCall:
     """
     A looping call that appends about C{rate} sample lines per second to
-    C{path}, stamped with the time they are written.
+    C{path}, stamped with the time they are written (C{clock.seconds()}).
     """
-    source = SampleSource(seed=int(now()))
+    source = SampleSource(seed=int(clock.seconds()))
     ticks_per_second = 10
     owed = 0.0
 
@@ -167,7 +166,7 @@ def sample_writer(path: Path, rate: float, clock: Any, now: Callable[[], float])
         owed += rate / ticks_per_second
         count, owed = int(owed), owed - int(owed)
         if count:
-            stamp = now()
+            stamp = clock.seconds()
             with open(path, "ab") as f:
                 f.write(b"".join(source.line(stamp) + b"\n" for _ in range(count)))
 
@@ -201,7 +200,7 @@ def run_demo(settings: DemoSettings, duration: float | None, err: TextIO = sys.s
     )
     if not settings.files:
         (work / "sample.log").touch()
-        sample_writer(work / "sample.log", settings.rate, reactor, time.time).start(0.1)
+        sample_writer(work / "sample.log", settings.rate, reactor).start(0.1)
     top = demo_service(settings, reactor)
     try:
         top.privilegedStartService()

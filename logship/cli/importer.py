@@ -5,7 +5,7 @@ Synchronous and single-threaded: a command-line job, not a service.
 
 from __future__ import annotations
 
-import time
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from logship.core.bucket import BucketWriter, bucket_relpath, bucket_start
 from logship.core.event import encode
-from logship.core.ingest import LineEncoder, split_lines
+from logship.core.ingest import FILE_TAG_HEAD, LineEncoder, file_source_tag, lines_at
 
 _CHUNK = 1 << 20
 
@@ -89,8 +89,8 @@ def import_files(
     tz: tzinfo,
     year: int | None,
     bucket_seconds: int,
+    now: float,
     progress: Callable[[Path, int, int], None] = lambda path, done, total: None,
-    now: Callable[[], float] = time.time,
 ) -> ImportSummary:
     """
     Parse log files and append their events to bucket files under C{root}.
@@ -98,18 +98,21 @@ def import_files(
     Lines without a timestamp get the time the import started, so that a
     file's headerless lines keep their order within one second.
 
+    @param now: the time the import started (seconds since the epoch); it
+        also places timestamps without a year.
     @param progress: called now and then with the current file, the bytes
         of it read so far, and its size.
     @raise OSError: if a file cannot be read or a bucket written.
     """
     summary = ImportSummary()
     buckets = _Buckets(root, bucket_seconds, summary)
-    started = now()
     try:
         for path in paths:
-            encoder = LineEncoder(host=host, tz=tz, year=year)
             total = path.stat().st_size
             with open(path, "rb") as f:
+                source = file_source_tag(os.fsencode(path.resolve()), f.read(FILE_TAG_HEAD))
+                f.seek(0)
+                encoder = LineEncoder(host=host, tz=tz, year=year, source=source)
                 done = 0
 
                 def chunks() -> Iterator[bytes]:
@@ -119,9 +122,9 @@ def import_files(
                         progress(path, done, total)
                         yield chunk
 
-                for line in split_lines(chunks()):
+                for offset, line in lines_at(chunks()):
                     summary.lines += 1
-                    for event in encoder.events(line, started):
+                    for event in encoder.events(line, now, offset):
                         buckets.append(event.point, encode(event))
                         summary.events += 1
             summary.bytes_in += done

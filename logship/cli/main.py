@@ -1,4 +1,4 @@
-"""The C{logship} command: parse, import, cat, keygen, credential, revoke, search, history, demo.
+"""The C{logship} command: parse, import, cat, keygen, credential, revoke, verify, search, history, demo.
 
 Every user mistake ends in one line on stderr, never a traceback: exit
 status 2 for bad usage (unknown option, missing file), 1 for bad data (a
@@ -14,15 +14,11 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import tzinfo
+from itertools import chain
 from pathlib import Path
 from typing import BinaryIO, NoReturn, TextIO
 
-from logship.core.bucket import (
-    TornRecord,
-    check_bucket_seconds,
-    iter_records,
-    list_buckets,
-)
+from logship.archive import ArchiveError
 from logship.cli.credentials import (
     CredentialCommandError,
     add_credential_arguments,
@@ -31,14 +27,25 @@ from logship.cli.credentials import (
     revoke,
 )
 from logship.cli.demo import DemoError, DemoSettings, run_demo
-from logship.core.event import CorruptEvent, Event, decode
 from logship.cli.history import (
     HistoryFailed,
     add_history_arguments,
     request_history,
 )
 from logship.cli.importer import import_files
-from logship.core.ingest import LineEncoder, check_host, split_lines, this_host
+from logship.cli.reading import bucket_files, read_bucket
+from logship.cli.search import add_search_parser
+from logship.cli.verify import run_verify
+from logship.core.bucket import check_bucket_seconds
+from logship.core.event import Event
+from logship.core.ingest import (
+    FILE_TAG_HEAD,
+    LineEncoder,
+    check_host,
+    file_source_tag,
+    lines_at,
+    this_host,
+)
 from logship.core.keys import (
     KeyFileError,
     KeyKind,
@@ -46,10 +53,10 @@ from logship.core.keys import (
     write_new_key,
     write_new_signing_key,
 )
-from logship.plumbing.onreactor import run_on_reactor
 from logship.core.render import event_json, event_text, whole_lines
-from logship.cli.search import add_search_parser
 from logship.core.zones import local_zone, parse_zone
+from logship.index import IndexUnavailable
+from logship.plumbing.onreactor import run_on_reactor
 
 USAGE_ERROR = 2
 DATA_ERROR = 1
@@ -144,24 +151,30 @@ def _write_json(out: BinaryIO, events: Iterator[Event]) -> None:
         out.write(json.dumps(event_json(event), ensure_ascii=False).encode() + b"\n")
 
 
-def cmd_parse(args: argparse.Namespace, out: BinaryIO) -> int:
+def cmd_parse(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
     C{logship parse}: one JSON object per input line.
     """
-    encoder = LineEncoder(host=args.host, tz=args.tz, year=args.year)
     if str(args.file) == "-":
         stream = sys.stdin.buffer
+        name = b"-"
     else:
         stream = open(_existing(args.file), "rb")
-    now = time.time()
+        name = os.fsencode(Path(args.file).resolve())
     with stream:
-        chunks = iter(lambda: stream.read(1 << 16), b"")
-        lines = split_lines(chunks)
-        _write_json(out, (e for line in lines for e in whole_lines(encoder.events(line, now))))
+        head = stream.read(FILE_TAG_HEAD)
+        source = file_source_tag(name, head)
+        encoder = LineEncoder(host=args.host, tz=args.tz, year=args.year, source=source)
+        chunks = chain((head,), iter(lambda: stream.read(1 << 16), b""))
+        lines = lines_at(chunks)
+        _write_json(
+            out,
+            (e for at, line in lines for e in whole_lines(encoder.events(line, now, at))),
+        )
     return 0
 
 
-def cmd_import(args: argparse.Namespace, out: BinaryIO) -> int:
+def cmd_import(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
     C{logship import}: parse files into time-bucketed files, with a summary.
     """
@@ -176,6 +189,7 @@ def cmd_import(args: argparse.Namespace, out: BinaryIO) -> int:
             tz=args.tz,
             year=args.year,
             bucket_seconds=args.bucket_seconds,
+            now=now,
             progress=progress,
         )
     except OSError as e:
@@ -193,41 +207,7 @@ def cmd_import(args: argparse.Namespace, out: BinaryIO) -> int:
     return 0
 
 
-def _bucket_files(paths: Sequence[Path]) -> list[Path]:
-    """
-    The bucket files named by C{paths} (files, or directories searched for
-    bucket files), directories' files in time order.
-    """
-    files: list[Path] = []
-    for path in paths:
-        if _existing(path).is_dir():
-            files.extend(p for _, p in list_buckets(path))
-        else:
-            files.append(path)
-    return files
-
-
-def _read_bucket(path: Path, report: Callable[[str], None]) -> list[Event]:
-    """
-    The events of one bucket file in point order; problems go to C{report}.
-    """
-    events = []
-    try:
-        with open(path, "rb") as f:
-            for offset, data in iter_records(f):
-                try:
-                    events.append(decode(data))
-                except CorruptEvent as e:
-                    report(f"{path}: record at byte {offset}: {e}")
-    except TornRecord as e:
-        report(f"{path}: {e} (ignored)")
-    except OSError as e:
-        report(f"{path}: {e.strerror}")
-    events.sort(key=lambda e: e.point)
-    return events
-
-
-def cmd_cat(args: argparse.Namespace, out: BinaryIO) -> int:
+def cmd_cat(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
     C{logship cat}: decode bucket files to text lines or JSON, each file's
     events in point order, long lines joined again.
@@ -238,8 +218,11 @@ def cmd_cat(args: argparse.Namespace, out: BinaryIO) -> int:
         problems.append(problem)
         _stderr(f"logship cat: {problem}")
 
-    files = _bucket_files(args.paths)
-    events = whole_lines(e for path in files for e in _read_bucket(path, report))
+    try:
+        files = bucket_files(args.paths)
+    except FileNotFoundError as e:
+        raise CommandError(str(e), USAGE_ERROR) from None
+    events = whole_lines(e for path in files for e in read_bucket(path, report))
     if args.json:
         _write_json(out, events)
     else:
@@ -248,7 +231,23 @@ def cmd_cat(args: argparse.Namespace, out: BinaryIO) -> int:
     return DATA_ERROR if problems else 0
 
 
-def cmd_keygen(args: argparse.Namespace, out: BinaryIO) -> int:
+def cmd_verify(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
+    """
+    C{logship verify}: compare log files with what was stored of them
+    (L{logship.cli.verify}).
+    """
+    for path in args.files:
+        _existing(path)
+    try:
+        return run_verify(args, out, run_on_reactor)
+    except (ValueError, IndexUnavailable, ArchiveError) as e:
+        raise CommandError(str(e), DATA_ERROR if isinstance(e, IndexUnavailable) else USAGE_ERROR) from None
+    except OSError as e:
+        problem = str(e) if e.filename is None else f"{e.filename}: {e.strerror}"
+        raise CommandError(problem, USAGE_ERROR) from None
+
+
+def cmd_keygen(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
     C{logship keygen}: write a new key, mode 0600, never overwriting: the
     lab's cluster key, or with C{--authority} or C{--node} a signing key
@@ -272,17 +271,17 @@ def cmd_keygen(args: argparse.Namespace, out: BinaryIO) -> int:
     return 0
 
 
-def cmd_credential(args: argparse.Namespace, out: BinaryIO) -> int:
+def cmd_credential(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
-    C{logship credential} (L{logship.cli.credentials}).
+    C{logship credential} (L{logship.cli.credentials}), valid from C{now}.
     """
     try:
-        return issue(args, time.time(), sys.stderr)
+        return issue(args, now, sys.stderr)
     except CredentialCommandError as e:
         raise CommandError(str(e), e.status) from None
 
 
-def cmd_revoke(args: argparse.Namespace, out: BinaryIO) -> int:
+def cmd_revoke(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
     C{logship revoke} (L{logship.cli.credentials}).
     """
@@ -292,7 +291,7 @@ def cmd_revoke(args: argparse.Namespace, out: BinaryIO) -> int:
         raise CommandError(str(e), e.status) from None
 
 
-def cmd_demo(args: argparse.Namespace, out: BinaryIO) -> int:
+def cmd_demo(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
     C{logship demo}: the whole system on this machine (L{logship.cli.demo}).
     """
@@ -310,7 +309,7 @@ def cmd_demo(args: argparse.Namespace, out: BinaryIO) -> int:
         raise CommandError(str(e), USAGE_ERROR) from None
 
 
-def cmd_history(args: argparse.Namespace, out: BinaryIO) -> int:
+def cmd_history(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
     The C{logship history} command (L{logship.cli.history}).
     """
@@ -322,7 +321,9 @@ def cmd_history(args: argparse.Namespace, out: BinaryIO) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """
-    The argument parser of every C{logship} command.
+    The argument parser of every C{logship} command.  Each command runs as
+    C{args.run(args, out, now)}: C{out} is stdout's bytes, C{now} the time
+    the command started (seconds since the epoch).
     """
     parser = argparse.ArgumentParser(
         prog="logship", description="Collect, store and use event logs."
@@ -330,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(
-        name: str, run: Callable[[argparse.Namespace, BinaryIO], int], help: str
+        name: str, run: Callable[[argparse.Namespace, BinaryIO, float], int], help: str
     ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=help)
         sub.set_defaults(run=run)
@@ -371,6 +372,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = add("cat", cmd_cat, "decode bucket files (or directories of them) in time order")
     sub.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     sub.add_argument("--json", action="store_true", help="print JSON objects")
+
+    sub = add("verify", cmd_verify, "compare log files with the events stored of them")
+    add_reading(sub)
+    sub.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    sub.add_argument("--against", required=True, metavar="TARGET",
+                     help="bucket files or a directory of them, an index (sqlite:DIR,"
+                     " elasticsearch:URL) or an archive (dir:PATH, s3://BUCKET...)")
+    sub.add_argument("--name", default="recent", help="the index name (default: recent)")
+    sub.add_argument("--slack", type=float, default=3600.0, metavar="SECONDS",
+                     help="widen the files' time range by this much (default 3600)")
+    sub.add_argument("--show", type=int, default=20, metavar="N",
+                     help="print at most N missing and N extra lines (default 20)")
 
     sub = add("keygen", cmd_keygen, "write a new key (mode 0600): the cluster key of a lab,"
               " or with --authority or --node a signing key and PATH.pub")
@@ -416,10 +429,12 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     """
     Run the C{logship} command and exit with its status.
     """
+    from twisted.internet import reactor  # the edge: the one time source
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        status = args.run(args, sys.stdout.buffer)
+        status = args.run(args, sys.stdout.buffer, reactor.seconds())
         sys.stdout.flush()
     except CommandError as e:
         print(f"logship {args.command}: {e}", file=sys.stderr)

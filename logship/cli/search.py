@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from collections.abc import Callable
 from typing import Any, BinaryIO, TextIO
 
 from logship.index import IndexUnavailable, _split_url, check_name
@@ -88,21 +86,21 @@ def _arg_bytes(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
-def run_search(args: argparse.Namespace, out: BinaryIO | None = None,
-               err: TextIO | None = None, now: Callable[[], float] = time.time) -> int:
+def run_search(args: argparse.Namespace, out: BinaryIO, now: float,
+               err: TextIO | None = None) -> int:
     """
     Run C{logship search}.
 
-    @param out: where results go (stdout's bytes by default).
+    @param out: where results go.
+    @param now: the time the command started (for relative times).
     @param err: where the error line goes (stderr by default).
     @return: the exit status: 0, 1 (index unavailable), 2 (bad arguments).
     """
-    out = sys.stdout.buffer if out is None else out
     err = sys.stderr if err is None else err
     try:
         kind, rest = _split_url(args.index)
         check_name(args.name)
-        query = build_query(args, now())
+        query = build_query(args, now)
     except ValueError as e:
         err.write(f"logship search: {e}\n")
         return USAGE_ERROR

@@ -1,10 +1,16 @@
 """The Event and its serialized form (docs/design.md "Event", normative).
 
 Pure code, no I/O.  See C{docs/format.md} for the byte layout; in short,
-big-endian::
+big-endian, for format version 2::
 
-    version 1 | point 8 | crc 4 | pri 1 | shn 1+n | app 1+n
+    version 1 | point 8 | crc 4 | pri 1 | origin 12 | shn 1+n | app 1+n
     | marks 2+n | tokens 2+n | line 2+n
+
+The C{origin} says where the event's line was read: which source, which file
+of it, at which byte offset (see L{Origin}).  It is what makes two events the
+same occurrence (L{Event.identity}).  Version 1, written before origins
+existed, has no origin field; it is still read, and written only for events
+that came from version-1 data.
 
 The message is cut by L{logship.core.tokenize} into tokens and the text between
 them; C{tokens} holds the tokens joined by single spaces (a token never
@@ -33,7 +39,15 @@ from logship.core import tokenize
 FLAG_CONTINUED = 0x80  # this event's message continues in the next event
 FLAG_PID = 0x40  # the first token is the pid and is not placed in the line
 FLAG_STRUCTURED = 0x20  # the message begins with RFC 5424 MSGID and SD
-FORMAT_VERSION = 1
+
+#: The format written for events with an origin.
+FORMAT_VERSION = 2
+
+#: The format of events without an origin (written before version 2).
+LEGACY_VERSION = 1
+
+#: Bytes of the origin field of a version-2 event.
+ORIGIN_SIZE = 12
 
 #: The low bits of the version byte hold L{FORMAT_VERSION}.
 VERSION_MASK = 0x1F
@@ -51,6 +65,49 @@ MAX_PART = 40960
 
 #: Where L{split_message} looks back for a space to cut after.
 _CUT_LOOKBACK = 1024
+
+
+#: Where the length of C{shn} is, by format version.
+_NAMES_AT = {LEGACY_VERSION: 14, FORMAT_VERSION: 14 + ORIGIN_SIZE}
+
+_origin_struct = struct.Struct(">IHHI")  # source, file, offset high 16, low 32
+
+
+def pack_origin(source: int, file: int, offset: int) -> bytes:
+    """
+    The origin field of an event read at C{offset} of file number C{file}
+    of source C{source}.
+
+    @param source: the source tag, C{0 <= source < 2**32}: drawn at random
+        when a tailer first follows a path (and saved with its state), or
+        derived from the file by C{logship import}.
+    @param file: the file number within the source, counted modulo
+        C{2**16} (the follower's count of files it moved to).
+    @param offset: the byte offset of the line in the file (decompressed
+        bytes for C{.gz}), plus the part number for the parts of a long
+        line; C{0 <= offset < 2**48}.
+    @return: the L{ORIGIN_SIZE} bytes.
+    @raise ValueError: a value out of range.
+    """
+    if not 0 <= offset < 1 << 48:
+        raise ValueError(f"origin offset out of range: {offset}")
+    try:
+        return _origin_struct.pack(source, file & 0xFFFF, offset >> 32, offset & 0xFFFFFFFF)
+    except struct.error as e:
+        raise ValueError(f"origin out of range: {e}") from None
+
+
+def unpack_origin(origin: bytes) -> tuple[int, int, int]:
+    """
+    The C{(source, file, offset)} of an origin field (L{pack_origin}).
+
+    @raise ValueError: C{origin} is not L{ORIGIN_SIZE} bytes.
+    """
+    try:
+        source, file, high, low = _origin_struct.unpack(origin)
+    except struct.error:
+        raise ValueError(f"an origin is {ORIGIN_SIZE} bytes, not {len(origin)}") from None
+    return source, file, high << 32 | low
 
 
 class CorruptEvent(ValueError):
@@ -77,6 +134,8 @@ class Event:
     @ivar message: the message as shown; its crc32 is the event's C{crc}.
     @ivar continued: the message goes on in the next event of this source.
     @ivar structured: the message begins with RFC 5424 MSGID and SD.
+    @ivar origin: where the line was read (L{pack_origin}), or C{b""} for
+        an event of format version 1, which has none.
     """
 
     point: int
@@ -87,6 +146,7 @@ class Event:
     message: bytes
     continued: bool = False
     structured: bool = False
+    origin: bytes = b""
 
     @property
     def crc(self) -> int:
@@ -96,18 +156,53 @@ class Event:
         return zlib.crc32(self.message)
 
     @property
-    def identity(self) -> tuple[bytes, bytes, int, int]:
+    def identity(self) -> bytes:
         """
-        The de-duplication identity C{(shn, app, point, crc)} of docs/design.md.
+        The de-duplication identity: what makes two events one occurrence
+        (C{docs/format.md}, "Identity"), as one C{bytes}.
+
+        With an origin: the origin, the crc and the host,
+        C{b"\\x02" + origin + crc + shn}; the point is not part of it.  A
+        version-1 event has the identity of that format,
+        C{b"\\x01" + point + crc + len(shn) + shn + len(app) + app}.  The
+        two kinds never compare equal.  Equal to L{identity_key} of the
+        serialized event.
         """
-        return (self.shn, self.app, self.point, zlib.crc32(self.message))
+        crc = zlib.crc32(self.message)
+        if self.origin:
+            return _OCCURRENCE + self.origin + crc.to_bytes(4, "big") + self.shn
+        return legacy_identity(self.point, crc, self.shn, self.app)
+
+
+#: The first byte of an identity with an origin, and of one without.
+_OCCURRENCE = b"\x02"
+_LEGACY = b"\x01"
+
+
+def legacy_identity(point: int, crc: int, shn: bytes, app: bytes) -> bytes:
+    """
+    The identity of an event of format version 1 (no origin): its point,
+    crc, host and app (L{Event.identity}).
+    """
+    return (
+        _LEGACY + point.to_bytes(8, "big") + crc.to_bytes(4, "big")
+        + bytes((len(shn),)) + shn + bytes((len(app),)) + app
+    )  # fmt: skip
+
+
+def origin_of_identity(identity: bytes) -> bytes:
+    """
+    The origin held in an identity (L{Event.identity}); C{b""} for a
+    version-1 event's.
+    """
+    return identity[1 : 1 + ORIGIN_SIZE] if identity[:1] == _OCCURRENCE else b""
 
 
 # ---------------------------------------------------------------------------
 # Encoding
 
 _pack_head = struct.Struct(">BQIB").pack  # version, point, crc, pri
-_unpack_head = struct.Struct(">BQIBB").unpack_from  # ... and len(shn)
+_unpack_head = struct.Struct(">BQIB").unpack_from
 
 #: Gaps never contain word bytes, so a word byte can stand between them.
 _SEP = b"A"
@@ -185,6 +280,7 @@ def encode_fields(
     message: bytes,
     continued: bool = False,
     structured: bool = False,
+    origin: bytes = b"",
 ) -> bytes:
     """
     Serialize one event given as fields, without building an L{Event}.
@@ -198,6 +294,9 @@ def encode_fields(
         always small enough, longer ones may be too long.
     @param continued: set L{FLAG_CONTINUED}.
     @param structured: set L{FLAG_STRUCTURED}.
+    @param origin: the L{ORIGIN_SIZE}-byte origin (L{pack_origin}): the
+        event is written in format L{FORMAT_VERSION}; or C{b""} for an
+        event from version-1 data, written in L{LEGACY_VERSION}.
     @return: the serialized event (without a record length).
     @raise ValueError: a field out of range, or the result would exceed
         L{MAX_EVENT_SIZE} (split long messages with L{split_message}).
@@ -205,14 +304,19 @@ def encode_fields(
     parts = tokenize.split(message)
     key = _SEP.join(parts[0::2])
     marks_field, line_field = _template_cache.get(key) or _template(key)
+    if len(origin) == ORIGIN_SIZE:
+        vb = FORMAT_VERSION
+    elif not origin:
+        vb = LEGACY_VERSION
+    else:
+        raise ValueError(f"an origin is {ORIGIN_SIZE} bytes, not {len(origin)}")
     if pid is None:
         tokens = b" ".join(parts[1::2])
-        vb = FORMAT_VERSION
     else:
         if not pid or len(pid) > MAX_NAME or b" " in pid:
             raise ValueError(f"pid must be 1 to {MAX_NAME} bytes without a space: {pid!r}")
         tokens = pid + b" " + b" ".join(parts[1::2]) if len(parts) > 1 else pid
-        vb = FORMAT_VERSION | FLAG_PID
+        vb |= FLAG_PID
     if continued:
         vb |= FLAG_CONTINUED
     if structured:
@@ -226,6 +330,7 @@ def encode_fields(
     data = b"".join(
         (
             head,
+            origin,
             _names_cache.get((shn, app)) or _names(shn, app),
             marks_field,
             _pack_u16(len(tokens)),
@@ -259,6 +364,7 @@ def encode(event: Event) -> bytes:
         event.message,
         event.continued,
         event.structured,
+        event.origin,
     )
 
 
@@ -350,10 +456,13 @@ def decode(data: bytes | bytearray | memoryview) -> Event:
         data = bytes(data)
     size = len(data)
     try:
-        vb, point, crc, pri, o = _unpack_head(data)
-        o += 15
+        vb, point, crc, pri = _unpack_head(data)
+        names_at = _NAMES_AT.get(vb & VERSION_MASK)
+        if names_at is None:
+            raise CorruptEvent(f"unknown format version {vb & VERSION_MASK}")
+        o = names_at + 1 + data[names_at]
         names_end = o + 1 + data[o]
-        names = data[14:names_end]
+        names = data[names_at:names_end]
         o = names_end + 2 + (data[names_end] << 8 | data[names_end + 1])
         marks = data[names_end + 2 : o]
         tok_end = o + 2 + (data[o] << 8 | data[o + 1])
@@ -366,8 +475,6 @@ def decode(data: bytes | bytearray | memoryview) -> Event:
         if end > size:
             raise CorruptEvent(f"truncated event: its fields need {end} bytes, got {size}")
         raise CorruptEvent(f"{size - end} trailing bytes after the event")
-    if vb & VERSION_MASK != FORMAT_VERSION:
-        raise CorruptEvent(f"unknown format version {vb & VERSION_MASK}")
     toks = tokens.split(b" ") if tokens else []
     if vb & FLAG_PID:
         if not toks or not toks[0]:
@@ -393,6 +500,7 @@ def decode(data: bytes | bytearray | memoryview) -> Event:
         message,
         vb & FLAG_CONTINUED != 0,
         vb & FLAG_STRUCTURED != 0,
+        data[14:names_at],
     )
 
 
@@ -406,12 +514,52 @@ def decode_with_tokens(data: bytes | bytearray | memoryview) -> tuple[Event, lis
     @raise CorruptEvent: as L{decode}.
     """
     event = decode(data)
-    data = bytes(data)
-    o = 16 + data[14] + data[15 + data[14]]
-    o += 2 + (data[o] << 8 | data[o + 1])
-    tokens = data[o + 2 : o + 2 + (data[o] << 8 | data[o + 1])]
-    toks = tokens.split(b" ") if tokens else []
+    toks = tokens_field(bytes(data)).split(b" ")
+    if toks == [b""]:
+        toks = []
     return event, toks[1:] if event.pid is not None else toks
+
+
+def tokens_field(data: bytes) -> bytes:
+    """
+    The tokens field of a serialized event, as stored (the pid first with
+    L{FLAG_PID}), found without decoding.
+
+    @param data: one serialized event, known to decode.
+    @return: the tokens joined by single spaces.
+    """
+    names_at = _NAMES_AT[data[0] & VERSION_MASK]
+    o = names_at + 2 + data[names_at] + data[names_at + 1 + data[names_at]]
+    o += 2 + (data[o] << 8 | data[o + 1])
+    return data[o + 2 : o + 2 + (data[o] << 8 | data[o + 1])]
+
+
+def host_field(data: bytes) -> bytes:
+    """
+    The C{shn} of a serialized event, found without decoding.
+
+    @param data: one serialized event, known to decode.
+    """
+    names_at = _NAMES_AT[data[0] & VERSION_MASK]
+    return data[names_at + 1 : names_at + 1 + data[names_at]]
+
+
+def identity_key(data: bytes) -> bytes:
+    """
+    The identity of a serialized event read from its layout without
+    decoding: equal to L{Event.identity} of the decoded event.
+
+    @param data: one serialized event, known to decode.
+    @return: the key.
+    """
+    if data[0] & VERSION_MASK == FORMAT_VERSION:
+        shn_at = 14 + ORIGIN_SIZE
+        return (
+            _OCCURRENCE + data[14:shn_at] + data[9:13]
+            + data[shn_at + 1 : shn_at + 1 + data[shn_at]]
+        )  # fmt: skip
+    app_at = 15 + data[14]
+    return _LEGACY + data[1:13] + data[14 : app_at + 1 + data[app_at]]
 
 
 def tokens_of(event: Event) -> list[bytes]:
@@ -497,6 +645,10 @@ def split_event(event: Event, points: Sequence[int] | None = None) -> list[Event
     """
     Cut an event with a long message into continued parts.
 
+    Part C{i} has the origin of the event with C{i} added to its offset: a
+    line has at least as many bytes as parts, so the parts' origins never
+    reach the next line's.
+
     @param event: the event; its C{continued} flag goes on the last part.
     @param points: the point of each part (from the sequencer, one call per
         part); by default all parts keep C{event.point}.
@@ -508,6 +660,11 @@ def split_event(event: Event, points: Sequence[int] | None = None) -> list[Event
         points = [event.point] * len(messages)
     if len(points) != len(messages):
         raise ValueError(f"{len(messages)} parts but {len(points)} points")
+    if event.origin:
+        source, file, offset = unpack_origin(event.origin)
+        origins = [pack_origin(source, file, offset + i) for i in range(len(messages))]
+    else:
+        origins = [b""] * len(messages)
     last = len(messages) - 1
     return [
         Event(
@@ -519,8 +676,9 @@ def split_event(event: Event, points: Sequence[int] | None = None) -> list[Event
             message,
             event.continued if i == last else True,
             event.structured if i == 0 else False,
+            origin,
         )
-        for i, (point, message) in enumerate(zip(points, messages))
+        for i, (point, message, origin) in enumerate(zip(points, messages, origins))
     ]
 
 

@@ -7,11 +7,19 @@ same events (and the same points) for the same lines.
 
 from __future__ import annotations
 
+import hashlib
 import socket
 from collections.abc import Iterable, Iterator
 from datetime import tzinfo
 
-from logship.core.event import MAX_NAME, MAX_PART, Event, split_event, split_message
+from logship.core.event import (
+    MAX_NAME,
+    MAX_PART,
+    Event,
+    pack_origin,
+    split_event,
+    split_message,
+)
 from logship.core.parse import Parsed, parse_line
 from logship.core.points import PointSequencer
 
@@ -36,26 +44,61 @@ def check_host(host: bytes) -> bytes:
     return host
 
 
-def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+def file_source_tag(name: bytes, head: bytes) -> int:
     """
-    Cut a stream of byte chunks into lines without their terminators.
+    The source tag of a file read whole, as C{logship import} reads it:
+    derived from its name and its first bytes, so that importing the same
+    file again gives the same origins (its events collapse with the first
+    import's) while another file gets another tag.
+
+    @param name: the file's absolute path.
+    @param head: its first L{FILE_TAG_HEAD} bytes (fewer if it is shorter).
+    @return: the tag, C{0} to C{2**32 - 1}.
+    """
+    digest = hashlib.blake2b(name + b"\0" + head, digest_size=4, person=b"logship-import")
+    return int.from_bytes(digest.digest(), "big")
+
+
+#: How many first bytes of a file L{file_source_tag} covers.
+FILE_TAG_HEAD = 1024
+
+
+def lines_at(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    """
+    Cut a stream of byte chunks into lines without their terminators, each
+    with the offset in the stream where it starts.
 
     A line ends with LF; one CR before it is part of the terminator too.  A
     last line without LF is a line as well.
+
+    @return: C{(offset, line)} pairs, in order.
     """
     rest = b""
+    offset = 0
     for chunk in chunks:
         lines = (rest + chunk).split(b"\n")
         rest = lines.pop()
         for line in lines:
-            yield line[:-1] if line.endswith(b"\r") else line
+            yield offset, line[:-1] if line.endswith(b"\r") else line
+            offset += len(line) + 1
     if rest:
-        yield rest[:-1] if rest.endswith(b"\r") else rest
+        yield offset, rest[:-1] if rest.endswith(b"\r") else rest
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """
+    The lines of L{lines_at}, without their offsets.
+    """
+    return (line for _, line in lines_at(chunks))
 
 
 class LineEncoder:
     """
     Turns the lines of one source (one file of one host) into events.
+
+    Each event carries its origin (L{logship.core.event.pack_origin}): the
+    source tag given here, and the file number and offset given with each
+    line, so that the same line read again gets the same identity.
 
     @ivar points: the source's point sequencer; its state goes with the
         source's read offset, so that re-reading gives the same points.
@@ -66,22 +109,29 @@ class LineEncoder:
         *,
         host: bytes,
         tz: tzinfo,
+        source: int,
         year: int | None = None,
         points: PointSequencer | None = None,
     ) -> None:
         """
         @param host: host name for lines that do not name one.
         @param tz: time zone of timestamps without an offset.
+        @param source: the source tag of the events' origins, C{0} to
+            C{2**32 - 1}.
         @param year: year of timestamps without one (inferred if C{None}).
         @param points: the sequencer to continue from (a new one if C{None}).
         """
         self._host = check_host(host)
+        pack_origin(source, 0, 0)
+        self._source = source
         self._tz = tz
         self._year = year
         self.points = PointSequencer() if points is None else points
         self._unended: tuple[Parsed, bytes] | None = None
 
-    def events(self, raw: bytes, now: float, *, ended: bool = True) -> list[Event]:
+    def events(
+        self, raw: bytes, now: float, offset: int, *, file: int = 0, ended: bool = True
+    ) -> list[Event]:
         """
         The events of one line: one, or several parts of a long line.
 
@@ -93,6 +143,8 @@ class LineEncoder:
 
         @param raw: the line (or piece) without its terminator.
         @param now: the reading time, seconds since the epoch.
+        @param offset: where the line (or piece) starts in its file.
+        @param file: the file's number within the source.
         @param ended: C{False} if the next call continues this line.
         """
         head = self._unended
@@ -115,6 +167,7 @@ class LineEncoder:
             message,
             not ended,
             parsed.structured and self._unended is None,
+            pack_origin(self._source, file, offset),
         )
         self._unended = None if ended else head
         return [event] if parts == 1 else split_event(event, points)

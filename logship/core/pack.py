@@ -11,15 +11,18 @@ same events, in the same order.  On the corpus the result is about 0.4 to
 
 Layout (big-endian; see C{docs/format.md} "Packed bucket")::
 
-    magic "LSPK" | version u8 (2) | count u32 | body length u32
+    magic "LSPK" | version u8 (3) | count u32 | body length u32
     | sha256(body) 32 | raw LZMA2 stream of the body
 
 The body holds, in order, for C{n = count} events: the points as three
 columns (second deltas, sub-second exponents and mantissas: see
 L{_points_columns}); pri (C{n} bytes); flags (C{n} bytes: C{0x80}
-continued, C{0x20} structured); the host dictionary (varint count, then u8
-length + name each) and C{n} varint host indexes; the same for apps; pid
-lengths (C{n} bytes, 0 for none) then the pids concatenated; the template
+continued, C{0x20} structured, C{0x01} has an origin); the host dictionary
+(varint count, then u8 length + name each) and C{n} varint host indexes; the
+same for apps; pid lengths (C{n} bytes, 0 for none) then the pids
+concatenated; for the C{m} events that have an origin (see
+L{_origin_columns}), the source dictionary and C{m} varint source indexes,
+C{m} varint file numbers and C{m} zigzag varint offset deltas; the template
 dictionary (see L{_templates}) and C{n} varint template indexes; then the
 variables, each followed by C{\n}, grouped by template, then by slot, then
 in event order.  Varints are unsigned LEB128; signed values are
@@ -45,10 +48,13 @@ import re
 import struct
 from typing import Iterable
 
-from logship.core.event import MAX_NAME, Event
+from logship.core.event import MAX_NAME, Event, pack_origin, unpack_origin
 
 MAGIC = b"LSPK"
-PACK_VERSION = 2
+PACK_VERSION = 3
+
+#: Older versions L{unpack} still reads (version 2: no origins).
+READABLE_VERSIONS = (2, PACK_VERSION)
 
 #: Default bound of the decompressed body (1 GiB).
 DEFAULT_MAX_SIZE = 1 << 30
@@ -57,6 +63,7 @@ _HEADER = struct.Struct(">4sBII32s")
 
 _FLAG_CONTINUED = 0x80
 _FLAG_STRUCTURED = 0x20
+_FLAG_ORIGIN = 0x01
 _U64_MASK = (1 << 64) - 1
 _TICKS_PER_SECOND = 100_000_000
 
@@ -235,6 +242,55 @@ def _points_columns(points: list[int]) -> bytes:
     return b"".join((_varints(seconds), bytes(exponents), _varints(mantissas)))
 
 
+def _origin_columns(origins: list[bytes]) -> bytes:
+    """
+    The origin columns of the events that have one (L{pack_origin}).
+
+    The sources are a dictionary of 4-byte tags with an index per event;
+    the file numbers are varints; an offset is coded as the zigzag varint
+    of its difference from the previous offset of the same source and file
+    (from 0 for the first), so the lines of one file in order cost about
+    their length's varint.
+    """
+    tags = []
+    files = []
+    deltas = []
+    last: dict[tuple[int, int], int] = {}
+    for origin in origins:
+        source, file, offset = unpack_origin(origin)
+        tags.append(origin[:4])
+        files.append(file)
+        key = (source, file)
+        deltas.append(_zigzag(offset - last.get(key, 0)))
+        last[key] = offset
+    dictionary, index = _dictionary(tags, "source")
+    return b"".join((dictionary, index, _varints(files), _varints(deltas)))
+
+
+def _read_origins(reader: _Reader, m: int) -> list[bytes]:
+    """
+    Read the origin columns of C{m} events (the inverse of
+    L{_origin_columns}).
+    """
+    tags = reader.names("source")
+    index = reader.varints(m, "source index")
+    files = reader.varints(m, "file number")
+    deltas = reader.varints(m, "offset delta")
+    if m and max(index) >= len(tags):
+        raise CorruptPack("a source index is outside its dictionary")
+    origins = []
+    last: dict[tuple[bytes, int], int] = {}
+    for i in range(m):
+        tag = tags[index[i]]
+        if len(tag) != 4:
+            raise CorruptPack(f"a source tag of {len(tag)} bytes")
+        key = (tag, files[i])
+        offset = last.get(key, 0) + _unzigzag(deltas[i])
+        last[key] = offset
+        origins.append(pack_origin(int.from_bytes(tag, "big"), files[i], offset))
+    return origins
+
+
 def _templates(messages: list[bytes]) -> tuple[bytes, bytes, bytes]:
     """
     Cut the messages into templates and variables, as the body lays them out.
@@ -320,7 +376,9 @@ def pack(events: Iterable[Event], level: int = DEFAULT_LEVEL) -> bytes:
     except ValueError:
         raise ValueError("pri out of range 0..255") from None
     flags = bytes(
-        (_FLAG_CONTINUED if e.continued else 0) | (_FLAG_STRUCTURED if e.structured else 0)
+        (_FLAG_CONTINUED if e.continued else 0)
+        | (_FLAG_STRUCTURED if e.structured else 0)
+        | (_FLAG_ORIGIN if e.origin else 0)
         for e in events
     )
     hosts, host_index = _dictionary([e.shn for e in events], "shn")
@@ -337,6 +395,7 @@ def pack(events: Iterable[Event], level: int = DEFAULT_LEVEL) -> bytes:
             app_index,
             bytes(map(len, pids)),
             b"".join(pids),
+            _origin_columns([e.origin for e in events if e.origin]),
             templates,
             template_index,
             variables,
@@ -366,7 +425,7 @@ def unpack(data: bytes | bytearray | memoryview, max_size: int = DEFAULT_MAX_SIZ
     magic, version, n, body_length, digest = _HEADER.unpack_from(data)
     if magic != MAGIC:
         raise CorruptPack(f"bad magic {magic!r}, expected {MAGIC!r}")
-    if version != PACK_VERSION:
+    if version not in READABLE_VERSIONS:
         raise CorruptPack(f"unknown pack version {version}")
     if body_length > max_size:
         raise CorruptPack(f"declared body of {body_length} bytes exceeds the limit {max_size}")
@@ -391,7 +450,7 @@ def unpack(data: bytes | bytearray | memoryview, max_size: int = DEFAULT_MAX_SIZ
     if hashlib.sha256(body).digest() != digest:
         raise CorruptPack("checksum mismatch: the body is not what was packed")
     try:
-        return _read_body(body, n)
+        return _read_body(body, n, with_origins=version >= 3)
     except (IndexError, ValueError, TypeError) as e:
         if isinstance(e, CorruptPack):
             raise
@@ -442,9 +501,11 @@ def _messages(reader: _Reader, n: int) -> list[bytes]:
     return [formats[t] % next(rows[t]) for t in indexes]
 
 
-def _read_body(body: bytes, n: int) -> list[Event]:
+def _read_body(body: bytes, n: int, *, with_origins: bool) -> list[Event]:
     """
     Parse a verified body into C{n} events.
+
+    @param with_origins: the body has origin columns (version 3).
     """
     reader = _Reader(body)
     seconds = reader.varints(n, "point second")
@@ -462,6 +523,12 @@ def _read_body(body: bytes, n: int) -> list[Event]:
         raise CorruptPack("a host or app index is outside its dictionary")
     if n and max(exponents) > 8:
         raise CorruptPack("a point exponent is larger than 8")
+    if with_origins:
+        origins = iter(_read_origins(reader, sum(f & _FLAG_ORIGIN for f in flags)))
+    else:
+        if any(f & _FLAG_ORIGIN for f in flags):
+            raise CorruptPack("an origin flag in a pack of version 2")
+        origins = iter(())
     messages = _messages(reader, n)
     events = []
     second = 0
@@ -495,6 +562,7 @@ def _read_body(body: bytes, n: int) -> list[Event]:
                 messages[i],
                 f & _FLAG_CONTINUED != 0,
                 f & _FLAG_STRUCTURED != 0,
+                next(origins) if f & _FLAG_ORIGIN else b"",
             )
         )
     return events

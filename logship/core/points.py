@@ -1,4 +1,4 @@
-"""Make event points unique per host and source, deterministically.
+"""Give the events of one source distinct points in their order, deterministically.
 
 Pure code, no I/O.  A source gives times with some resolution (whole
 seconds for RFC 3164 syslog, milliseconds for many Java logs ...); the parser
@@ -29,7 +29,9 @@ The points depend only on the sequence of bases and on the state the
 sequencer started from: the tailer saves L{PointSequencer.state} together
 with the file offset it reached, and after a crash restores the sequencer
 with L{PointSequencer.from_state}; re-reading the same lines then gives the
-same points, so the replayed events collapse with the ones already sent.
+same points, so the replayed events land where their first copies did.
+Points order events; they are not what identifies them (an event's origin
+is: L{logship.core.event.Event.identity}).
 """
 
 from __future__ import annotations

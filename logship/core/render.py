@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import struct
 import time
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from logship.core.event import Event, join_parts, tokens_of
+from logship.core.event import Event, join_parts, tokens_of, unpack_origin
 from logship.core.parse import PRI_NONE, TICKS_PER_SECOND, split_structured
 
 
@@ -83,11 +82,14 @@ def _shown(event: Event) -> dict[str, Any]:
 def event_json(event: Event) -> dict[str, Any]:
     """
     The JSON object of an event, as C{logship parse} and C{logship cat --json}
-    print it.  Byte fields are shown as UTF-8; a message that is not valid
-    UTF-8 also comes whole in C{message_b64}, so nothing is lost.
+    print it: its identity (C{id}, L{event_id}; C{origin}, L{origin_json})
+    and its fields.  Byte fields are shown as UTF-8; a message that is not
+    valid UTF-8 also comes whole in C{message_b64}, so nothing is lost.
     """
     message = event.message
     obj = _shown(event)
+    obj["id"] = event_id(event)
+    obj["origin"] = origin_json(event)
     obj["tokens"] = [_text(t) for t in tokens_of(event)]
     obj["crc"] = zlib.crc32(message)
     try:
@@ -103,25 +105,25 @@ def event_json(event: Event) -> dict[str, Any]:
     return obj
 
 
-_pack_identity = struct.Struct(">QIB").pack
-
-
-def event_id(event: Event, crc: int | None = None) -> str:
+def event_id(event: Event) -> str:
     """
-    A short string naming an event's identity C{(shn, app, point, crc)}
-    (docs/design.md): the same for the same event on every buck, different for
-    different identities (a 96-bit BLAKE2b digest, base64url, 16
-    characters).
-
-    @param crc: the event's crc if already known (else computed).
+    A short string naming an event's identity (L{Event.identity}): the same
+    for the same occurrence on every buck, different for different ones (a
+    96-bit BLAKE2b digest, base64url, 16 characters).
     """
-    if crc is None:
-        crc = zlib.crc32(event.message)
-    digest = hashlib.blake2b(
-        _pack_identity(event.point, crc, len(event.shn)) + event.shn + event.app,
-        digest_size=12,
-    ).digest()
+    digest = hashlib.blake2b(event.identity, digest_size=12).digest()
     return base64.urlsafe_b64encode(digest).decode("ascii")
+
+
+def origin_json(event: Event) -> dict[str, Any] | None:
+    """
+    The origin of an event as JSON: C{source} (8 hex digits), C{file} and
+    C{offset}; C{None} for an event of format version 1, which has none.
+    """
+    if not event.origin:
+        return None
+    source, file, offset = unpack_origin(event.origin)
+    return {"source": f"{source:08x}", "file": file, "offset": offset}
 
 
 def live_json(event: Event) -> dict[str, Any]:

@@ -17,6 +17,10 @@ from pathlib import Path
 
 from logship.core.credentials import Revocations, Trust, parse_revocations
 
+#: Seconds between two looks at the revocation list file (and at the
+#: credentials of open connections), by default.
+DEFAULT_INTERVAL = 5.0
+
 
 class RevocationFileError(Exception):
     """

@@ -84,18 +84,17 @@ class SampleSource:
 
 
 def sample_lines(
-    count: int, *, start: float | None = None, rate: float = 100.0, seed: int = 0
+    count: int, *, start: float, rate: float = 100.0, seed: int = 0
 ) -> Iterator[bytes]:
     """
     Generate C{count} RFC 3164 file-format lines (without terminators).
 
     @param start: the time of the first line (seconds since the epoch, shown
-        in local time, as syslog writes files); now by default.
+        in local time, as syslog writes files).
     @param rate: lines per second of log time, so the lines spread over
         C{count / rate} seconds; several lines share each second.
     @param seed: the random seed; the same seed gives the same lines.
     """
     source = SampleSource(seed)
-    now = time.time() if start is None else start
     for i in range(count):
-        yield source.line(now + i / rate)
+        yield source.line(start + i / rate)

@@ -64,15 +64,18 @@ def daily_index(name: str, point: int) -> str:
 
 def document_id(event: Event) -> str:
     """
-    A stable C{_id} for the identity C{(shn, app, point, crc)}: the point
-    in hex, then a hash of the rest (names are up to 255 bytes each; an
-    C{_id} at most 512).
+    A stable C{_id} for the event's identity (L{Event.identity}): a 128-bit
+    BLAKE2b digest of it, in hex.  A version-1 event (no origin) keeps the
+    C{_id} it had before origins existed, the point in hex then a digest
+    of host, app and crc, so that loading old events again is idempotent.
     """
-    shn, app, point, crc = event.identity
+    if event.origin:
+        return hashlib.blake2b(event.identity, digest_size=16).hexdigest()
+    shn, app, crc = event.shn, event.app, zlib.crc32(event.message)
     h = hashlib.blake2b(digest_size=16)
     h.update(len(shn).to_bytes(2, "big") + shn + len(app).to_bytes(2, "big") + app)
     h.update(crc.to_bytes(4, "big"))
-    return f"{point:016x}-{h.hexdigest()}"
+    return f"{event.point:016x}-{h.hexdigest()}"
 
 
 def _text(data: bytes) -> str:
@@ -106,6 +109,8 @@ def document(event: Event) -> dict[str, Any]:
         "continued": event.continued,
         "structured": event.structured,
     }
+    if event.origin:
+        ship["origin"] = base64.b64encode(event.origin).decode("ascii")
     doc: dict[str, Any] = {
         "@timestamp": iso_time(event.point),
         "host": {"name": _text(event.shn)},
@@ -152,6 +157,7 @@ def event_of(source: dict[str, Any]) -> Event:
         exact("message", source["message"]) or b"",
         bool(ship.get("continued")),
         bool(ship.get("structured")),
+        base64.b64decode(ship["origin"]) if "origin" in ship else b"",
     )
 
 
@@ -203,6 +209,7 @@ def index_template(name: str) -> dict[str, Any]:
                         "pid": keyword,
                         "continued": {"type": "boolean"},
                         "structured": {"type": "boolean"},
+                        "origin": {"type": "binary"},
                         "message_b64": {"type": "binary"},
                         "host_b64": {"type": "binary"},
                         "app_b64": {"type": "binary"},

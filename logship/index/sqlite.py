@@ -6,8 +6,9 @@ dedicated worker thread.  The schema and the reasons for it are in
 C{docs/index.md}; in short:
 
   - C{events}: one row per event, the message as a BLOB (byte for byte),
-    and a unique index on the identity C{(point, shn, app, crc)}, so that
-    C{INSERT OR IGNORE} makes loads idempotent.
+    and its identity (L{logship.core.event.Event.identity}, which holds
+    the origin) in a column with a unique index, so that C{INSERT OR
+    IGNORE} makes loads idempotent.
   - The row id is a time key: C{(point >> 21) << 20 | seq}, where C{seq}
     counts the rows of one 2^21-tick group (about 21 ms).  Row id order is
     point order up to the group, so the full-text tables, which give row
@@ -46,7 +47,16 @@ from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
 from logship.core import tokenize
-from logship.core.event import FLAG_PID, CorruptEvent, Event, decode
+from logship.core.event import (
+    FLAG_PID,
+    CorruptEvent,
+    Event,
+    decode,
+    identity_key,
+    legacy_identity,
+    origin_of_identity,
+    tokens_field,
+)
 from logship.index import IIndex, IndexUnavailable, Loaded, check_name
 from logship.core.query import Query, SearchResult
 
@@ -91,7 +101,10 @@ LOAD_CHUNK = 10000
 #: Rows deleted per transaction by L{SqliteStore.drop_before}.
 DELETE_CHUNK = 20000
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+#: The schema versions L{SqliteStore} upgrades in place when it opens them.
+UPGRADABLE = (2,)
 
 FLAG_CONTINUED = 1
 FLAG_STRUCTURED = 2
@@ -108,9 +121,10 @@ CREATE TABLE IF NOT EXISTS events (
     pid BLOB,
     flags INTEGER NOT NULL,
     message BLOB NOT NULL,
-    toks TEXT NOT NULL
+    toks TEXT NOT NULL,
+    ident BLOB NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS events_identity ON events (point, shn, app, crc);
+CREATE UNIQUE INDEX IF NOT EXISTS events_ident ON events (ident);
 CREATE VIRTUAL TABLE IF NOT EXISTS tokens USING fts5 (
     toks, tokenize = "ascii tokenchars '_.-/@:%'", content = '', detail = 'none',
     columnsize = 0
@@ -127,7 +141,7 @@ CREATE TABLE IF NOT EXISTS blocks (block INTEGER PRIMARY KEY, n INTEGER NOT NULL
 FTS_HASHSIZE = 32 << 20
 
 
-_COLUMNS = "e.id, e.point, e.pri, e.shn, e.app, e.pid, e.flags, e.message"
+_COLUMNS = "e.id, e.point, e.pri, e.shn, e.app, e.pid, e.flags, e.message, e.ident"
 
 
 def trigram_text(message: bytes) -> str:
@@ -167,7 +181,8 @@ def prepare(events: Iterable[Event]) -> list[Row]:
     and so can run on another thread while the previous batch is written.
 
     @return: C{(stored point, shn, app, crc, pri, pid, flags, message,
-        tokens text, text of the tokens table, trigram text)} per event.
+        tokens text, identity, text of the tokens table, trigram text)} per
+        event.
     """
     rows = []
     for e in events:
@@ -175,7 +190,8 @@ def prepare(events: Iterable[Event]) -> list[Row]:
         toks = tokens_text(e)
         rows.append((
             e.point - OFFSET, e.shn, e.app, zlib.crc32(e.message), e.pri, e.pid, flags,
-            e.message, toks, toks + names_text(e.shn, e.app), trigram_text(e.message),
+            e.message, toks, e.identity, toks + names_text(e.shn, e.app),
+            trigram_text(e.message),
         ))  # fmt: skip
     return rows
 
@@ -209,10 +225,7 @@ def prepare_serialized(records: Iterable[bytes]) -> Prepared:
             if first_error is None:
                 first_error = str(error)
             continue
-        # the tokens field follows the names and the marks (docs/format.md)
-        o = 16 + data[14] + data[15 + data[14]]
-        o += 4 + (data[o] << 8 | data[o + 1])
-        toks = data[o : o + (data[o - 2] << 8 | data[o - 1])]
+        toks = tokens_field(data)
         pid = e.pid
         if data[0] & FLAG_PID and pid is not None and not pid.isalnum():
             rest = toks[len(pid) + 1 :]
@@ -226,8 +239,8 @@ def prepare_serialized(records: Iterable[bytes]) -> Prepared:
         shn, app = e.shn, e.app
         append((
             e.point - OFFSET, shn, app, data[9] << 24 | data[10] << 16 | data[11] << 8 | data[12],
-            e.pri, e.pid, flags, message, text, f"{text} @h{shn.hex()} @a{app.hex()}",
-            trigram_text(message),
+            e.pri, e.pid, flags, message, text, identity_key(data),
+            f"{text} @h{shn.hex()} @a{app.hex()}", trigram_text(message),
         ))  # fmt: skip
     return rows, corrupt, first_error
 
@@ -435,7 +448,9 @@ class SqliteStore:
         if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
             row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             version = row and row[0]
-            if version != SCHEMA_VERSION:
+            if version in UPGRADABLE:
+                self._upgrade(version)
+            elif version != SCHEMA_VERSION:
                 raise IndexUnavailable(
                     f"{self.path}: schema version {version}, this logship reads {SCHEMA_VERSION}"
                 )
@@ -452,6 +467,25 @@ class SqliteStore:
                         f"INSERT INTO {table} ({table}, rank) VALUES ('hashsize', ?)",
                         (FTS_HASHSIZE,),
                     )
+
+    def _upgrade(self, version: int) -> None:
+        """
+        Bring a schema-2 index to schema 3 in one transaction: its events
+        (all of format version 1, without origins) get their identity
+        column, and the unique index moves to it.
+        """
+        self._log.info("Upgrading {path} from schema {version} to {schema}",
+                       path=str(self.path), version=version, schema=SCHEMA_VERSION)
+        db = self._db
+        db.create_function("logship_legacy_identity", 4, _legacy_identity, deterministic=True)
+        with self._transaction():
+            db.execute("ALTER TABLE events ADD COLUMN ident BLOB NOT NULL DEFAULT x''")
+            db.execute(
+                "UPDATE events SET ident = logship_legacy_identity(point, shn, app, crc)"
+            )
+            db.execute("DROP INDEX events_identity")
+            db.execute("CREATE UNIQUE INDEX events_ident ON events (ident)")
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
 
     def _transaction(self) -> "_Transaction":
         return _Transaction(self._db)
@@ -500,8 +534,8 @@ class SqliteStore:
             ids = self._ids(columns[0])
             before = db.total_changes
             db.executemany(
-                "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?)",
-                zip(ids, *columns[:9]),
+                "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                zip(ids, *columns[:10]),
             )
             new = db.total_changes - before
             if new < len(ids):
@@ -509,7 +543,7 @@ class SqliteStore:
                 ids = [ids[i] for i in kept]
                 columns = [[column[i] for i in kept] for column in columns]
             if ids:
-                self._index_new(ids, columns[9], columns[10])
+                self._index_new(ids, columns[10], columns[11])
         self._log.debug("Loaded {new} new of {sent} events into {path}",
                         new=new, sent=len(prepared), path=str(self.path))
         return new
@@ -799,11 +833,19 @@ _NO_TRANSACTION = _NoTransaction()
 
 
 def _event(row: Row) -> Event:
-    _, point, pri, shn, app, pid, flags, message = row
+    _, point, pri, shn, app, pid, flags, message, ident = row
     return Event(
         point + OFFSET, pri, shn, app, pid, message,
         bool(flags & FLAG_CONTINUED), bool(flags & FLAG_STRUCTURED),
+        origin_of_identity(ident),
     )  # fmt: skip
+
+
+def _legacy_identity(stored_point: int, shn: bytes, app: bytes, crc: int) -> bytes:
+    """
+    The identity of a version-1 event from its schema-2 row.
+    """
+    return legacy_identity(stored_point + OFFSET, crc, shn, app)
 
 
 def database_path(directory: str | os.PathLike[str], name: str) -> Path:

@@ -34,9 +34,8 @@ from logship.core.credentials import (
     verify_credential,
 )
 from logship.core.keys import KeyFileError, KeyKind, read_key, read_public_keys, read_signing_key
-from logship.core.revocation import RevocationFile, RevocationFileError
+from logship.core.revocation import DEFAULT_INTERVAL, RevocationFile, RevocationFileError
 from logship.plumbing.config import ConfigOptions
-from logship.plumbing.credentialwatch import DEFAULT_INTERVAL
 from logship.wire.messages import MAX_NODE
 
 

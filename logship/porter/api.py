@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from twisted.internet.interfaces import IReactorTime
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
@@ -52,11 +53,11 @@ class HistoryJobs(Resource):
     C{/api/history}: request a history index, list them, show one.
     """
 
-    def __init__(self, porter: PorterService, env: str, now: Any) -> None:
+    def __init__(self, porter: PorterService, env: str, clock: IReactorTime) -> None:
         super().__init__()
         self._porter = porter
         self._env = env
-        self._now = now
+        self._clock = clock
 
     def getChild(self, path: bytes, request: Request) -> Resource:
         return HistoryJobResource(self._porter, path.decode("utf-8", "replace"))
@@ -81,7 +82,7 @@ class HistoryJobs(Resource):
         env = document.get("env", self._env)
         if env != self._env:
             raise BadParameter("env", f"this porter serves environment {self._env!r}, not {env!r}")
-        now = self._now()
+        now = self._clock.seconds()
         points = []
         for name in ("from", "to"):
             text = document.get(name)
@@ -145,14 +146,14 @@ class Status(Resource):
         return json_answer(request, 200, document)
 
 
-def api_root(porter: PorterService, env: str, now: Any) -> Resource:
+def api_root(porter: PorterService, env: str, clock: IReactorTime) -> Resource:
     """
     The resource tree to serve: C{/api/history}, C{/api/status}.
 
-    @param now: wall-clock time (for relative times in requests).
+    @param clock: the reactor's time (now, for relative times in requests).
     """
     api = Resource()
-    api.putChild(b"history", HistoryJobs(porter, env, now))
+    api.putChild(b"history", HistoryJobs(porter, env, clock))
     api.putChild(b"status", Status(porter, env))
     root = Resource()
     root.putChild(b"api", api)

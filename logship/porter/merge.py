@@ -3,9 +3,9 @@
 The porter reads a bucket's file from every buck that has one (and the
 archived object, if the bucket was archived before).  Each copy holds the
 events that reached that buck, in arrival order, some of them on other bucks
-too.  L{merge} keeps one event per identity (docs/design.md: C{shn}, C{app},
-C{point}, C{crc}) and sorts them by point.  Two genuine identical lines have
-different points (the tailer's sequence), so both stay.
+too.  L{merge} keeps one event per identity (L{Event.identity}: where the
+line was read, not what it says) and sorts them by point.  Two genuine
+identical lines were read at different places, so both stay.
 """
 
 from __future__ import annotations
@@ -57,16 +57,17 @@ def split_records(data: bytes) -> Records:
 
 def merge(copies: Iterable[Iterable[Event]]) -> list[Event]:
     """
-    One event per identity from all copies, sorted by point (then host,
-    app and crc, so that the order does not depend on the copies' order).
+    One event per identity from all copies, sorted by point, then by
+    identity (so that the order does not depend on the copies' order, and
+    lines of one source in the same tick keep their file order).
     """
-    unique: dict[tuple[bytes, bytes, int, int], Event] = {}
+    unique: dict[bytes, Event] = {}
     for copy in copies:
         for event in copy:
             unique.setdefault(event.identity, event)
-    return [unique[key] for key in sorted(unique, key=_sort_key)]
+    return [event for _, event in sorted(unique.items(), key=_sort_key)]
 
 
-def _sort_key(identity: tuple[bytes, bytes, int, int]) -> tuple[int, bytes, bytes, int]:
-    shn, app, point, crc = identity
-    return point, shn, app, crc
+def _sort_key(item: tuple[bytes, Event]) -> tuple[int, bytes]:
+    identity, event = item
+    return event.point, identity

@@ -64,7 +64,7 @@ from logship.porter.bucks import BuckLink, BuckUnavailable
 from logship.core.event import Decoded, decode_all
 from logship.porter.merge import merge, split_records
 from logship.porter.state import HistoryJob, JobState, ManifestEntry, PorterState
-from logship.plumbing.credentialwatch import DEFAULT_INTERVAL, CredentialWatch
+from logship.wire.credentialwatch import DEFAULT_INTERVAL, CredentialWatch
 from logship.wire.protocol import buck_client, buck_factory
 
 #: Seconds a bucket must be quiet before it is archived (docs/design.md: 48 h).
@@ -150,7 +150,7 @@ class PorterService(MultiService):
         interval: float = 10.0,
         recent_days: float = DEFAULT_RECENT_DAYS,
         request_timeout: float = 60.0,
-        now: Callable[[], float] = time.time,
+        first_round: float = 0.0,
         blocking: Callable[..., Deferred[Any]] = maybeDeferred,
         credentials: Credentials | None = None,
         revocations: RevocationFile | None = None,
@@ -163,11 +163,15 @@ class PorterService(MultiService):
         @param archive: the archive (closed when the service stops).
         @param open_index: opens an index by name (for history indexes).
         @param state_dir: where L{PorterState} lives.
+        @param clock: the reactor's time: its C{seconds()} is the wall
+            clock (bucket ages, retention), and it runs the timers.
         @param quiet: seconds after a bucket's end before it is archived.
         @param interval: seconds between two rounds.
         @param recent_days: what the recent index keeps.
         @param request_timeout: seconds a buck may take to answer.
-        @param now: wall-clock time (bucket ages).
+        @param first_round: seconds from the start to the first round (0:
+            at once); then one every C{interval} seconds.  Tests that run
+            the rounds themselves put it out of reach.
         @param blocking: runs CPU-heavy work (decoding, merging, packing a
             bucket) and returns a Deferred of its result: C{maybeDeferred}
             (the default) runs it at once; the tap gives a thread pool, so
@@ -192,7 +196,6 @@ class PorterService(MultiService):
         self._seconds = bucket_seconds
         self._quiet = quiet
         self._recent_seconds = recent_days * 86400
-        self._now = now
         self._blocking = blocking
         self._running: Deferred[None] | None = None
         self._history_queue: list[str] = []
@@ -214,7 +217,7 @@ class PorterService(MultiService):
             )
             factories.append(factory)
             buck_client(endpoint, factory, clock).setServiceParent(self)
-        periodic(interval, self.round, clock, self._log).setServiceParent(self)
+        periodic(interval, self.round, clock, self._log, first=first_round).setServiceParent(self)
         if credentials is not None:
             watch = CredentialWatch(revocations, factories)
             watch.service(clock, revocation_interval).setServiceParent(self)
@@ -271,7 +274,7 @@ class PorterService(MultiService):
         if not self._manifest_checked:
             await self._recover_manifest()
             self._manifest_checked = True
-        now = self._now()
+        now = self._clock.seconds()
         self.listings = await self._list_all()
         starts = sorted({start for files in self.listings.values() for start in files})
         for start in starts:
@@ -473,7 +476,7 @@ class PorterService(MultiService):
                 sha256=bytes.fromhex(digests[name]),
                 key=entry.key,
                 object_sha256=bytes.fromhex(entry.sha256),
-                issued=int(self._now()),
+                issued=int(self._clock.seconds()),
             )
             body, signature = sign_receipt(receipt, self._identity)
             if await link.archived(start, size, body, signature):
@@ -499,7 +502,7 @@ class PorterService(MultiService):
             raise ValueError(f"the range must not be empty ({first} to {end})")
         if not hours > 0:
             raise ValueError(f"the expiry must be positive, not {hours} h")
-        now = self._now()
+        now = self._clock.seconds()
         job = HistoryJob(
             id=secrets.token_hex(6), start=first, end=end, created=now,
             expires=now + hours * 3600, state=JobState.QUEUED, done=0, total=0, events=0,

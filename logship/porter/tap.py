@@ -13,7 +13,6 @@ builds the L{PorterService} and the listener of its JSON API.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -123,7 +122,7 @@ def makeService(config: Options, reactor: Any = None) -> IService:
     porter.setServiceParent(top)
     if config.key is None and config.credentials is None:
         _log.warn("logship-porter runs INSECURE (lab mode): frames are not sealed")
-    site = Site(api_root(porter, config["env"], time.time))
+    site = Site(api_root(porter, config["env"], reactor))
     site.noisy = False
     endpoint = endpoints.serverFromString(reactor, config["api"])
     Listener("logship-porter", config["api"], endpoint, site).setServiceParent(top)

@@ -52,6 +52,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from itertools import accumulate, repeat
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -99,6 +100,10 @@ class _Verdict(Enum):
     ROTATED_WHILE_EMPTY = "rotated while empty"
 
 
+#: Adds one (a line's LF) in C, for L{itertools.accumulate}.
+_plus_one = (1).__add__
+
+
 class Line(NamedTuple):
     """
     One line read, or one piece of a line longer than C{max_line}.
@@ -106,14 +111,23 @@ class Line(NamedTuple):
     (A named tuple: the tailer creates one per line, and a tuple is the
     cheapest immutable value to create.)
 
+    C{file} and C{offset} say which occurrence this is: reading the same
+    file again from a saved state gives the same pair for the same line
+    (the tailer makes the events' origins of them).
+
     @ivar data: the bytes, without the LF; a CR before the LF is kept (the
         encoder strips it, as L{logship.core.ingest.split_lines} does).
     @ivar ended: C{False} for a piece that the next L{Line} continues;
         C{True} for a whole line or the last piece of one.
+    @ivar offset: where the line (or piece) starts in its file
+        (decompressed bytes for C{.gz}).
+    @ivar file: the number of its file (L{FollowState.file}).
     """
 
     data: bytes
     ended: bool = True
+    offset: int = 0
+    file: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +237,8 @@ class Follower:
         self._started = False
         self._source: Source | None = None
         self._offset = 0
+        # The number of the file open, or of the next one to open.
+        self._file = 0 if state is None else state.file
         self._carry = b""
         self._previous: FileIdentity | None = None
         # No file open: open the first file after self._previous when one
@@ -264,6 +280,7 @@ class Follower:
                 offset=0,
                 previous=self._previous,
                 extra=dict(self._extra),
+                file=self._file,
             )
         identity = source.identity()
         return FollowState(
@@ -277,6 +294,7 @@ class Follower:
             name=str(source.name),
             previous=self._previous,
             extra=dict(self._extra),
+            file=self._file,
         )
 
     def set_extra(self, extra: Mapping[str, Any]) -> None:
@@ -558,29 +576,37 @@ class Follower:
         parts = buffer.split(b"\n")
         rest = parts.pop()
         limit = self._max_line
+        file = self._file
+        # The buffer starts at the offset (the carry is not counted in it).
+        at = self._offset
         self.counters.lines += len(parts)
         if max(map(len, parts), default=0) <= limit:
-            out.extend([Line(part, True) for part in parts])
+            # each line starts after the previous one and its LF
+            starts = accumulate(map(_plus_one, map(len, parts)), initial=at)
+            out.extend(map(Line, parts, repeat(True), starts, repeat(file)))
+            at += len(buffer) - len(rest)
         else:
             for part in parts:
                 if len(part) <= limit:
-                    out.append(Line(part, True))
+                    out.append(Line(part, True, at, file))
                 else:
-                    self._pieces(part, out, ended=True)
+                    self._pieces(part, at, out, ended=True)
+                at += len(part) + 1
         if len(rest) > limit:
             # Keep 1..limit bytes: the line's last piece is cut the same way
             # whether its LF is already here or not.
             cut = (len(rest) - 1) // limit * limit
-            self._pieces(rest[:cut], out, ended=False)
+            self._pieces(rest[:cut], at, out, ended=False)
             rest = rest[cut:]
         consumed = len(buffer) - len(rest)
         self._offset += consumed
         self.counters.bytes += consumed
         self._carry = rest
 
-    def _pieces(self, line: bytes, out: list[Line], *, ended: bool) -> None:
+    def _pieces(self, line: bytes, at: int, out: list[Line], *, ended: bool) -> None:
         """
-        Append C{line} in pieces of C{max_line}; the last is C{ended}.
+        Append C{line} (which starts at offset C{at}) in pieces of
+        C{max_line}; the last is C{ended}.
         """
         limit = self._max_line
         count = len(line)
@@ -588,7 +614,7 @@ class Follower:
             last = start + limit >= count
             if not (ended and last):
                 self.counters.pieces += 1
-            out.append(Line(line[start : start + limit], ended and last))
+            out.append(Line(line[start : start + limit], ended and last, at + start, self._file))
 
     # -- identity checks and rotations -----------------------------------
 
@@ -759,7 +785,7 @@ class Follower:
         """
         if self._carry:
             # A last line without LF: its file is complete.
-            out.append(Line(self._carry, True))
+            out.append(Line(self._carry, True, self._offset, self._file))
             self.counters.lines += 1
             self._offset += len(self._carry)
             self.counters.bytes += len(self._carry)
@@ -780,9 +806,20 @@ class Follower:
             offset=self._offset,
             following=str(following.path),
         )
+        self._next_number(self._offset)
         self._close_source()
         if not self._open(following, 0):
             self._resume = True
+
+    def _next_number(self, offset: int) -> None:
+        """
+        Leaving a file at C{offset}: the next file gets the next number,
+        unless nothing was read from this one (an empty file cannot be told
+        from its copies, so a re-read after a restart may not meet it; it
+        gave no line, so its successor may take its number).
+        """
+        if offset:
+            self._file += 1
 
     def _report_lost(
         self, name: str, offset: int, size: int | None, reason: str
@@ -792,6 +829,7 @@ class Follower:
         """
         lost = None if size is None else max(0, size - offset)
         self.counters.files_lost += 1
+        self._next_number(offset)
         if lost:
             self.counters.bytes_lost += lost
         self._log.warn(

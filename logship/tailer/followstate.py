@@ -18,8 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-#: The version of L{FollowState.to_json}'s format.
-STATE_VERSION = 1
+#: The version of L{FollowState.to_json}'s format (version 1, without
+#: C{file}, is read as file number 0).
+STATE_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,10 @@ class FollowState:
         it are unread.
     @ivar extra: the caller's data, kept with the offset (the point
         sequencer's state); JSON-compatible.
+    @ivar file: the number of the file this state is about: C{0} for the
+        first file followed, one more for each file moved to after it (a
+        copytruncate copy keeps the number of the file it copies).  With
+        C{inode == 0}, the number the next file opened will get.
     """
 
     path: str
@@ -103,6 +108,7 @@ class FollowState:
     name: str | None = None
     previous: FileIdentity | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    file: int = 0
 
     @property
     def identity(self) -> FileIdentity:
@@ -137,6 +143,7 @@ class FollowState:
             "name": self.name,
             "previous": None if self.previous is None else self.previous.to_json(),
             "extra": self.extra,
+            "file": self.file,
         }
 
     @classmethod
@@ -150,7 +157,7 @@ class FollowState:
         if not isinstance(data, Mapping):
             raise ValueError("follow state: not an object")
         version = data.get("version")
-        if version != STATE_VERSION:
+        if version not in (1, STATE_VERSION):
             raise ValueError(f"follow state: unknown version {version!r}")
         size = data.get("size")
         if size is not None and (type(size) is not int or size < 0):
@@ -180,6 +187,7 @@ class FollowState:
             name=name,
             previous=previous_identity,
             extra=dict(extra),
+            file=0 if version == 1 else _get_int(data, "file"),
         )
 
 

@@ -31,8 +31,7 @@ from __future__ import annotations
 
 import glob
 import random
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
@@ -61,7 +60,7 @@ from logship.tailer.shipper import Shipper
 from logship.tailer.spool import Spool
 from logship.core.credentials import Credentials
 from logship.core.revocation import RevocationFile
-from logship.plumbing.credentialwatch import DEFAULT_INTERVAL, CredentialWatch
+from logship.wire.credentialwatch import DEFAULT_INTERVAL, CredentialWatch
 from logship.wire.messages import (
     Ack,
     ArchivedReply,
@@ -80,6 +79,7 @@ from logship.wire.protocol import (
 
 CHECKPOINT = "tailer.json"
 _SEQUENCER = "points"
+_SOURCE = "source"
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,7 @@ class _Followed:
     follower: Follower
     encoder: LineEncoder
     durability: Durability
+    source: int
 
 
 @implementer(IWireHandler)
@@ -168,7 +169,6 @@ class TailerService(MultiService):
         keep_seconds: float = 7 * 86400,
         keep_bytes: int = 10 << 30,
         drain_timeout: float = 5.0,
-        now: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         credentials: Credentials | None = None,
         revocations: RevocationFile | None = None,
@@ -178,8 +178,12 @@ class TailerService(MultiService):
         @param bucks: the bucks to keep connections to, by name.
         @param key: the cluster key, or C{None} for an insecure lab.
         @param host: the host name of lines that do not name one.
-        @param now: wall-clock time for lines without a timestamp.
+        @param clock: the reactor's time: its C{seconds()} is the wall
+            clock (lines without a timestamp, bucket ages), and it runs
+            the timers.
         @param drain_timeout: seconds a stop waits for batches in flight.
+        @param rng: where random choices come from (bucks to send to,
+            delays, the source tags of newly followed paths).
         @param archive_check_interval: seconds between two questions to the
             bucks about archived buckets (L{Shipper}).
         @param credentials: the tailer's identity and trust (credential
@@ -198,13 +202,13 @@ class TailerService(MultiService):
         self._host = host
         self._tz = tz
         self._clock = clock
-        self._now = now
         self._max_in_flight = max_in_flight
         self._batch_events = batch_events
         self._rescan_interval = rescan_interval
         self._poll_interval = poll_interval
         self._bucket_seconds = bucket_seconds
         self._last_scan = float("-inf")
+        self._rng = random.Random() if rng is None else rng
         self.delivery = Delivery(
             replicas=replicas, clock=clock, ack_timeout=ack_timeout, rng=rng
         )
@@ -220,7 +224,6 @@ class TailerService(MultiService):
             spools=list(self.spools.values()),
             bucket_seconds=bucket_seconds,
             clock=clock,
-            now=now,
             keep_seconds=keep_seconds,
             keep_bytes=keep_bytes,
             query_interval=archive_check_interval,
@@ -342,7 +345,10 @@ class TailerService(MultiService):
         files = dict(self._saved_files)
         for path, followed in self._files.items():
             followed.follower.set_extra(
-                {_SEQUENCER: list(followed.encoder.points.state().as_tuple())}
+                {
+                    _SEQUENCER: list(followed.encoder.points.state().as_tuple()),
+                    _SOURCE: followed.source,
+                }
             )
             files[path] = followed.follower.state.to_json()
         save_checkpoint(
@@ -368,24 +374,39 @@ class TailerService(MultiService):
                     self._follow(path, source.durability)
 
     def _follow(self, path: str, durability: Durability) -> None:
+        """
+        Start following C{path}, from its saved state if there is one.
+
+        A path followed for the first time (or saved before source tags
+        existed) gets a random source tag, saved at once: every line read
+        from it is then identified the same way after a crash.
+        """
         saved = self._saved_files.get(path)
         state = None if saved is None else FollowState.from_json(saved)
+        extra = {} if state is None else state.extra
         points = None
-        if state is not None and _SEQUENCER in state.extra:
-            points = PointSequencer.from_state(SequencerState.from_tuple(state.extra[_SEQUENCER]))
+        if _SEQUENCER in extra:
+            points = PointSequencer.from_state(SequencerState.from_tuple(extra[_SEQUENCER]))
+        source = extra.get(_SOURCE)
+        new_source = not (isinstance(source, int) and 0 <= source < 1 << 32)
+        if not isinstance(source, int) or new_source:
+            source = self._rng.getrandbits(32)
         self._files[path] = _Followed(
             Follower(path, state),
-            LineEncoder(host=self._host, tz=self._tz, points=points),
+            LineEncoder(host=self._host, tz=self._tz, source=source, points=points),
             durability,
+            source,
         )
         self._log.info("Following {path} ({durability})", path=path, durability=durability)
+        if new_source:
+            self._save()
 
     def _close_idle(self) -> None:
         """
         Close the writers of local buckets that no longer get lines.
         """
         for spool in self.spools.values():
-            spool.close_idle(self._now(), idle=2 * self._bucket_seconds)
+            spool.close_idle(self._clock.seconds(), idle=2 * self._bucket_seconds)
 
     def _changed(self) -> None:
         """
@@ -402,7 +423,7 @@ class TailerService(MultiService):
         if self._clock.seconds() - self._last_scan >= self._rescan_interval:
             self._last_scan = self._clock.seconds()
             self._scan()
-        now = self._now()
+        now = self._clock.seconds()
         more = read = False
         for followed in self._files.values():
             result = followed.follower.poll()
@@ -444,7 +465,7 @@ class TailerService(MultiService):
             data = line.data
             if line.ended and data.endswith(b"\r"):
                 data = data[:-1]
-            events += encoder.events(data, now, ended=line.ended)
+            events += encoder.events(data, now, line.offset, file=line.file, ended=line.ended)
         return events
 
     def _send_live(self, events: list[Event]) -> None:

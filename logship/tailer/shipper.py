@@ -100,7 +100,6 @@ class Shipper:
         spools: list[Spool],
         bucket_seconds: int,
         clock: IReactorTime,
-        now: Callable[[], float],
         keep_seconds: float = 7 * 86400,
         keep_bytes: int = 10 << 30,
         ack_timeout: float = 120.0,
@@ -110,7 +109,8 @@ class Shipper:
         trust: Trust | None = None,
     ) -> None:
         """
-        @param now: wall-clock time, which bucket intervals are in.
+        @param clock: the reactor's time: its C{seconds()} is the wall
+            clock, which bucket intervals are in; it runs the timers.
         @param keep_seconds: prune shipped buckets older than this.
         @param keep_bytes: prune shipped buckets, oldest first, while the
             spools hold more than this.
@@ -126,7 +126,6 @@ class Shipper:
         self._spools = spools
         self._seconds = bucket_seconds
         self._clock = clock
-        self._now = now
         self._keep_seconds = keep_seconds
         self._keep_bytes = keep_bytes
         self._ack_timeout = ack_timeout
@@ -211,7 +210,7 @@ class Shipper:
         """
         Find due files, start an upload if none is running, prune.
         """
-        now = self._now()
+        now = self._clock.seconds()
         files = [f for spool in self._spools for f in spool.files()]
         for start, path, size, delivered in files:
             closed = start + 2 * self._seconds <= now
@@ -354,7 +353,7 @@ class Shipper:
             upload.timeout.cancel()
         self._upload = None
         self.stats.failed += 1
-        self._due[upload.path] = self._now()
+        self._due[upload.path] = self._clock.seconds()
         self._log.warn(
             "Upload of {path} to {buck} failed ({why}); trying again",
             path=str(upload.path),

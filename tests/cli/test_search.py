@@ -29,7 +29,7 @@ def parser() -> argparse.ArgumentParser:
 def run(*argv: str) -> tuple[int, bytes, str]:
     args = parser().parse_args(["search", *argv])
     out, err = io.BytesIO(), io.StringIO()
-    status = args.run(args, out, err, now=lambda: NOW)
+    status = args.run(args, out, NOW, err)
     return status, out.getvalue(), err.getvalue()
 
 
@@ -120,14 +120,8 @@ def test_unreachable_elasticsearch() -> None:
     """
     An Elasticsearch URL where nothing listens: status 1, one line.
     """
-    code = (
-        "import argparse, sys\n"
-        "from logship.cli.search import add_search_parser\n"
-        "p = argparse.ArgumentParser(); add_search_parser(p.add_subparsers())\n"
-        "a = p.parse_args(sys.argv[1:]); sys.exit(a.run(a))\n"
-    )
     done = subprocess.run(
-        [sys.executable, "-c", code, "search", "--index", "elasticsearch:http://127.0.0.1:9",
+        [sys.executable, "-m", "logship", "search", "--index", "elasticsearch:http://127.0.0.1:9",
          "--count"], capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 1, done.stderr

@@ -26,15 +26,25 @@ from logship.core.event import (
     decode_with_tokens,
     encode,
     encode_fields,
+    host_field,
+    identity_key,
     join_parts,
+    origin_of_identity,
+    pack_origin,
     split_event,
     split_message,
+    unpack_origin,
     worst_case_size,
 )
 from tests import strategies
 from tests.corpus import LOG_NAMES, corpus_lines
 
-#: The worked example of docs/format.md: OpenSSH_2k.log line 2, year 2026, UTC.
+#: An origin for events of these tests.
+ORIGIN = pack_origin(7, 1, 2)
+
+#: The worked example of docs/format.md: OpenSSH_2k.log line 2 (at byte
+#: 153 of the file), year 2026, UTC, read by a tailer whose source tag for
+#: the file is 0x00c0ffee, in the first file it followed.
 EXAMPLE = Event(
     point=1796885746_00000000,
     pri=255,
@@ -42,12 +52,14 @@ EXAMPLE = Event(
     app=b"sshd",
     pid=b"24200",
     message=b"Invalid user webmaster from 173.234.31.186",
+    origin=pack_origin(0x00C0FFEE, 0, 153),
 )
 EXAMPLE_HEX = (
-    "41"  # version 1 | FLAG_PID
+    "42"  # version 2 | FLAG_PID
     "027e61ce7b3ab200"  # point: 1796885746 s * 10**8
     "bf7cda8f"  # crc32 of the message
     "ff"  # pri: none
+    "00c0ffee" "0000" "000000000099"  # origin: source, file 0, offset 153
     "05" "4c6162535a"  # shn "LabSZ"
     "04" "73736864"  # app "sshd"
     "0001" "f8"  # marks: positions 0 1 2 3 4 of a 4-byte line
@@ -68,15 +80,54 @@ def test_worked_example() -> None:
     assert EXAMPLE.crc == 0xBF7CDA8F
 
 
+#: The same line as format version 1 wrote it (no origin).
+LEGACY_HEX = "41" + EXAMPLE_HEX[2:28] + EXAMPLE_HEX[52:]
+
+
+def test_version_1_reads() -> None:
+    """
+    An event written in format version 1 (before origins) still decodes,
+    with no origin and the identity that format had; an event without an
+    origin is written in version 1 again, byte for byte.
+    """
+    legacy = dataclasses.replace(EXAMPLE, origin=b"")
+    data = bytes.fromhex(LEGACY_HEX)
+    assert decode(data) == legacy
+    assert encode(legacy) == data
+    assert identity_key(data) == legacy.identity
+    assert legacy.identity[:1] == b"\x01"
+    assert legacy.identity != EXAMPLE.identity
+    assert host_field(data) == b"LabSZ"
+    assert decode_with_tokens(data)[1] == decode_with_tokens(encode(EXAMPLE))[1]
+
+
+def test_origin_round_trip() -> None:
+    """
+    An origin holds a 32-bit source, a file number modulo 2**16 and a
+    48-bit offset; other sizes and values are refused.
+    """
+    assert unpack_origin(pack_origin(2**32 - 1, 2**16 + 5, 2**48 - 1)) == (
+        2**32 - 1, 5, 2**48 - 1)
+    for bad in ((-1, 0, 0), (2**32, 0, 0), (0, 0, -1), (0, 0, 2**48)):
+        with pytest.raises(ValueError, match="out of range"):
+            pack_origin(*bad)
+    with pytest.raises(ValueError, match="12 bytes"):
+        unpack_origin(b"x")
+    with pytest.raises(ValueError, match="12 bytes"):
+        encode(dataclasses.replace(EXAMPLE, origin=b"x"))
+
+
 def test_layout() -> None:
     """
     The fields sit in the order and widths of docs/design.md, big-endian.
     """
-    e = Event(0x0102030405060708, 13, b"host", b"app", None, b"a=1 %b")
+    origin = pack_origin(7, 1, 2)
+    e = Event(0x0102030405060708, 13, b"host", b"app", None, b"a=1 %b", origin=origin)
     data = encode(e)
     version, point, crc, pri = struct.unpack_from(">BQIB", data)
     assert (version, point, crc, pri) == (FORMAT_VERSION, e.point, zlib.crc32(e.message), 13)
-    o = 14
+    assert data[14:26] == origin
+    o = 26
     fields = []
     for width in (1, 1, 2, 2, 2):
         length = int.from_bytes(data[o : o + width], "big")
@@ -118,7 +169,7 @@ def test_flags(fields: dict[str, Any], flags: int) -> None:
     The flags sit in the high bits of the version byte, the format version
     in its low 5 bits.
     """
-    e = dataclasses.replace(Event(1, 2, b"h", b"a", None, b"msg x"), **fields)
+    e = dataclasses.replace(Event(1, 2, b"h", b"a", None, b"msg x", origin=ORIGIN), **fields)
     data = encode(e)
     assert data[0] == FORMAT_VERSION | flags
     assert decode(data) == e
@@ -138,14 +189,20 @@ def test_pid_is_first_token() -> None:
     assert decode(encode(only_pid)) == only_pid
 
 
-def test_crc_property() -> None:
+def test_crc_and_identity() -> None:
     """
-    An event's crc is the crc32 of its message; its identity is
-    (shn, app, point, crc).
+    An event's crc is the crc32 of its message; its identity is its origin,
+    crc and host: not its point, app or pri, which a re-read may parse
+    differently (a year inferred, a time of reading).
     """
-    e = Event(5, 6, b"h", b"a", None, b"hello")
+    e = Event(5, 6, b"h", b"a", None, b"hello", origin=ORIGIN)
     assert e.crc == zlib.crc32(b"hello")
-    assert e.identity == (b"h", b"a", 5, zlib.crc32(b"hello"))
+    assert e.identity == b"\x02" + ORIGIN + zlib.crc32(b"hello").to_bytes(4, "big") + b"h"
+    assert dataclasses.replace(e, point=9, app=b"b", pri=1).identity == e.identity
+    for other in ({"origin": pack_origin(7, 1, 3)}, {"shn": b"g"}, {"message": b"hellO"}):
+        assert dataclasses.replace(e, **other).identity != e.identity
+    assert origin_of_identity(e.identity) == ORIGIN
+    assert origin_of_identity(dataclasses.replace(e, origin=b"").identity) == b""
 
 
 @pytest.mark.parametrize(
@@ -187,8 +244,8 @@ def corrupt(data: bytes, **fields: bytes) -> bytes:
     Re-assemble an encoded event with some fields replaced (length prefixes
     follow the new contents unless given explicitly).
     """
-    head = data[:14]
-    o = 14
+    head = data[:26]
+    o = 26
     values = {}
     for name, width in (("shn", 1), ("app", 1), ("marks", 2), ("tokens", 2), ("line", 2)):
         length = int.from_bytes(data[o : o + width], "big")
@@ -208,7 +265,7 @@ def corrupt(data: bytes, **fields: bytes) -> bytes:
         (lambda d: d[:10], "truncated"),
         (lambda d: b"", "truncated"),
         (lambda d: d + b"\x00", "trailing"),
-        (lambda d: bytes([d[0] & 0xE0 | 2]) + d[1:], "unknown format version 2"),
+        (lambda d: bytes([d[0] & 0xE0 | 3]) + d[1:], "unknown format version 3"),
         (lambda d: bytes([d[0] & 0xE0]) + d[1:], "unknown format version 0"),
         (lambda d: d[:9] + bytes([d[9] ^ 1]) + d[10:], "crc mismatch"),
         (lambda d: d[:-1] + b"!", "crc mismatch"),
@@ -216,9 +273,9 @@ def corrupt(data: bytes, **fields: bytes) -> bytes:
         (lambda d: corrupt(d, marks=b"\xf8\x00"), "marks field is 2 bytes"),
         (lambda d: corrupt(d, marks=b"\xfc"), "beyond the end of the line"),
         (lambda d: corrupt(d, marks=b"\xf0"), "tokens for 4 marks"),
-        (lambda d: corrupt(d, tokens=d[24:68] + b" x"), "tokens for 5 marks"),
+        (lambda d: corrupt(d, tokens=d[36:80] + b" x"), "tokens for 5 marks"),
         (lambda d: corrupt(d, tokens=b""), "pid token is empty"),
-        (lambda d: corrupt(d, tokens=b" " + d[30:68]), "pid token is empty"),
+        (lambda d: corrupt(d, tokens=b" " + d[42:80]), "pid token is empty"),
         (lambda d: corrupt(d, line=b"   "), "beyond the end of the line"),
         (lambda d: corrupt(d, line=b" " * 8), "marks field is 1 bytes, expected 2"),
     ],
@@ -259,6 +316,8 @@ def test_round_trip(e: Event) -> None:
     assert decode(data) == e
     event, tokens = decode_with_tokens(data)
     assert tokens == tokenize.tokens(e.message)
+    assert identity_key(data) == e.identity
+    assert host_field(data) == e.shn
 
 
 @given(strategies.messages(), strategies.pids())
@@ -330,9 +389,11 @@ def test_split_event_and_join() -> None:
     split_event gives continued parts with the points asked for;
     join_parts rejects parts whose flags do not make one line.
     """
-    e = Event(7, 3, b"h", b"a", b"1", b"x" * 100000, structured=True)
+    e = Event(7, 3, b"h", b"a", b"1", b"x" * 100000, structured=True, origin=ORIGIN)
     parts = split_event(e, [7, 8, 9])
     assert [p.point for p in parts] == [7, 8, 9]
+    # part i is at the line's offset + i: distinct, and still inside the line
+    assert [unpack_origin(p.origin) for p in parts] == [(7, 1, 2), (7, 1, 3), (7, 1, 4)]
     assert [p.continued for p in parts] == [True, True, False]
     assert [p.structured for p in parts] == [True, False, False]
     assert join_parts(parts) == e.message
@@ -355,7 +416,8 @@ def field_spans(data: bytes) -> dict[str, range]:
     """
     spans = {"version": range(0, 1), "point": range(1, 9), "crc": range(9, 13)}
     spans["pri"] = range(13, 14)
-    o = 14
+    o = 14 if data[0] & 0x1F == 1 else 26
+    spans["origin"] = range(14, o)
     for name, width in (("shn", 1), ("app", 1), ("marks", 2), ("tokens", 2), ("line", 2)):
         length = int.from_bytes(data[o : o + width], "big")
         spans[name + "_length"] = range(o, o + width)
@@ -373,9 +435,9 @@ def test_flipped_byte(e: Event, data: st.DataObject) -> None:
       - in the marks, tokens or line fields or their lengths, or in the crc:
         decode raises CorruptEvent, except inside the pid token (to a byte
         other than a space), which gives the event with that pid;
-      - in the point, the pri, the shn or app bytes, or the continued and
-        structured flag bits: decode gives the event with that field
-        changed (the crc covers the message only);
+      - in the point, the pri, the origin, the shn or app bytes, or the
+        continued and structured flag bits: decode gives the event with
+        that field changed (the crc covers the message only);
       - in the shn or app length: decode raises, or gives an event whose
         names differ (bytes move between shn, app and the fields after)
         and whose message is the same;
@@ -394,7 +456,7 @@ def test_flipped_byte(e: Event, data: st.DataObject) -> None:
         got = decode(changed)
     except CorruptEvent:
         # the fields the crc does not cover always decode
-        assert i not in spans["point"] and i not in spans["pri"]
+        assert i not in spans["point"] and i not in spans["pri"] and i not in spans["origin"]
         assert i not in spans["shn"] and i not in spans["app"]
         assert not (i in pid_span and value != 0x20)
         assert not flag_bits_only
@@ -411,6 +473,8 @@ def test_flipped_byte(e: Event, data: st.DataObject) -> None:
         assert got == dataclasses.replace(e, app=changed[spans["app"].start : spans["app"].stop])
     elif i in pid_span:
         assert got == dataclasses.replace(e, pid=changed[pid_span.start : pid_span.stop])
+    elif i in spans["origin"]:
+        assert got == dataclasses.replace(e, origin=changed[14:26])
     elif i in spans["shn_length"] or i in spans["app_length"]:
         assert (got.point, got.pri, got.continued, got.structured) == (
             e.point,

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logship.core import pack as pack_module
-from logship.core.event import Event, encode
+from logship.core.event import Event, encode, pack_origin
 from logship.core.pack import MAGIC, PACK_VERSION, CorruptPack, pack, unpack
 from logship.core.points import PointSequencer
 from tests import strategies
@@ -172,12 +172,14 @@ def compress(body: bytes, length: int | None = None) -> bytes:
     return lzma.compress(body, format=lzma.FORMAT_RAW, filters=filters)
 
 
-def rebuild(body: bytes, count: int, compressed: bytes | None = None) -> bytes:
+def rebuild(
+    body: bytes, count: int, compressed: bytes | None = None, version: int = PACK_VERSION
+) -> bytes:
     """
     A pack of a given body, with a correct checksum.
     """
     header = struct.pack(
-        ">4sBII32s", MAGIC, PACK_VERSION, count, len(body), hashlib.sha256(body).digest()
+        ">4sBII32s", MAGIC, version, count, len(body), hashlib.sha256(body).digest()
     )
     return header + (compress(body) if compressed is None else compressed)
 
@@ -197,7 +199,7 @@ def body_of(packed: bytes) -> bytes:
     [
         (lambda p: b"LSPX" + p[4:], "bad magic"),
         (lambda p: p[:4] + b"\x01" + p[5:], "unknown pack version 1"),
-        (lambda p: p[:4] + b"\x03" + p[5:], "unknown pack version 3"),
+        (lambda p: p[:4] + b"\x04" + p[5:], "unknown pack version 4"),
         (lambda p: p + b"\x00", "trailing bytes"),
         (lambda p: p[:-3], "truncated"),
         (lambda p: p[:45] + b"\xff" * 10, "bad compressed data"),
@@ -249,6 +251,7 @@ def make_body(**columns: bytes) -> bytes:
         "app_index": b"\x00",
         "pid_lengths": b"\x00",
         "pids": b"",
+        "origins": b"\x00",
         "templates": b"\x01\x00\x07message",
         "template_index": b"\x00",
         "variables": b"",
@@ -265,6 +268,24 @@ def test_make_body() -> None:
     assert unpack(rebuild(make_body(pid_lengths=b"\x02", pids=b"42"), 1))[0].pid == b"42"
     two_slots = make_body(templates=b"\x01\x02\x01a\x01b\x00", variables=b"1\n2\n")
     assert unpack(rebuild(two_slots, 1))[0].message == b"a1b2"
+    with_origin = make_body(flags=b"\x01", origins=ORIGIN_COLUMNS)
+    assert unpack(rebuild(with_origin, 1))[0].origin == pack_origin(7, 1, 2)
+
+
+#: The origin columns of one event with origin (7, 1, 2): a source
+#: dictionary of one 4-byte tag, index 0, file 1, offset delta +2.
+ORIGIN_COLUMNS = b"\x01\x04\x00\x00\x00\x07" + b"\x00" + b"\x01" + b"\x04"
+
+
+def test_version_2_reads() -> None:
+    """
+    A pack of version 2 (no origin columns, written before origins) still
+    reads, its events without origins; an origin flag there is refused.
+    """
+    body = make_body(origins=b"")
+    assert unpack(rebuild(body, 1, version=2)) == [Event(0, 0, b"h", b"a", None, b"message")]
+    with pytest.raises(CorruptPack, match="origin flag in a pack of version 2"):
+        unpack(rebuild(make_body(flags=b"\x01", origins=b""), 1, version=2))
 
 
 @pytest.mark.parametrize(
@@ -285,6 +306,11 @@ def test_make_body() -> None:
         ({"templates": b"\x01\x01\x00\x00", "variables": b""}, 1, "need 1"),
         ({"templates": b"\x01\x00\x07message" + b"\x00" * 30}, 3, "."),
         ({"seconds": b"\x01"}, 1, "point out of range"),
+        ({"flags": b"\x01", "origins": ORIGIN_COLUMNS[:6] + b"\x01" + ORIGIN_COLUMNS[7:]}, 1,
+         "source index is outside its dictionary"),
+        ({"flags": b"\x01", "origins": b"\x01\x02\x00\x07" + ORIGIN_COLUMNS[6:]}, 1,
+         "source tag of 2 bytes"),
+        ({"flags": b"\x01", "origins": ORIGIN_COLUMNS[:-1] + b"\x01"}, 1, "out of range"),
         ({"mantissas": b"\xfe\xff\xff\xff\x0f"}, 1, "point out of range"),
     ],
 )

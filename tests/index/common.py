@@ -12,7 +12,7 @@ from logship.core import tokenize
 from logship.core.event import Event
 from logship.core.ingest import LineEncoder
 from logship.core.query import Query
-from tests.corpus import corpus_lines
+from tests.corpus import corpus_lines_at
 from tests.strategies import pids, pris, short_messages
 
 #: A base point (2023-11-14) and the span the strategies spread events over:
@@ -151,5 +151,7 @@ def corpus_events(name: str) -> list[Event]:
     """
     The events of one corpus log, parsed as a tailer would (UTC, year 2024).
     """
-    encoder = LineEncoder(host=b"corpus", tz=timezone.utc, year=2024)
-    return [e for line in corpus_lines(name) for e in encoder.events(line, BASE / 10**8)]
+    encoder = LineEncoder(host=b"corpus", tz=timezone.utc, year=2024, source=1)
+    return [
+        e for at, line in corpus_lines_at(name) for e in encoder.events(line, BASE / 10**8, at)
+    ]

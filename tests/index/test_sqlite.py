@@ -14,14 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from logship.core.event import Event, encode
+from logship.core.event import Event, encode, pack_origin
 from logship.index import IndexUnavailable
 from logship.index.sqlite import (
     DELETE_CHUNK,
     GROUP_SHIFT,
     LONG_TOKEN,
     SEQ_MAX,
-    SCHEMA_VERSION,
     SqliteStore,
     _trigrams,
     decode_cursor,
@@ -304,7 +303,7 @@ class StoreTests(SynchronousTestCase):
         """
         group = BASE >> GROUP_SHIFT << GROUP_SHIFT
         self.store._db.execute(
-            "INSERT INTO events VALUES (?, 0, x'', x'', 0, 0, NULL, 0, x'', '')",
+            "INSERT INTO events VALUES (?, 0, x'', x'', 0, 0, NULL, 0, x'', '', x'00')",
             ((group >> GROUP_SHIFT) << 20 | SEQ_MAX,),
         )
         with self.assertRaises(ValueError):
@@ -400,17 +399,50 @@ class FileTests(SynchronousTestCase):
 
     def test_other_schema_version(self) -> None:
         """
-        A database of another schema version (1: before the one-column
-        tokens table) is refused, not misread.
+        A database of a schema version this code cannot upgrade (1: before
+        the one-column tokens table) is refused, not misread.
         """
         path = self.mktemp()
         SqliteStore(path).close()
         db = sqlite3.connect(path)
-        db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION - 1,))
+        db.execute("UPDATE meta SET value = 1 WHERE key = 'schema'")
         db.commit()
         db.close()
-        with self.assertRaisesRegex(IndexUnavailable, "schema version 1"):
+        with self.assertRaisesRegex(IndexUnavailable, "schema version 1, this logship reads 3"):
             SqliteStore(path, create=False)
+
+    def test_upgrade_from_schema_2(self) -> None:
+        """
+        An index of schema 2 (identity columns, no origins) is upgraded in
+        place: its events keep their identity (loading them again adds
+        nothing), and events with origins are added beside them, identical
+        lines included.
+        """
+        path = self.mktemp()
+        old = [Event(BASE + i, 1, b"h", b"a", None, b"same line") for i in range(3)]
+        store = SqliteStore(path)
+        store.load(old)
+        store.close()
+        db = sqlite3.connect(path)
+        # back to the schema-2 events table and its identity index
+        db.executescript("""
+            DROP INDEX events_ident;
+            ALTER TABLE events DROP COLUMN ident;
+            CREATE UNIQUE INDEX events_identity ON events (point, shn, app, crc);
+            UPDATE meta SET value = 2 WHERE key = 'schema';
+        """)
+        db.commit()
+        db.close()
+        store = SqliteStore(path, create=False)
+        self.addCleanup(store.close)
+        self.assertEqual(store.count(Query()), 3)
+        self.assertEqual(store.load(old), 0)
+        new = [replace(e, origin=pack_origin(1, 0, 10 * i)) for i, e in enumerate(old)]
+        self.assertEqual(store.load(new), 3)
+        self.assertEqual(store.load(new), 0)
+        found = store.search(Query(terms=("same",)))
+        self.assertEqual(sorted(e.origin for e in found.events), sorted([b""] * 3 + [
+            e.origin for e in new]))
 
     def test_missing_or_not_an_index(self) -> None:
         """

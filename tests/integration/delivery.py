@@ -2,7 +2,7 @@
 
 Used by C{test_delivery_process.py} and the crash, rotation and backlog
 tests; the checks read every bucket file with C{python -m logship cat
---json} and compare events by identity C{(host, app, point, crc)}.
+--json} and compare events by identity (the C{id} it shows).
 
 L{Cluster.check} is the strict check of a run where nothing crashed (no
 buck holds an event twice).  L{Cluster.check_replicas} is the check of a
@@ -53,12 +53,14 @@ from logship.core.keys import (
     write_new_key,
     write_new_signing_key,
 )
+from logship.core.sample import sample_lines
 from tests.integration.processes import (
     LISTENING,
     ProcessFailed,
     ProcessGroup,
     TwistdProcess,
 )
+from tests.integration.waiting import wait_until_blocking
 
 #: What the tailer logs every stats interval.
 STATS = re.compile(
@@ -77,7 +79,8 @@ BUCK_WRITTEN = re.compile(r"Buck \S+: (\d+) events written")
 #: What C{logship cat} says of a bucket file ending in a torn record.
 TORN = re.compile(r"torn record at byte \d+ .*\(ignored\)")
 
-Identity = tuple[str, str, int, int]
+#: An event's identity as C{logship cat --json} shows it (its C{id}).
+Identity = str
 
 
 def _cat_command(path: Path) -> list[str]:
@@ -117,7 +120,7 @@ def read_identities(
                 raise AssertionError(
                     f"logship cat {path} exited {popen.returncode}: {problems[:5]}")
             results.append([
-                (o["host"], o["app"], o["point"], o["crc"])
+                o["id"]
                 for o in map(json.loads, out.splitlines())
             ])
     finally:
@@ -159,6 +162,24 @@ class Replicas:
         )
 
 
+def recent_lines(count: int, rate: float = 2000) -> list[bytes]:
+    """
+    C{count} sample lines (L{sample_lines}, C{rate} a second) from an hour
+    before now: the processes run on the real time, so the lines must be
+    dated from it (lines at a fixed date would age, one day, past the
+    tailer's C{--keep-hours} and be pruned while the test reads them).
+    """
+    return list(sample_lines(count, start=time.time() - 3600, rate=rate))
+
+
+def syslog_stamp(seconds_ago: float) -> bytes:
+    """
+    An RFC 3164 timestamp (C{Nov 26 09:37:00}, local time) of
+    C{seconds_ago} seconds before now.
+    """
+    return time.strftime("%b %e %H:%M:%S", time.localtime(time.time() - seconds_ago)).encode()
+
+
 def append_lines(path: Path, lines: Sequence[bytes]) -> None:
     """
     Append C{lines} to C{path}, LF-terminated, in one write (as a logger
@@ -198,26 +219,6 @@ def rotate(log: Path, *, copytruncate: bool = False, compress: bool = False) -> 
         with open(second, "rb") as src, gzip.open(second.with_name(second.name + ".gz"), "wb") as dst:
             shutil.copyfileobj(src, dst)
         second.unlink()
-
-
-def wait_for(
-    condition: Callable[[], Any], timeout: float, what: str, *, on_timeout: Callable[[], str] = str
-) -> Any:
-    """
-    Poll C{condition} (blocking) until it returns something true.
-
-    @return: what it returned.
-    @raise ProcessFailed: after C{timeout} seconds, with C{what} and
-        C{on_timeout()} in the message.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise ProcessFailed(f"{what}: not within {timeout:g} s; {on_timeout()}")
-        time.sleep(0.05)
 
 
 class ClusterCredentials:
@@ -458,7 +459,7 @@ class Cluster:
                     return {**stats, "index": index}
             return None
 
-        return wait_for(found, timeout, what, on_timeout=lambda: str(self.tailer_stats()))
+        return wait_until_blocking(found, timeout, what, on_timeout=lambda: str(self.tailer_stats()))
 
     def buck_written(self, i: int) -> int:
         """
@@ -519,9 +520,9 @@ class Cluster:
             self._check_tailer()
             return self.read_to_end()
 
-        wait_for(caught_up, timeout, "tailer read the log to its end",
-                 on_timeout=lambda: f"checkpoint {self.checkpoint()}, size"
-                 f" {self.log.stat().st_size}\n{tailer.tail()}")
+        wait_until_blocking(caught_up, timeout, "tailer read the log to its end",
+                            on_timeout=lambda: f"checkpoint {self.checkpoint()}, size"
+                            f" {self.log.stat().st_size}\n{tailer.tail()}")
         # Only a stats line logged after the checkpoint was seen counts.
         after = len(self.all_tailer_stats())
         return self.wait_stats(lambda s: s["undelivered"] == 0, "nothing undelivered",

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from twisted.internet.task import deferLater
+from tests.integration.waiting import WaitTimeout, wait_until, wait_until_blocking
 
 #: What a logship service logs once it listens (see C{logship/buck/tap.py}).
 #: Not the buck's live tail ("logship-buck live listening on ..."): its
@@ -49,8 +49,6 @@ LISTENING = re.compile(r"(?<!live )listening on (?P<host>\S+):(?P<port>\d+)")
 START_TIMEOUT = 20.0
 #: Seconds a process may take to exit after SIGTERM before it is killed.
 STOP_TIMEOUT = 5.0
-#: Seconds between two looks at a log or a condition.
-POLL_INTERVAL = 0.02
 
 
 def twistd_command() -> list[str]:
@@ -140,18 +138,10 @@ class TwistdProcess:
 
         @raise ProcessFailed: if the process exits or the deadline passes.
         """
-        deadline = time.monotonic() + timeout
-        while True:
-            match = self.find(pattern)
-            if match is not None:
-                return match
-            self._check_alive(pattern)
-            if time.monotonic() > deadline:
-                raise ProcessFailed(
-                    f"{self.name}: no {pattern!r} in its log after {timeout:g} s;"
-                    f" log tail:\n{self.tail()}"
-                )
-            time.sleep(POLL_INTERVAL)
+        try:
+            return wait_until_blocking(self._found(pattern), timeout, self._awaiting(pattern))  # type: ignore[no-any-return]
+        except WaitTimeout as e:
+            raise ProcessFailed(f"{e}; log tail:\n{self.tail()}") from None
 
     async def wait_for_log(
         self,
@@ -165,18 +155,28 @@ class TwistdProcess:
 
         @raise ProcessFailed: if the process exits or the deadline passes.
         """
+        try:
+            return await wait_until(  # type: ignore[no-any-return]
+                self._found(pattern), timeout, self._awaiting(pattern), reactor=reactor
+            )
+        except WaitTimeout as e:
+            raise ProcessFailed(f"{e}; log tail:\n{self.tail()}") from None
+
+    def _found(self, pattern: str | re.Pattern[str]) -> Callable[[], re.Match[str] | None]:
+        """
+        A condition: the first match of C{pattern} in the log so far.
+
+        @raise ProcessFailed: (when called) if the process exited.
+        """
 
         def found() -> re.Match[str] | None:
             self._check_alive(pattern)
             return self.find(pattern)
 
-        try:
-            return await wait_until(found, timeout, reactor)
-        except TimeoutError:
-            raise ProcessFailed(
-                f"{self.name}: no {pattern!r} in its log after {timeout:g} s;"
-                f" log tail:\n{self.tail()}"
-            ) from None
+        return found
+
+    def _awaiting(self, pattern: str | re.Pattern[str]) -> str:
+        return f"{self.name}: {pattern!r} in its log"
 
     def _check_alive(self, waiting_for: object) -> None:
         if not self.running:
@@ -323,25 +323,3 @@ class ProcessGroup:
         """
         for process in self.processes:
             process.kill()
-
-
-async def wait_until(
-    condition: Callable[[], Any], timeout: float, reactor: Any = None
-) -> Any:
-    """
-    Poll C{condition} until it returns something true, letting the reactor
-    run between two looks.
-
-    @return: what it returned.
-    @raise TimeoutError: if it did not within C{timeout} seconds.
-    """
-    if reactor is None:
-        from twisted.internet import reactor
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"condition not met within {timeout:g} s")
-        await deferLater(reactor, POLL_INTERVAL, lambda: None)

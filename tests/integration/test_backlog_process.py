@@ -11,18 +11,17 @@ from itertools import pairwise
 
 import pytest
 
-from logship.core.sample import sample_lines
-from tests.integration.delivery import Cluster, append_lines, wait_for
+from tests.integration.delivery import Cluster, append_lines, recent_lines
+from tests.integration.waiting import wait_until_blocking
 from tests.integration.processes import ProcessGroup
 
-START = 1795685820  # 2026-11-26T09:37:00Z
 LINES = 20_000
 HALF = LINES // 2
 
 
 @pytest.fixture(scope="module")
 def lines() -> list[bytes]:
-    return list(sample_lines(LINES, start=START, rate=2000))
+    return recent_lines(LINES)
 
 
 def test_reads_into_spool_while_all_bucks_down(group: ProcessGroup, lines: list[bytes]) -> None:
@@ -66,7 +65,7 @@ def test_one_buck_is_not_enough(group: ProcessGroup, lines: list[bytes]) -> None
     cluster.wait_stats(lambda s: s["connected"] == 1, "one buck connected")
     append_lines(cluster.log, lines)
     cluster.wait_stats(lambda s: s["lines"] >= len(lines), "all read")
-    wait_for(lambda: cluster.buck_written(0) > 0, 30, "buck0 wrote copies")
+    wait_until_blocking(lambda: cluster.buck_written(0) > 0, 30, "buck0 wrote copies")
     # From now on (buck0 has acknowledged copies), five stats lines in a
     # row: not a byte counted delivered.
     after = len(cluster.all_tailer_stats())

@@ -53,12 +53,8 @@ from logship.wire.protocol import (
     WireClientFactory,
     WireProtocol,
 )
-from tests.integration.processes import (
-    ProcessGroup,
-    TwistdProcess,
-    twistd_command,
-    wait_until,
-)
+from tests.integration.processes import ProcessGroup, TwistdProcess, twistd_command
+from tests.integration.waiting import wait_until
 from tests.wire.common import ManualClient, zlib_bomb
 
 #: 2026-11-26T09:37:00Z

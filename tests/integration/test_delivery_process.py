@@ -4,12 +4,10 @@ each with a credential of its own (issue 11)."""
 from __future__ import annotations
 
 import re
-import time
 
-
-from logship.core.sample import sample_lines
-from tests.integration.delivery import Cluster, append_lines
+from tests.integration.delivery import Cluster, append_lines, recent_lines, syslog_stamp
 from tests.integration.processes import ProcessGroup
+from tests.integration.waiting import wait_until_blocking
 
 
 def test_every_event_on_two_bucks(group: ProcessGroup) -> None:
@@ -18,7 +16,7 @@ def test_every_event_on_two_bucks(group: ProcessGroup) -> None:
     least 2 bucks, no buck holds one twice, the tailer's spool holds all.
     """
     cluster = Cluster.start(group, credentials=True)
-    lines = list(sample_lines(200_000, start=1795685820, rate=2000))
+    lines = recent_lines(200_000)
     for start in range(0, len(lines), 20_000):
         append_lines(cluster.log, lines[start : start + 20_000])
     cluster.wait_delivered(len(lines))
@@ -28,7 +26,7 @@ def test_every_event_on_two_bucks(group: ProcessGroup) -> None:
 
 def test_identical_lines_in_one_second_stay_two(group: ProcessGroup) -> None:
     cluster = Cluster.start(group, credentials=True, tailer_hosts=["web*"])
-    line = b"Nov 26 09:37:00 web1 sshd[1]: Connection closed by 10.0.0.1"
+    line = syslog_stamp(3600) + b" web1 sshd[1]: Connection closed by 10.0.0.1"
     append_lines(cluster.log, [line, line, line])
     cluster.wait_delivered(3)
     cluster.check(3)
@@ -46,15 +44,16 @@ def test_closed_buckets_are_shipped_whole(group: ProcessGroup) -> None:
         buck_args=["--bucket-seconds", "1"],
         credentials=True,
     )
-    lines = list(sample_lines(400, start=time.time() - 30, rate=50))
+    lines = recent_lines(400, rate=50)
     append_lines(cluster.log, lines)
     cluster.wait_delivered(len(lines))
     buckets = len({line[:15] for line in lines})
     assert cluster.tailer is not None
-    deadline = time.monotonic() + 60
-    while len(re.findall(r"Shipped \S+ to", cluster.tailer.log_text())) < buckets:
-        assert time.monotonic() < deadline, cluster.tailer.tail()
-        time.sleep(0.2)
+    tailer = cluster.tailer
+    wait_until_blocking(
+        lambda: len(re.findall(r"Shipped \S+ to", tailer.log_text())) >= buckets, 60,
+        f"{buckets} buckets shipped", on_timeout=tailer.tail,
+    )
     merged = sum(len(re.findall(r"Merged bucket", b.log_text())) for b in cluster.bucks)
     assert merged == buckets
     cluster.check(len(lines))

@@ -8,6 +8,7 @@ client connected to C{/live}.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -19,11 +20,11 @@ import pytest_twisted
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
 from twisted.internet import reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint
-from twisted.internet.task import deferLater
 
 from logship.core.keys import read_key, write_new_key
-from tests.integration.processes import LISTENING, ProcessGroup, wait_until
+from tests.integration.processes import LISTENING, ProcessGroup
 from tests.integration.test_buck_process import connect_tailer, event
+from tests.integration.waiting import wait_until
 
 LIVE_LISTENING = re.compile(r"logship-buck live listening on (?P<host>\S+):(?P<port>\d+)")
 
@@ -83,15 +84,14 @@ async def test_live_buck(processes: ProcessGroup, tmp_path: Path) -> None:
     try:
         # The filter may still be on its way: deliver (polling) until
         # events arrive.
-        def got_events() -> bool:
+        attempts = itertools.count()
+
+        async def delivered_and_got_events() -> bool:
+            attempt = next(attempts)
+            await tailer.deliver(attempt, [event("live", attempt), event("other", attempt)])
             return any(m["type"] == "events" for m in client.messages)
 
-        for attempt in range(100):
-            await tailer.deliver(attempt, [event("live", attempt), event("other", attempt)])
-            if got_events():
-                break
-            await deferLater(reactor, 0.05, lambda: None)
-        await wait_until(got_events, 10)
+        await wait_until(delivered_and_got_events, 10, "events on the live client")
         received = [e for m in client.messages if m["type"] == "events" for e in m["events"]]
         assert received and all(e["message"].startswith("live ") for e in received)
         assert {"id", "point", "time", "host", "app", "pid", "severity", "facility",

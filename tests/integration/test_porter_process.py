@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -32,7 +32,8 @@ from logship.core.event import Event
 from logship.index.sqlite import SqliteStore
 from logship.core.pack import unpack
 from logship.core.query import Query
-from tests.integration.delivery import Cluster, append_lines, wait_for
+from tests.integration.delivery import Cluster, append_lines
+from tests.integration.waiting import wait_until_blocking
 from tests.integration.processes import (
     ProcessGroup,
     TwistdProcess,
@@ -49,15 +50,17 @@ S3_ENV = {
 
 def start_porter(
     cluster: Cluster, *, archive: str = "dir:archive", quiet: float = 1e6,
-    env: dict[str, str] | None = None,
+    env: dict[str, str] | None = None, extra: Sequence[str] = (),
 ) -> TwistdProcess:
     """
     Start (or restart, with its old state) the porter of C{cluster}.
+
+    @param extra: more options (after the defaults, so they override them).
     """
     args = [*cluster.security_args("porter", "porter"),
             "--index", "sqlite:index", "--archive", archive,
             "--state", "state", "--bucket-seconds", "1", "--quiet", str(quiet),
-            "--interval", "0.5", "--api", "tcp:0:interface=127.0.0.1"]
+            "--interval", "0.5", "--api", "tcp:0:interface=127.0.0.1", *extra]
     for buck in cluster.bucks:
         args += ["--buck", f"127.0.0.1:{buck.port}"]
     return cluster.group.start_twistd(
@@ -144,8 +147,8 @@ def wait_index(group: ProcessGroup, expected: int, porter: TwistdProcess, timeou
             raise AssertionError(f"porter exited:\n{porter.tail()}")
         return count(group) == expected
 
-    wait_for(done, timeout, f"{expected} documents in the recent index",
-             on_timeout=lambda: f"{count(group)} documents\n{porter.tail()}")
+    wait_until_blocking(done, timeout, f"{expected} documents in the recent index",
+                        on_timeout=lambda: f"{count(group)} documents\n{porter.tail()}")
 
 
 def test_recent_exactly_once_through_kills(group: ProcessGroup) -> None:
@@ -161,7 +164,7 @@ def test_recent_exactly_once_through_kills(group: ProcessGroup) -> None:
     cluster.bucks[1].kill()
     append_lines(cluster.log, written[2000:4000])
     cluster.wait_caught_up()
-    wait_for(lambda: count(group) > 0, 60, "the porter loads")
+    wait_until_blocking(lambda: count(group) > 0, 60, "the porter loads")
     porter.kill()
     cluster.restart_buck(1)
     porter = start_porter(cluster)
@@ -198,7 +201,7 @@ def s3(tmp_path: Path) -> Iterator[str]:
             except Exception:
                 return False
 
-        wait_for(created, 30, "moto's S3 server")
+        wait_until_blocking(created, 30, "moto's S3 server")
         yield f"s3://logs/archive?endpoint=http://127.0.0.1:{port}"
     finally:
         server.send_signal(signal.SIGTERM)
@@ -254,8 +257,8 @@ def test_archive_delete_history(group: ProcessGroup, kind: str, request: pytest.
                  cluster.spool_root]
         return not any(bucket_files(root) for root in roots)
 
-    wait_for(all_deleted, 120, "every bucket archived and deleted",
-             on_timeout=lambda: porter.tail())
+    wait_until_blocking(all_deleted, 120, "every bucket archived and deleted",
+                        on_timeout=lambda: porter.tail())
     assert messages(archived_events(group, archive)) == Counter(written)
 
     # An hour-old line: RFC 5424 with its own time, so its bucket was
@@ -263,9 +266,9 @@ def test_archive_delete_history(group: ProcessGroup, kind: str, request: pytest.
     late = [b"late line %d" % i for i in range(20)]
     append_lines(cluster.log, syslog(late, start - 3600, 1))
     cluster.wait_caught_up()
-    wait_for(lambda: messages(archived_events(group, archive))[b"late line 0"] == 1
-             and all_deleted(), 120, "the late lines archived",
-             on_timeout=lambda: porter.tail())
+    wait_until_blocking(lambda: messages(archived_events(group, archive))[b"late line 0"] == 1
+                        and all_deleted(), 120, "the late lines archived",
+                        on_timeout=lambda: porter.tail())
     everything = Counter(written) + Counter(late)
     assert messages(archived_events(group, archive)) == everything
 

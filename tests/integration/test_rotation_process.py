@@ -22,18 +22,16 @@ import signal
 
 import pytest
 
-from logship.core.sample import sample_lines
-from tests.integration.delivery import Cluster, append_lines, rotate
+from tests.integration.delivery import Cluster, append_lines, recent_lines, rotate
 from tests.integration.processes import ProcessGroup
 
-START = 1795685820  # 2026-11-26T09:37:00Z
 #: Parts written during the stream; a rotation between two parts.
 STREAM_PARTS = 7
 STREAM_LINES = 21_000
 
 
 def parts(count: int, sizes: list[int]) -> list[list[bytes]]:
-    lines = list(sample_lines(count, start=START, rate=2000))
+    lines = recent_lines(count)
     assert sum(sizes) == count
     result, at = [], 0
     for size in sizes:

@@ -29,16 +29,17 @@ class APITests(SynchronousTestCase):
         self.tmp = Path(tempfile.mkdtemp())
         self.addCleanup(shutil.rmtree, self.tmp)
         clock = MemoryReactorClock()
+        clock.advance(NOW)
         self.index = open_index(f"sqlite:{self.tmp}/index", "recent", clock)
         self.porter = PorterService(
             bucks={}, key=None, node="porter", index=self.index,
             archive=open_archive(f"dir:{self.tmp}/archive", clock),
             open_index=lambda name: self.index, state_dir=self.tmp / "state",
-            clock=clock, now=lambda: NOW,
+            clock=clock,
         )
         self.addCleanup(self.porter.state.close)
         self.addCleanup(self.index._pool.stop)
-        self.root = api_root(self.porter, "prod", lambda: NOW)
+        self.root = api_root(self.porter, "prod", clock)
 
     def call(self, method: bytes, path: str, body: Any = None) -> tuple[int, Any]:
         request = DummyRequest([p.encode() for p in path.strip("/").split("/")])

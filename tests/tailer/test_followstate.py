@@ -22,18 +22,27 @@ class FollowStateFormatTests(SynchronousTestCase):
         state = FollowState(
             "/var/log/app.log", 2049, 1183, "ab" * 32, 1024, 52311, 60000,
             "/var/log/app.log.1", FileIdentity(2049, 1170, "cd" * 32, 1024),
-            {"seq": [1, 2]},
+            {"seq": [1, 2]}, 7,
         )
         self.assertEqual(
             json.dumps(state.to_json()),
-            '{"version": 1, "path": "/var/log/app.log", "dev": 2049, '
+            '{"version": 2, "path": "/var/log/app.log", "dev": 2049, '
             '"inode": 1183, "fingerprint": "' + "ab" * 32 + '", '
             '"fingerprint_length": 1024, "offset": 52311, "size": 60000, '
             '"name": "/var/log/app.log.1", "previous": {"dev": 2049, '
             '"inode": 1170, "fingerprint": "' + "cd" * 32 + '", '
-            '"fingerprint_length": 1024}, "extra": {"seq": [1, 2]}}',
+            '"fingerprint_length": 1024}, "extra": {"seq": [1, 2]}, "file": 7}',
         )
-        self.assertEqual(STATE_VERSION, 1)
+        self.assertEqual(STATE_VERSION, 2)
+
+    def test_version_1(self) -> None:
+        """
+        A state of version 1 (before file numbers) reads as file number 0.
+        """
+        data = FollowState("/a", 1, 2, "f", 3, 4, file=9).to_json()
+        del data["file"]
+        data["version"] = 1
+        self.assertEqual(FollowState.from_json(data), FollowState("/a", 1, 2, "f", 3, 4))
 
     def test_round_trip(self) -> None:
         """
@@ -64,7 +73,9 @@ class FollowStateJSONTests(SynchronousTestCase):
 
     def test_invalid(self) -> None:
         for key, value in [
-            ("version", 2),
+            ("version", 3),
+            ("file", -1),
+            ("file", None),
             ("offset", -1),
             ("offset", "3"),
             ("offset", True),

@@ -16,7 +16,6 @@ from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientPr
 from twisted.internet import reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint
 from twisted.internet.interfaces import IListeningPort
-from twisted.internet.task import deferLater
 
 from logship.buck.live.factory import LiveFactory
 from logship.buck.live.messages import CLOSE_STALLED
@@ -24,7 +23,7 @@ from logship.buck.live.stream import MAX_PENDING_BYTES
 from logship.buck.pubsub import Channel
 from logship.core.event import Event, decode
 from tests.buck import make_event
-from tests.integration.processes import wait_until
+from tests.integration.waiting import wait_until
 
 TIMEOUT = 20.0
 
@@ -140,17 +139,22 @@ async def test_stalled_client() -> None:
         assert stream is not None
         published = 0
         most = 0
-        while not stream.paused or published < 200_000:
-            # 10,000 events of ~250 bytes every 20 ms (far more than a
-            # client may take: it is over its rate too)
-            channel.publish(batch(published, 10_000, size=200))
-            published += 10_000
-            await deferLater(reactor, 0.02, lambda: None)
+
+        def publish_until_paused() -> bool:
+            # 10,000 events of ~250 bytes a look (far more than a client
+            # may take: it is over its rate too)
+            nonlocal published, most
             most = max(most, buffered(server.transport))
             subscription = stream.subscription
             if subscription is not None:
                 assert subscription.pending_bytes <= MAX_PENDING_BYTES
-            assert published < 2_000_000, "the stream never paused"
+            if stream.paused and published >= 200_000:
+                return True
+            channel.publish(batch(published, 10_000, size=200))
+            published += 10_000
+            return False
+
+        await wait_until(publish_until_paused, TIMEOUT, "the stream paused")
         assert stream.paused
         assert stream.skipped > 0
         # One batch at most beyond the transport's 64 KiB (512 KiB) and

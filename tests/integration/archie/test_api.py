@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import pytest_twisted
 import treq
 from twisted.internet import reactor
 from twisted.internet.defer import maybeDeferred
-from twisted.internet.task import deferLater
+from twisted.internet.task import Clock
 from twisted.web.server import Site
 
 from logship.archie.api import Api
@@ -37,14 +36,16 @@ from logship.porter.service import PorterService
 from logship.core.query import Query, parse_time
 from logship.core.render import event_id
 from tests.archie.common import APPS, COUNT, HOSTS, NOW, corpus, expected, write_index
-from tests.integration.processes import wait_until
+from tests.integration.waiting import wait_until
 
 TOKEN = "t0ken-for-the-tests-0123456789"
 
 
 class Setup:
     """
-    A porter (in process) and an archie site, both on 127.0.0.1.
+    A porter (in process, without bucks, its rounds out of reach) and an
+    archie site, both on 127.0.0.1; both read the time from a L{Clock}
+    set to C{NOW}.
     """
 
     def __init__(self, tmp: Path, token: str | None = None) -> None:
@@ -53,16 +54,18 @@ class Setup:
         self.index_dir = tmp / "index"
         write_index(self.index_dir)
         url = f"sqlite:{self.index_dir}"
+        self.clock = Clock()
+        self.clock.advance(NOW)
         self.porter = PorterService(
             bucks={}, key=None, node="porter",
             index=open_index(url, "recent", reactor),
             archive=open_archive(f"dir:{tmp}/archive", reactor),
             open_index=lambda name: open_index(url, name, reactor),
-            state_dir=tmp / "state", clock=reactor, interval=3600,
+            state_dir=tmp / "state", clock=self.clock, interval=3600, first_round=3600,
         )
         self.porter.startService()
         self.porter_port = reactor.listenTCP(
-            0, Site(api_root(self.porter, "prod", lambda: NOW)), interface="127.0.0.1"
+            0, Site(api_root(self.porter, "prod", self.clock)), interface="127.0.0.1"
         )
         porter_url = f"http://127.0.0.1:{self.porter_port.getHost().port}"
         self.client = PorterClient(porter_url, reactor)
@@ -70,20 +73,12 @@ class Setup:
             indexes=Indexes(url, reactor), porter=self.client,
             watches=HistoryWatches(self.client, reactor, interval=0.05),
             live=[("127.0.0.1:4481", "ws://127.0.0.1:4481/live")],
-            now=lambda: NOW, dedup_seconds=7,
+            clock=self.clock, dedup_seconds=7,
         )
         self.port = reactor.listenTCP(
             0, build_site(self.api, DEFAULT_WEB, token), interface="127.0.0.1"
         )
         self.base = f"http://127.0.0.1:{self.port.getHost().port}"
-
-    async def started(self) -> Setup:
-        """
-        Wait for the porter's first round (it starts at once and touches
-        the recent index), so that tests begin with a settled index.
-        """
-        await wait_until(lambda: self.porter.stats.rounds >= 1, 10)
-        return self
 
     async def stop(self) -> None:
         self.api.watches.stop()
@@ -121,7 +116,7 @@ class Setup:
 
 @pytest_twisted.async_yield_fixture
 async def archie(tmp_path: Path) -> AsyncIterator[Setup]:
-    setup = await Setup(tmp_path).started()
+    setup = Setup(tmp_path)
     try:
         yield setup
     finally:
@@ -130,7 +125,7 @@ async def archie(tmp_path: Path) -> AsyncIterator[Setup]:
 
 @pytest_twisted.async_yield_fixture
 async def guarded(tmp_path: Path) -> AsyncIterator[Setup]:
-    setup = await Setup(tmp_path, token=TOKEN).started()
+    setup = Setup(tmp_path, token=TOKEN)
     try:
         yield setup
     finally:
@@ -329,21 +324,8 @@ async def test_unknown_index(archie: Setup) -> None:
         code, body = await archie.get("/api/search", {"index": "history-abc"})
         return body if code == 200 else None
 
-    body = await wait_until_async(found, 5)
+    body = await wait_until(found, 5, "the new index searched")
     assert [e["id"] for e in body["events"]] == ids(expected(Query(), few))
-
-
-async def wait_until_async(condition: Any, timeout: float) -> Any:
-    """
-    Poll an async C{condition} until it returns something true.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await condition()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"condition not met within {timeout} s"
-        await deferLater(reactor, 0.05, lambda: None)
 
 
 @pytest_twisted.ensureDeferred

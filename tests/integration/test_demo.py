@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from logship.cli.demo import ARCHIE_PORT, BUCK_PORTS, LIVE_PORTS, PORTER_PORT
-from tests.integration.delivery import wait_for
+from tests.integration.waiting import wait_until_blocking
 
 
 def free_base() -> int:
@@ -66,7 +66,7 @@ def test_demo_runs_everything(tmp_path: Path) -> None:
                     return 0
                 raise
 
-        wait_for(found, 60, "sample lines found by search")
+        wait_until_blocking(found, 60, "sample lines found by search")
         status = get_json(f"http://127.0.0.1:{base + PORTER_PORT}/api/status")
         assert all(buck["connected"] for buck in status["bucks"].values())
         demo.send_signal(signal.SIGINT)

@@ -18,12 +18,9 @@ from twisted.application.internet import TimerService
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from logship.core.revocation import RevocationFile, RevocationFileError
+from logship.core.revocation import DEFAULT_INTERVAL, RevocationFile, RevocationFileError
 from logship.plumbing.periodic import periodic
 from logship.wire.protocol import WireFactory
-
-#: Seconds between two looks at the revocation list and the credentials.
-DEFAULT_INTERVAL = 5.0
 
 
 class CredentialWatch:

@@ -1,0 +1,1 @@
+"""Tests of logship.archie on the real reactor."""

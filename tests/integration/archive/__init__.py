@@ -1,0 +1,1 @@
+"""Tests of logship.archive on the real reactor."""

@@ -1,0 +1,1 @@
+"""Tests of logship.buck on the real reactor."""

@@ -1,0 +1,1 @@
+"""Tests of logship.index on the real reactor."""

@@ -1,0 +1,1 @@
+"""Tests of logship.porter on the real reactor."""
