@@ -41,8 +41,8 @@ from logship.buck.rejected import Rejected
 from logship.buck.requests import BucketRequests
 from logship.buck.store import BucketStore
 from logship.core.credentials import Credentials
-from logship.core.revocation import RevocationFile
-from logship.wire.credentialwatch import DEFAULT_INTERVAL, CredentialWatch
+from logship.core.revocation import DEFAULT_INTERVAL, RevocationFile
+from logship.wire.credentialwatch import CredentialWatch
 from logship.buck.uploads import (
     DEFAULT_MAX_INCOMING,
     DEFAULT_MAX_UPLOAD,

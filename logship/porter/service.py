@@ -53,7 +53,7 @@ from twisted.python.failure import Failure
 from logship.archive import IArchive
 from logship.core.bucket import bucket_relpath, bucket_start
 from logship.core.credentials import Credentials
-from logship.core.revocation import RevocationFile
+from logship.core.revocation import DEFAULT_INTERVAL, RevocationFile
 from logship.core.event import Event
 from logship.core.receipts import ArchiveReceipt, sign_receipt
 from logship.index import IIndex
@@ -64,7 +64,7 @@ from logship.porter.bucks import BuckLink, BuckUnavailable
 from logship.core.event import Decoded, decode_all
 from logship.porter.merge import merge, split_records
 from logship.porter.state import HistoryJob, JobState, ManifestEntry, PorterState
-from logship.wire.credentialwatch import DEFAULT_INTERVAL, CredentialWatch
+from logship.wire.credentialwatch import CredentialWatch
 from logship.wire.protocol import buck_client, buck_factory
 
 #: Seconds a bucket must be quiet before it is archived (docs/design.md: 48 h).

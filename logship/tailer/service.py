@@ -59,8 +59,8 @@ from logship.tailer.followstate import FollowState
 from logship.tailer.shipper import Shipper
 from logship.tailer.spool import Spool
 from logship.core.credentials import Credentials
-from logship.core.revocation import RevocationFile
-from logship.wire.credentialwatch import DEFAULT_INTERVAL, CredentialWatch
+from logship.core.revocation import DEFAULT_INTERVAL, RevocationFile
+from logship.wire.credentialwatch import CredentialWatch
 from logship.wire.messages import (
     Ack,
     ArchivedReply,

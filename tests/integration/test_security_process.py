@@ -52,7 +52,8 @@ from logship.wire.protocol import (
 )
 from tests.credentials import OTHER_AUTHORITY, identity
 from tests.integration.delivery import Cluster, append_lines, read_identities
-from tests.integration.processes import ProcessGroup, TwistdProcess, wait_until
+from tests.integration.processes import ProcessGroup, TwistdProcess
+from tests.integration.waiting import wait_until
 
 TIMEOUT = 10.0
 
