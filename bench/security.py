@@ -27,6 +27,7 @@ lines/s and CPU per line, then the median of each.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import re
 import shutil
@@ -91,9 +92,14 @@ def checks(batches: int) -> None:
     """
     CPU per 1,000-event batch: decoding without and with the host check.
     """
-    encoder = LineEncoder(host=b"web1", tz=parse_zone("UTC"))
+    encoder = LineEncoder(host=b"web1", tz=parse_zone("UTC"), source=1)
     lines = list(sample_lines(batches * 1000, start=1795685820, rate=2000))
-    events = [encode(e) for line in lines for e in encoder.events(line, 1795685820.0)]
+    offsets = itertools.accumulate((len(line) + 1 for line in lines), initial=0)
+    events = [
+        encode(e)
+        for line, offset in zip(lines, offsets)
+        for e in encoder.events(line, 1795685820.0, offset)
+    ]
     chunks = [events[i : i + 1000] for i in range(0, len(events), 1000)]
     tmp = Path(tempfile.mkdtemp())
     try:
