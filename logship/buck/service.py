@@ -93,6 +93,9 @@ class BuckService(MultiService):
     @ivar ingest: receives the batches.
     @ivar uploads: receives the whole-bucket uploads.
     @ivar requests: answers the porter's requests and the tailers' queries.
+    @ivar credential_watch: reloads the revocation list and closes the
+        connections of revoked or expired credentials (run periodically in
+        credential mode).
     """
 
     _log = Logger()
@@ -169,7 +172,6 @@ class BuckService(MultiService):
             (HOUSEKEEPING_INTERVAL, self.housekeeping),
         ):
             periodic(step, job, clock, self._log).setServiceParent(self)
-        #: Reloads the revocation list, closes revoked and expired peers.
         self.credential_watch = CredentialWatch(revocations, [self.factory])
         if credentials is not None:
             self.credential_watch.service(clock, revocation_interval).setServiceParent(self)
