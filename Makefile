@@ -20,9 +20,16 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
+# The chaos harness (tests/integration/test_chaos.py, bench/chaos.py) runs
+# the tailer under Debian's libfaketime to step its clock back.
+FAKETIME := /usr/bin/faketime
+
+$(FAKETIME):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime
+
 # The type check first (mypy.ini; a few seconds, under a second with its
 # cache), then the tests.
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(FAKETIME)
 	$(BIN)/mypy logship
 	$(BIN)/python -m pytest -q tests
 

@@ -249,7 +249,9 @@ async def bench_poll_interval(reactor: Any, args: argparse.Namespace, poll: floa
         cluster = Cluster.start(
             group,
             tailer_args=["--poll-interval", str(poll), "--stats-interval", "1"],
-            buck_args=["--live", "tcp:0:interface=127.0.0.1", "--stats-interval", "10"],
+            # All the clients come from 127.0.0.1: allow them all.
+            buck_args=["--live", "tcp:0:interface=127.0.0.1", "--stats-interval", "10",
+                       "--live-clients-per-address", "256"],
         )
         ports = []
         for buck in cluster.bucks:

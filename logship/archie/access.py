@@ -1,11 +1,12 @@
-"""Who may use archie: loopback by default, a shared token beyond it.
+"""Who may use archie: the checks of every logship web surface, and the page's token cookie.
 
-archie listens on 127.0.0.1 by default, where anyone who can reach it is
-on the machine already.  Bound to any other interface it needs C{--token
-FILE}, a file (mode 0600) holding one line, the token: printable ASCII
-without spaces, quotes, commas, semicolons or backslashes, at least
-L{MIN_TOKEN} characters (C{openssl rand -hex 32 > archie.token}).  With a token, every request must
-present it, in one of three ways:
+archie's site sits behind a L{PageGuard}, a L{logship.plumbing.webaccess.Guard}:
+a request must name archie in its C{Host} (its address, C{localhost} on
+loopback, or a C{--public-name}), present the token if archie has one, and,
+to change anything (C{POST /api/history}), send JSON from archie's own
+page or a script.  archie listens on 127.0.0.1 by default; bound to any
+other interface it needs C{--token FILE} (L{logship.plumbing.webaccess.read_token}).
+With a token, every request must present it, in one of three ways:
 
   1. C{Authorization: Bearer TOKEN} (API clients, C{curl -H});
   2. the cookie C{archie_token=TOKEN}, which the page sets by itself:
@@ -14,159 +15,38 @@ present it, in one of three ways:
      redirects to the same address without the token, so that it does not
      stay in the address bar, the history or a Referer.
 
-Tokens are compared with L{hmac.compare_digest}.  A request without a valid
-token gets 401 (JSON under C{/api/}, a short HTML page elsewhere).  The
-cookie is C{SameSite=Strict}, so another site cannot make a browser send it
-(no cross-site POST of a history request).
+A request without a valid token gets 401 (JSON under C{/api/}, a short
+HTML page elsewhere).  The cookie is C{SameSite=Strict}, so another site
+cannot make a browser send it; and as a site is not an origin (another
+port of the same host is the same site), a POST with the cookie still
+needs archie's own C{Origin}: only the bearer token stands in for it.
 """
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
-import stat
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
 from urllib.parse import urlencode
 
-from twisted.python import usage
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-#: The shortest token accepted.
-MIN_TOKEN = 16
+from logship.plumbing.webaccess import Guard, PublicName, same_token
+
 #: The cookie that carries the token.
 COOKIE = b"archie_token"
-_TOKEN_CHARS = frozenset(
-    chr(c) for c in range(0x21, 0x7F) if chr(c) not in "\"',;\\"
-)
-
-#: Headers on every answer.
-SECURITY_HEADERS = {
-    b"x-content-type-options": b"nosniff",
-    b"x-frame-options": b"DENY",
-    b"referrer-policy": b"no-referrer",
-    b"content-security-policy": (
-        b"default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:;"
-        b" style-src 'self'; script-src 'self'; frame-ancestors 'none'"
-    ),
-}
-
-
-def read_token(path: Path) -> str:
-    """
-    Read a token file.
-
-    @return: the token.
-    @raise usage.UsageError: the file is missing, readable by group or
-        others, or does not hold one acceptable token.
-    """
-    try:
-        mode = path.stat().st_mode
-        text = path.read_text(encoding="ascii", errors="replace")
-    except OSError as e:
-        raise usage.UsageError(f"--token {path}: {e.strerror}") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise usage.UsageError(
-            f"--token {path}: readable by group or others (mode"
-            f" {stat.S_IMODE(mode):o}); chmod 600 it"
-        )
-    token = text.strip()
-    if len(token) < MIN_TOKEN or not set(token) <= _TOKEN_CHARS:
-        raise usage.UsageError(
-            f"--token {path}: expected one line of at least {MIN_TOKEN} printable"
-            " ASCII characters without spaces, quotes, commas, semicolons or"
-            " backslashes (e.g. from secrets.token_urlsafe(32))"
-        )
-    return token
-
-
-def _endpoint_fields(description: str) -> tuple[str, list[str], dict[str, str]]:
-    """
-    Split a server endpoint string into its kind, positional arguments and
-    keyword arguments (C{\\:} is a colon inside a value).
-    """
-    parts: list[str] = []
-    current: list[str] = []
-    escaped = False
-    for c in description:
-        if escaped:
-            current.append(c)
-            escaped = False
-        elif c == "\\":
-            escaped = True
-        elif c == ":":
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(c)
-    parts.append("".join(current))
-    kind, rest = parts[0], parts[1:]
-    args = [p for p in rest if "=" not in p]
-    kwargs = dict(p.split("=", 1) for p in rest if "=" in p)
-    return kind, args, kwargs
-
-
-def is_loopback(description: str) -> bool:
-    """
-    Whether a server endpoint string (C{--listen}) only accepts connections
-    from this machine: TCP on a loopback interface, or a UNIX socket.
-    Anything else (no interface: all of them; TLS; systemd) is not.
-    """
-    kind, args, kwargs = _endpoint_fields(description)
-    if kind == "unix":
-        return True
-    if kind not in ("tcp", "tcp6"):
-        return False
-    interface = kwargs.get("interface")
-    if interface is None and len(args) > 2:
-        interface = args[2]
-    if interface is None:
-        return False
-    if interface == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(interface.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _bearer(request: Request) -> bytes | None:
-    header = request.getHeader(b"authorization")
-    if header is None:
-        return None
-    scheme, _, value = header.partition(b" ")
-    if scheme.lower() != b"bearer":
-        return None
-    return value.strip()
-
-
-def _same(given: bytes | None, token: bytes) -> bool:
-    return given is not None and hmac.compare_digest(given, token)
 
 
 class Unauthorized(Resource):
     """
-    The answer to a request without a valid token: 401, in JSON for the
-    API, in HTML for the page.
+    The answer to a page request without a valid token: 401, a short HTML
+    page that says what to do.
     """
 
     isLeaf = True
 
-    def __init__(self, api: bool) -> None:
-        super().__init__()
-        self._api = api
-
     def render(self, request: Request) -> bytes:
         request.setResponseCode(401)
         request.setHeader(b"cache-control", b"no-store")
-        if self._api:
-            request.setHeader(b"content-type", b"application/json; charset=utf-8")
-            request.setHeader(b"www-authenticate", b'Bearer realm="archie"')
-            return (
-                b'{"error": "a token is required: send Authorization: Bearer TOKEN",'
-                b' "parameter": "token"}\n'
-            )
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
         return (
             b"<!doctype html><title>archie: token required</title>"
@@ -190,42 +70,40 @@ class _Redirect(Resource):
         return b""
 
 
-class Guard(Resource):
+class PageGuard(Guard):
     """
-    The root resource: adds L{SECURITY_HEADERS} to every answer and, when
-    a token is set, lets through only requests that present it (see the
-    module docstring), before handing them to C{wrapped}.
+    archie's root resource: the checks of L{Guard}, with the token also
+    taken from the cookie, and set by C{/?token=} (see the module
+    docstring).
     """
 
-    def __init__(self, wrapped: Resource, token: str | None) -> None:
+    def __init__(self, wrapped: Resource, token: str | None,
+                 names: Sequence[PublicName] = ()) -> None:
         """
         @param wrapped: the real root (page and API).
-        @param token: the token, or C{None} to let everyone in (loopback).
+        @param token: the token, or C{None} to let in whoever passes the
+            other checks (loopback).
+        @param names: the C{--public-name}s.
         """
-        super().__init__()
-        self._wrapped = wrapped
-        self._token = None if token is None else token.encode("ascii")
+        super().__init__(wrapped, token, names, realm="archie")
 
-    def getChildWithDefault(self, path: bytes, request: Request) -> Any:
-        for name, value in SECURITY_HEADERS.items():
-            request.setHeader(name, value)
-        if self._token is None:
-            return self._wrapped.getChildWithDefault(path, request)
+    def token_refusal(self, path: bytes, request: Request) -> Resource | None:
+        assert self._token is not None
         api = path == b"api"
         given = request.args.get(b"token")
         if given is not None and not api:
-            if len(given) == 1 and _same(given[0], self._token):
+            if len(given) == 1 and same_token(given[0], self._token):
                 request.addCookie(
                     COOKIE, self._token, path=b"/", httpOnly=True,
                     secure=request.isSecure(), sameSite="strict",
                 )
                 return _Redirect(self._location_without_token(request))
-            return Unauthorized(api)
-        if _same(_bearer(request), self._token) or _same(
-            request.getCookie(COOKIE), self._token
-        ):
-            return self._wrapped.getChildWithDefault(path, request)
-        return Unauthorized(api)
+            return Unauthorized()
+        if same_token(request.getCookie(COOKIE), self._token):
+            return None
+        if api:
+            return super().token_refusal(path, request)
+        return None if self.has_bearer(request) else Unauthorized()
 
     @staticmethod
     def _location_without_token(request: Request) -> bytes:

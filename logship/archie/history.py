@@ -42,13 +42,20 @@ class PorterClient:
     Requests to the porter's JSON API.
     """
 
-    def __init__(self, base_url: str, reactor: Any, timeout: float = 10.0) -> None:
+    def __init__(
+        self, base_url: str, reactor: Any, timeout: float = 10.0, token: str | None = None
+    ) -> None:
         """
         @param base_url: the porter's API, C{http://HOST:PORT}.
         @param reactor: the reactor.
         @param timeout: seconds a request may take.
+        @param token: the token of the porter's API (its C{--api-token}),
+            sent as C{Authorization: Bearer}, or C{None}.
         """
         self.base_url = base_url.rstrip("/")
+        self._headers = dict(_HEADERS)
+        if token is not None:
+            self._headers["authorization"] = [f"Bearer {token}"]
         self._pool = HTTPConnectionPool(reactor, persistent=True)
         self._pool.maxPersistentPerHost = 4
         self._http = HTTPClient(Agent(reactor, pool=self._pool))
@@ -69,7 +76,7 @@ class PorterClient:
         try:
             response = await self._http.request(
                 method, url, json=body, timeout=self._timeout,
-                headers=_HEADERS,
+                headers=self._headers,
             )
             content = await treq.content(response)
         except Exception as e:

@@ -3,18 +3,21 @@
     twistd -n logship-archie [--listen tcp:4480:interface=127.0.0.1]
         [--index sqlite:porter-data/index] [--porter http://127.0.0.1:4490]
         [--live ws://127.0.0.1:4481/live]... [--token FILE] [--web DIR]
+        [--public-name NAME]... [--porter-token FILE]
         [--dedup-seconds 10] [--live-rate 2000] [--config archie.toml]
 
 L{Options} checks what it can before twistd starts: the endpoint, the
-index URL, the porter and live URLs, the web directory, and that a token
-is given when archie listens beyond loopback (L{logship.archie.access}).
-L{makeService} builds the site: the page (C{web/}, static files) and the
-JSON API (L{logship.archie.api}) behind the access L{Guard}.
+index URL, the porter and live URLs, the web directory, the public names,
+and that a token is given when archie listens beyond loopback
+(L{logship.archie.access}).  L{makeService} builds the site: the page
+(C{web/}, static files) and the JSON API (L{logship.archie.api}) behind
+the access L{PageGuard}.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
@@ -27,17 +30,20 @@ from twisted.python import usage
 from twisted.web.server import Site
 from twisted.web.static import File
 
-from logship.archie.access import Guard, is_loopback, read_token
+from logship.archie.access import PageGuard
 from logship.archie.api import Api
 from logship.archie.history import HistoryWatches, PorterClient
 from logship.archie.indexes import Indexes
 from logship.plumbing.config import ConfigOptions
 from logship.index import check_url
-from logship.plumbing.listeners import Listener, check_listen
+from logship.plumbing.listeners import Listener, check_listen, is_loopback
 from logship.plumbing.tapsupport import positive_float, positive_int
+from logship.plumbing.webaccess import PublicName, read_token
 
 DEFAULT_LISTEN = "tcp:4480:interface=127.0.0.1"
 DEFAULT_PORTER = "http://127.0.0.1:4490"
+
+
 def _default_web() -> Path:
     """
     The page: next to the package in a source tree (or an editable
@@ -107,6 +113,8 @@ class Options(ConfigOptions):
         ["index", None, "sqlite:porter-data/index",
          "The porter's index: sqlite:DIR or elasticsearch:http://HOST:9200."],
         ["porter", None, DEFAULT_PORTER, "The porter's JSON API, http://HOST:PORT."],
+        ["porter-token", None, None,
+         "A file (mode 0600) holding the token of the porter's API (its --api-token)."],
         ["token", None, None,
          "A file (mode 0600) holding the token every request must present."],
         ["web", None, str(DEFAULT_WEB), "The page's directory (static files)."],
@@ -116,18 +124,31 @@ class Options(ConfigOptions):
         ["history-poll", None, 0.5,
          "Seconds between two looks at a history job being watched.", positive_float],
     ]
-    config_paths = frozenset({"token", "web"})
+    config_paths = frozenset({"token", "porter-token", "web"})
 
     def __init__(self) -> None:
         super().__init__()
         self["live"] = []
+        self["public-name"] = []
         self.token: str | None = None
+        self.porter_token: str | None = None
 
     def opt_live(self, value: str) -> None:
         """
         A buck's live WebSocket, ws://HOST:PORT/live (repeatable; list every buck).
         """
         self["live"].append(live_url(value))
+
+    def opt_public_name(self, value: str) -> None:
+        """
+        A name the page and the API are reached under besides archie's
+        address, NAME or NAME:PORT (a proxy's, a DNS name; repeatable);
+        requests with another Host are refused.
+        """
+        try:
+            self["public-name"].append(PublicName.parse(value))
+        except ValueError as e:
+            raise usage.UsageError(f"--public-name: {e}") from None
 
     def postOptions(self) -> None:
         super().postOptions()
@@ -140,6 +161,8 @@ class Options(ConfigOptions):
         web = Path(self["web"])
         if not (web / "index.html").is_file():
             raise usage.UsageError(f"--web {web}: no index.html there")
+        if self["porter-token"] is not None:
+            self.porter_token = read_token(Path(self["porter-token"]), "--porter-token")
         if self["token"] is not None:
             self.token = read_token(Path(self["token"]))
         elif not is_loopback(self["listen"]):
@@ -160,6 +183,11 @@ class _Page(File):
 
     def directoryListing(self) -> Any:
         return self.childNotFound
+
+    def getChild(self, path: bytes, request: Any) -> Any:
+        if b"\x00" in path:  # no file has one; os.stat would raise
+            return self.childNotFound
+        return super().getChild(path, request)
 
     def render_GET(self, request: Any) -> Any:
         request.setHeader(b"cache-control", b"no-cache")
@@ -185,16 +213,19 @@ class _Closer(Service):
         await self._api.porter.close()
 
 
-def build_site(api: Api, web: Path, token: str | None) -> Site:
+def build_site(
+    api: Api, web: Path, token: str | None, names: Sequence[PublicName] = ()
+) -> Site:
     """
     The site: the page from C{web}, the API under C{/api}, behind the
     access guard.
 
     @param token: the token requests must present, or C{None}.
+    @param names: the names archie is reached under besides its address.
     """
     page = _Page(str(web))
     page.putChild(b"api", api.resource())
-    site = Site(Guard(page, token))
+    site = Site(PageGuard(page, token, names))
     site.noisy = False
     site.displayTracebacks = False
     return site
@@ -209,7 +240,7 @@ def makeService(config: Options, reactor: Any = None) -> IService:
     """
     if reactor is None:
         from twisted.internet import reactor  # the edge: only here
-    porter = PorterClient(config["porter"], reactor)
+    porter = PorterClient(config["porter"], reactor, token=config.porter_token)
     api = Api(
         indexes=Indexes(config["index"], reactor),
         porter=porter,
@@ -223,7 +254,7 @@ def makeService(config: Options, reactor: Any = None) -> IService:
     _Closer(api).setServiceParent(top)
     if config.token is None:
         _log.info("logship-archie: no token; listening on loopback only")
-    site = build_site(api, Path(config["web"]), config.token)
+    site = build_site(api, Path(config["web"]), config.token, config["public-name"])
     endpoint = endpoints.serverFromString(reactor, config["listen"])
     Listener("logship-archie", config["listen"], endpoint, site).setServiceParent(top)
     return top

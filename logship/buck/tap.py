@@ -5,7 +5,8 @@
         [--revoked FILE] | --key FILE | --insecure)  [--bucket-seconds 60]
         [--node NAME] [--config buck.toml]
         [--live tcp:4480:interface=127.0.0.1 [--live-token FILE]
-         [--live-origin PATTERN]...]
+         [--live-origin PATTERN]... [--live-clients-per-address 32]
+         [--live-filter-timeout 10]]
 
 L{Options} checks everything it can before twistd starts the service (the
 key file, the bucket interval, the data directory), so that a mistake is a
@@ -18,7 +19,6 @@ on the buck's channel, announced as "logship-buck live listening on ...".
 
 from __future__ import annotations
 
-import stat
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,14 +27,20 @@ from twisted.internet import endpoints
 from twisted.logger import Logger
 from twisted.python import usage
 
-from logship.buck.live.endpoint import is_loopback, normalize_live
-from logship.buck.live.factory import DEFAULT_ORIGINS, LiveFactory
+from logship.buck.live.endpoint import normalize_live
+from logship.buck.live.factory import (
+    DEFAULT_FILTER_TIMEOUT,
+    DEFAULT_MAX_PER_ADDRESS,
+    DEFAULT_ORIGINS,
+    LiveFactory,
+)
 from logship.buck.pubsub import Channel
 from logship.buck.service import DEFAULT_STATS_INTERVAL, BuckService
 from logship.buck.store import DEFAULT_OPEN_BUCKETS, BucketStore, StoreError, prepare_data_dir
 from logship.buck.uploads import DEFAULT_MAX_UPLOAD
-from logship.plumbing.listeners import Listener, check_listen
+from logship.plumbing.listeners import Listener, check_listen, is_loopback
 from logship.plumbing.tapsupport import ClusterOptions, positive_float, positive_int
+from logship.plumbing.webaccess import read_token
 
 DEFAULT_LISTEN = "tcp:4401:interface=127.0.0.1"
 DEFAULT_DATA = "buck-data"
@@ -71,6 +77,10 @@ class Options(ClusterOptions):
         ["live-token", None, None,
          "A file holding the token live clients must present (?token=...);"
          " required when --live listens beyond loopback."],
+        ["live-clients-per-address", None, DEFAULT_MAX_PER_ADDRESS,
+         "Live clients one IP address may have open at once.", positive_int],
+        ["live-filter-timeout", None, DEFAULT_FILTER_TIMEOUT,
+         "Seconds a live client may stay open without sending a filter.", positive_float],
     ]
     config_paths = ClusterOptions.config_paths | {"data", "live-token"}
 
@@ -119,40 +129,12 @@ class Options(ClusterOptions):
         self["live"] = normalize_live(self["live"])
         check_listen("--live", self["live"])
         if self["live-token"] is not None:
-            self.live_token = read_live_token(self["live-token"])
+            self.live_token = read_token(Path(self["live-token"]), "--live-token")
         elif not is_loopback(self["live"]):
             raise usage.UsageError(
                 f"--live {self['live']} listens beyond loopback: give --live-token FILE"
                 " (or bind it to 127.0.0.1)"
             )
-
-
-def read_live_token(path: str) -> str:
-    """
-    The live tail's token from C{--live-token FILE}: its first line,
-    stripped, at least 16 printable characters without spaces; the file
-    must not be readable by group or others.
-
-    @raise usage.UsageError: if not.
-    """
-    try:
-        mode = Path(path).stat().st_mode
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise usage.UsageError(f"--live-token {path}: {e}") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise usage.UsageError(
-            f"--live-token {path}: readable by group or others"
-            f" (mode {stat.S_IMODE(mode):o}); chmod 600 it"
-        )
-    lines = text.strip().splitlines()
-    token = lines[0].strip() if lines else ""
-    if len(token) < 16 or not token.isprintable() or " " in token:
-        raise usage.UsageError(
-            f"--live-token {path}: the first line must hold a token of at least 16"
-            " printable characters without spaces"
-        )
-    return token
 
 
 def makeService(config: Options, reactor: Any = None) -> IService:
@@ -202,6 +184,8 @@ def makeService(config: Options, reactor: Any = None) -> IService:
             clock=reactor,
             token=config.live_token,
             origins=config["live-origin"],
+            max_per_address=config["live-clients-per-address"],
+            filter_timeout=config["live-filter-timeout"],
         )
         endpoint = endpoints.serverFromString(reactor, config["live"])
         Listener("logship-buck live", config["live"], endpoint, live).setServiceParent(top)

@@ -239,7 +239,7 @@ def cmd_verify(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     for path in args.files:
         _existing(path)
     try:
-        return run_verify(args, out, run_on_reactor)
+        return run_verify(args, out, run_on_reactor, now)
     except (ValueError, IndexUnavailable, ArchiveError) as e:
         raise CommandError(str(e), DATA_ERROR if isinstance(e, IndexUnavailable) else USAGE_ERROR) from None
     except OSError as e:

@@ -20,8 +20,11 @@ that no line accounts for is I{extra} (printed as C{logship cat} shows
 it).  The same line twice in a file must be stored twice: identical lines
 are distinct occurrences.
 
-Lines without a timestamp get the file's modification time (the tailer
-gives them the time it read them), so the range may need C{--slack}.
+Lines are parsed as of the time of the check: a year missing from a
+timestamp is inferred from it, as the tailer inferred it when it read the
+line.  Lines without a timestamp are timed now (the tailer timed them when
+it read them), so the range reaches to now, and they are matched by host
+and message whatever their stored time.
 Other files of the same hosts stored in the same range show as extra: give
 all of a host's files, or read the extra list with that in mind.
 """
@@ -61,7 +64,7 @@ class Line:
 
     @ivar where: C{FILE:LINE} (1-based), for the report.
     @ivar key: its host and message.
-    @ivar point: its time (from the line, else the file's mtime).
+    @ivar point: its time (from the line, else the time of the check).
     """
 
     where: str
@@ -69,20 +72,22 @@ class Line:
     point: int
 
 
-def file_lines(path: Path, *, host: bytes, tz: tzinfo, year: int | None) -> Iterator[Line]:
+def file_lines(
+    path: Path, *, host: bytes, tz: tzinfo, year: int | None, now: float
+) -> Iterator[Line]:
     """
-    The lines of one log file, parsed as the tailer parses them.
+    The lines of one log file, parsed as the tailer parses them at C{now}
+    (the time of lines without one, and what a year is inferred from).
 
     @raise OSError: the file cannot be read.
     """
-    mtime = path.stat().st_mtime
     with open(path, "rb") as f:
         head = f.read(FILE_TAG_HEAD)
         source = file_source_tag(os.fsencode(path.resolve()), head)
         encoder = LineEncoder(host=host, tz=tz, year=year, source=source)
         chunks = iter(lambda: f.read(1 << 16), b"")
         for number, (at, raw) in enumerate(lines_at(chain((head,), chunks)), 1):
-            parts = encoder.events(raw, mtime, at)
+            parts = encoder.events(raw, now, at)
             message = parts[0].message if len(parts) == 1 else join_parts(parts)
             yield Line(f"{path}:{number}", (parts[0].shn, message), parts[0].point)
 
@@ -276,19 +281,21 @@ def run_verify(
     args: argparse.Namespace,
     out: BinaryIO,
     run: Callable[[Callable[[Any], Any]], Any],
+    now: float,
 ) -> int:
     """
     Run C{logship verify}.
 
     @param run: runs a coroutine function of the reactor to its end
         (L{logship.plumbing.onreactor.run_on_reactor}).
+    @param now: the time of the check.
     @return: 0 when every line is stored once and nothing else, 1 if not.
     @raise OSError: a file or the bucket path cannot be read.
     @raise ValueError: a bad target URL, or files without lines.
     """
     lines = [
         line for path in args.files
-        for line in file_lines(path, host=args.host, tz=args.tz, year=args.year)
+        for line in file_lines(path, host=args.host, tz=args.tz, year=args.year, now=now)
     ]
     if not lines:
         raise ValueError("the files hold no lines")

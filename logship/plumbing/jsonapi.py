@@ -52,7 +52,8 @@ def read_json_body(request: Request) -> dict[str, Any]:
     """
     The request's body as a JSON object (an empty body is C{{}}).
 
-    @raise BadParameter: (C{body}) too large, not JSON, or not an object.
+    @raise BadParameter: (C{body}) too large, not JSON, nested too deeply
+        to read, or not an object.
     """
     assert request.content is not None
     body = request.content.read(MAX_BODY + 1)
@@ -62,6 +63,8 @@ def read_json_body(request: Request) -> dict[str, Any]:
         document = json.loads(body or b"{}")
     except ValueError as e:
         raise BadParameter("body", f"not JSON ({e})") from None
+    except RecursionError:
+        raise BadParameter("body", "JSON nested too deeply") from None
     if not isinstance(document, dict):
         raise BadParameter("body", "expected a JSON object")
     return document

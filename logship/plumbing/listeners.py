@@ -1,14 +1,18 @@
 """Listening endpoints for the taps: checked early, announced, failing in one line.
 
-Every service that listens (the buck's wire, the porter's API, archie's
-web site) takes Twisted endpoint strings (C{tcp:4401:interface=127.0.0.1},
-C{tcp:0} for any free port).  L{check_listen} checks a string while the
-options are parsed; L{Listener} logs C{"PROGRAM listening on HOST:PORT
+Every service that listens (the buck's wire and live tail, the porter's
+API, archie's web site) takes Twisted endpoint strings
+(C{tcp:4401:interface=127.0.0.1}, C{tcp:0} for any free port).
+L{check_listen} checks a string while the options are parsed;
+L{is_loopback} tells whether it only accepts connections from this
+machine (the web surfaces want a token otherwise); L{Listener} logs C{"PROGRAM listening on HOST:PORT
 (DESCRIPTION)"} once bound (with the real port, which tests read from the
 log), and stops twistd with one line when the port cannot be bound.
 """
 
 from __future__ import annotations
+
+import ipaddress
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.internet import endpoints
@@ -37,6 +41,57 @@ def check_listen(option: str, description: str) -> None:
         endpoints.serverFromString(_NOT_A_REACTOR, description)
     except (ValueError, TypeError, KeyError) as e:
         raise usage.UsageError(f"{option} {description}: {e}") from None
+
+
+def _endpoint_fields(description: str) -> tuple[str, list[str], dict[str, str]]:
+    """
+    Split a server endpoint string into its kind, positional arguments and
+    keyword arguments (C{\\:} is a colon inside a value).
+    """
+    parts: list[str] = []
+    current: list[str] = []
+    escaped = False
+    for c in description:
+        if escaped:
+            current.append(c)
+            escaped = False
+        elif c == "\\":
+            escaped = True
+        elif c == ":":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(c)
+    parts.append("".join(current))
+    kind, rest = parts[0], parts[1:]
+    args = [p for p in rest if "=" not in p]
+    kwargs = dict(p.split("=", 1) for p in rest if "=" in p)
+    return kind, args, kwargs
+
+
+def is_loopback(description: str) -> bool:
+    """
+    Whether a server endpoint string only accepts connections from this
+    machine: TCP on a loopback interface (127.0.0.0/8, C{::1},
+    C{localhost}), or a UNIX socket.  Anything else (no interface: all of
+    them; TLS; systemd) is not.
+    """
+    kind, args, kwargs = _endpoint_fields(description)
+    if kind == "unix":
+        return True
+    if kind not in ("tcp", "tcp6"):
+        return False
+    interface = kwargs.get("interface")
+    if interface is None and len(args) > 2:
+        interface = args[2]
+    if interface is None:
+        return False
+    if interface == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(interface.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @implementer(IStreamServerEndpoint)

@@ -4,11 +4,15 @@
         (--credential FILE --node-key FILE --authority FILE [--revoked FILE]
          | --key FILE | --insecure)  [--index sqlite:DIR] [--archive dir:PATH]
         [--state DIR] [--bucket-seconds 60] [--quiet 172800]
-        [--api tcp:4490:interface=127.0.0.1] [--config porter.toml]
+        [--api tcp:4490:interface=127.0.0.1] [--api-token FILE]
+        [--api-public-name NAME]... [--max-history-jobs 4]
+        [--max-history-days 31] [--max-history-events 50000000]
+        [--config porter.toml]
 
 L{Options} checks what it can before twistd starts (the key, the URLs,
-the endpoint); L{makeService} opens the recent index and the archive and
-builds the L{PorterService} and the listener of its JSON API.
+the endpoint, that the API has a token when it listens beyond loopback);
+L{makeService} opens the recent index and the archive and builds the
+L{PorterService} and the listener of its JSON API.
 """
 
 from __future__ import annotations
@@ -21,14 +25,19 @@ from twisted.internet import endpoints
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python import usage
-from twisted.web.server import Site
 
 from logship.archive import open_archive
 from logship.index import check_url, open_index
-from logship.plumbing.listeners import Listener, check_listen
-from logship.porter.api import api_root
+from logship.plumbing.listeners import Listener, check_listen, is_loopback
+from logship.plumbing.webaccess import PublicName, read_token
+from logship.porter.api import HistoryLimits, api_site
 from logship.porter.service import DEFAULT_QUIET, DEFAULT_RECENT_DAYS, PorterService
-from logship.plumbing.tapsupport import ClusterOptions, buck_endpoint, positive_float
+from logship.plumbing.tapsupport import (
+    ClusterOptions,
+    buck_endpoint,
+    positive_float,
+    positive_int,
+)
 
 DEFAULT_API = "tcp:4490:interface=127.0.0.1"
 DEFAULT_ENV = "default"
@@ -56,7 +65,17 @@ class Options(ClusterOptions):
         ["archive", None, "dir:porter-data/archive",
          "The archive: dir:PATH or s3://BUCKET[/PREFIX]?endpoint=URL."],
         ["state", "s", "porter-data/state", "The porter's state directory."],
-        ["api", None, DEFAULT_API, "Endpoint of the JSON API (history requests, status)."],
+        ["api", None, DEFAULT_API,
+         "Endpoint of the JSON API (history requests, status); beyond loopback,"
+         " --api-token is required."],
+        ["api-token", None, None,
+         "A file (mode 0600) holding the token every API request must present."],
+        ["max-history-jobs", None, HistoryLimits.jobs,
+         "History jobs queued or loading at once, at most.", positive_int],
+        ["max-history-days", None, HistoryLimits.days,
+         "Days one history request may span, at most.", positive_float],
+        ["max-history-events", None, HistoryLimits.events,
+         "Events all history indexes may hold together, at most.", positive_int],
         ["env", None, DEFAULT_ENV, "The name of this environment (one porter each)."],
         ["quiet", None, float(DEFAULT_QUIET),
          "Seconds after a bucket's end before it is archived.", positive_float],
@@ -65,11 +84,13 @@ class Options(ClusterOptions):
          "Days the recent index keeps.", positive_float],
         ["request-timeout", None, 60.0, "Seconds a buck may take to answer.", positive_float],
     ]
-    config_paths = ClusterOptions.config_paths | {"state"}
+    config_paths = ClusterOptions.config_paths | {"state", "api-token"}
 
     def __init__(self) -> None:
         super().__init__()
         self["buck"] = []
+        self["api-public-name"] = []
+        self.api_token: str | None = None
 
     def opt_buck(self, value: str) -> None:
         """
@@ -77,12 +98,29 @@ class Options(ClusterOptions):
         """
         self["buck"].append(buck_endpoint(value))
 
+    def opt_api_public_name(self, value: str) -> None:
+        """
+        A name the API is reached under besides its address, NAME or
+        NAME:PORT (repeatable); requests with another Host are refused.
+        """
+        try:
+            self["api-public-name"].append(PublicName.parse(value))
+        except ValueError as e:
+            raise usage.UsageError(f"--api-public-name: {e}") from None
+
     def postOptions(self) -> None:
         super().postOptions()
         if not self["buck"]:
             raise usage.UsageError("no --buck HOST:PORT given")
         self.check_cluster_options()
         check_listen("--api", self["api"])
+        if self["api-token"] is not None:
+            self.api_token = read_token(Path(self["api-token"]), "--api-token")
+        elif not is_loopback(self["api"]):
+            raise usage.UsageError(
+                f"--api {self['api']} is not loopback-only: give --api-token FILE"
+                " (see docs/porter.md), or listen on interface=127.0.0.1"
+            )
         try:
             check_url(self["index"])
         except ValueError as e:
@@ -122,8 +160,13 @@ def makeService(config: Options, reactor: Any = None) -> IService:
     porter.setServiceParent(top)
     if config.key is None and config.credentials is None:
         _log.warn("logship-porter runs INSECURE (lab mode): frames are not sealed")
-    site = Site(api_root(porter, config["env"], reactor))
-    site.noisy = False
+    limits = HistoryLimits(
+        jobs=config["max-history-jobs"],
+        days=config["max-history-days"],
+        events=config["max-history-events"],
+    )
+    site = api_site(porter, config["env"], reactor, limits=limits,
+                    token=config.api_token, names=config["api-public-name"])
     endpoint = endpoints.serverFromString(reactor, config["api"])
     Listener("logship-porter", config["api"], endpoint, site).setServiceParent(top)
     return top

@@ -1,4 +1,4 @@
-"""Tests of archie's options, access checks, parameters and history watches
+"""Tests of archie's options, parameters and history watches
 (synchronous: no sockets, a L{Clock} for time)."""
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
-from logship.archie.access import is_loopback, read_token
 from logship.archie.history import HistoryWatches, PorterUnavailable
 from logship.archie.params import (
     MAX_SLOTS,
@@ -28,6 +27,7 @@ from logship.archie.params import (
 )
 from logship.archie.tap import Options, makeService
 from logship.plumbing.listeners import Listener
+from logship.plumbing.webaccess import PublicName
 from logship.core.parse import TICKS_PER_SECOND
 from tests.archie.common import NOW
 
@@ -115,6 +115,34 @@ class OptionsTests(SynchronousTestCase):
         with self.assertRaises(usage.UsageError):
             self.parse("--token", str(self.tmp / "missing"))
 
+    def test_public_names_and_porter_token(self) -> None:
+        """
+        C{--public-name} is repeatable (NAME or NAME:PORT, also from TOML);
+        C{--porter-token} is read like a token and sent to the porter.
+        """
+        options = self.parse("--public-name", "Logs.Example.com",
+                             "--public-name", "logs.example.com:8443",
+                             "--porter-token", str(self.token_file()))
+        self.assertEqual(options["public-name"], [PublicName("logs.example.com"),
+                                                 PublicName("logs.example.com", 8443)])
+        self.assertEqual(options.porter_token, TOKEN)
+        self.assertEqual(self.parse()["public-name"], [])
+        for bad in ("a b", "logs.example.com:0", "http://logs.example.com"):
+            with self.assertRaises(usage.UsageError) as caught:
+                self.parse("--public-name", bad)
+            self.assertIn("--public-name", str(caught.exception))
+        with self.assertRaises(usage.UsageError) as caught:
+            self.parse("--porter-token", str(self.token_file(mode=0o640)))
+        self.assertIn("--porter-token", str(caught.exception))
+        self.token_file()
+        config = self.tmp / "archie.toml"
+        config.write_text('public_name = ["logs.example.com", "10.0.0.7:80"]\n'
+                          'porter_token = "token"\n')
+        options = self.parse("--config", str(config))
+        self.assertEqual(options["public-name"], [PublicName("logs.example.com"),
+                                                 PublicName("10.0.0.7", 80)])
+        self.assertEqual(options.porter_token, TOKEN)
+
     def test_config_file(self) -> None:
         """
         A TOML file sets options (paths relative to it); the command line
@@ -153,31 +181,6 @@ class OptionsTests(SynchronousTestCase):
         self.assertIsInstance(service, MultiService)
         listeners = [s for s in service if isinstance(s, Listener)]
         self.assertEqual([s.description for s in listeners], ["tcp:4480:interface=127.0.0.1"])
-
-
-class AccessTests(SynchronousTestCase):
-    def test_loopback(self) -> None:
-        for description, expected in [
-            ("tcp:4480:interface=127.0.0.1", True),
-            ("tcp:4480:interface=127.1.2.3", True),
-            ("tcp:port=4480:interface=localhost", True),
-            ("tcp6:4480:interface=\\:\\:1", True),
-            ("unix:/run/archie.sock", True),
-            ("tcp:4480", False),
-            ("tcp:4480:interface=0.0.0.0", False),
-            ("tcp:4480:interface=192.168.1.5", False),
-            ("tcp6:4480:interface=\\:\\:", False),
-            ("ssl:4480:interface=127.0.0.1", False),
-        ]:
-            self.assertEqual(is_loopback(description), expected, description)
-
-    def test_read_token(self) -> None:
-        tmp = Path(tempfile.mkdtemp())
-        self.addCleanup(shutil.rmtree, tmp)
-        path = tmp / "t"
-        path.write_text("  " + TOKEN + "\n\n")
-        os.chmod(path, 0o400)
-        self.assertEqual(read_token(path), TOKEN)
 
 
 class ParameterTests(SynchronousTestCase):

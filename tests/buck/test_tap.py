@@ -487,7 +487,8 @@ class LiveOptionsTests(SynchronousTestCase):
         log = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
         options = self.parse("--listen", "tcp:4401:interface=127.0.0.1", "--live", "tcp:4480",
                              "--live-token", str(self.token), "--node", "b7",
-                             "--live-origin", "*")
+                             "--live-origin", "*", "--live-clients-per-address", "3",
+                             "--live-filter-timeout", "2.5")
         reactor = MemoryReactorClock()
         top = makeService(options, reactor=reactor)
         children = list(top)
@@ -499,6 +500,7 @@ class LiveOptionsTests(SynchronousTestCase):
         self.assertIs(factory.channel, children[0].channel)  # type: ignore[attr-defined]
         self.assertEqual(factory.node, "b7")
         self.assertEqual(factory._token, "0123456789abcdefXYZ")
+        self.assertEqual((factory.max_per_address, factory.filter_timeout), (3, 2.5))
         top.privilegedStartService()
         top.startService()
         self.assertEqual([(p, i) for p, _, _, i in reactor.tcpServers],

@@ -3,6 +3,6 @@
 C{protocol} (the steps, and the thin L{LiveProtocol}), C{factory} (the
 server: admission, clients, stats), C{stream} (one client's rate-limited
 push producer), C{filter} (client messages; pure), C{messages} (what the
-buck sends; pure), C{endpoint} (C{--live} endpoint strings).
+buck sends; pure), C{endpoint} (the C{--live} shorthand).
 C{docs/live.md} is the reference.
 """

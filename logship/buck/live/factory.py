@@ -1,20 +1,25 @@
-"""The live WebSocket server of one buck: who may connect (path, token, origin, count), who is connected, their streams.
+"""The live WebSocket server of one buck: who may connect (path, token, origin, counts), who is connected, their streams.
 
 L{LiveFactory} is the Autobahn factory of L{LiveProtocol}s: it holds what
 the protocols dispatch to (the buck's channel, the shared
 L{EventEncoder}, the settings of each L{LiveStream}), checks each upgrade
-request (C{docs/live.md}, step 1), keeps the open clients and sums their
-counters.  Autobahn's own timers (handshake, ping, close) run on the
-injected clock through L{ClockTimer}.
+request (C{docs/live.md}, step 1: the origin too, so that a refused one
+is a 403, where Autobahn's own check answers 400), keeps the open clients
+(at most C{max_clients}, and C{max_per_address} per client address) and
+sums their counters.  Autobahn's own timers (handshake, ping, close) run
+on the injected clock through L{ClockTimer}.
 """
 
 from __future__ import annotations
 
 import hmac
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from autobahn.twisted.websocket import WebSocketServerFactory
+from autobahn.util import wildcards2patterns
 from autobahn.websocket.types import ConnectionDeny, ConnectionRequest
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
@@ -28,6 +33,10 @@ from logship.buck.pubsub import Channel
 LIVE_PATH = "/live"
 #: Clients a buck serves at once, at most.
 DEFAULT_MAX_CLIENTS = 256
+#: Clients one address may have open at once, at most.
+DEFAULT_MAX_PER_ADDRESS = 32
+#: Seconds a client may stay open without sending a filter.
+DEFAULT_FILTER_TIMEOUT = 10.0
 #: Seconds between two pings, and to wait for the pong.
 AUTO_PING_INTERVAL = 30.0
 AUTO_PING_TIMEOUT = 30.0
@@ -86,6 +95,8 @@ class LiveFactory(WebSocketServerFactory):
         token: str | None = None,
         origins: Sequence[str] = DEFAULT_ORIGINS,
         max_clients: int = DEFAULT_MAX_CLIENTS,
+        max_per_address: int = DEFAULT_MAX_PER_ADDRESS,
+        filter_timeout: float = DEFAULT_FILTER_TIMEOUT,
         stall_timeout: float = DEFAULT_STALL_TIMEOUT,
         flush_interval: float = FLUSH_INTERVAL,
         auto_ping_interval: float = AUTO_PING_INTERVAL,
@@ -99,6 +110,10 @@ class LiveFactory(WebSocketServerFactory):
             (C{"*"} for any); clients without an C{Origin} (not browsers)
             are always allowed.
         @param max_clients: clients at once, at most.
+        @param max_per_address: clients of one IP address at once, at
+            most.
+        @param filter_timeout: seconds a client may stay open without
+            sending a filter (it is closed then).
         @param stall_timeout: seconds a client's transport may stay full.
         @param flush_interval: seconds between two batches to a client.
         @param auto_ping_interval: seconds between pings (0: none).
@@ -113,31 +128,64 @@ class LiveFactory(WebSocketServerFactory):
         self.stall_timeout = stall_timeout
         self.flush_interval = flush_interval
         self.max_clients = max_clients
+        self.max_per_address = max_per_address
+        self.filter_timeout = filter_timeout
         self.clients: set[LiveProtocol] = set()
+        self._per_address: Counter[str] = Counter()
         self._token = token
+        self._origins = wildcards2patterns(list(origins))
         # No maxMessagePayloadSize: Autobahn applies it to what we send too
-        # (LiveProtocol.onMessageFrameBegin bounds what clients send).
+        # (LiveProtocol.onMessageFrameBegin bounds what clients send).  The
+        # origin is checked in check_request: Autobahn lets every one
+        # through (null too), so that a refusal is a 403.
         self.setProtocolOptions(
-            allowedOrigins=list(origins),
+            allowedOrigins=["*"],
+            allowNullOrigin=True,
             openHandshakeTimeout=10,
             closeHandshakeTimeout=1,
             autoPingInterval=auto_ping_interval,
             autoPingTimeout=AUTO_PING_TIMEOUT,
         )
 
-    def check_request(self, request: ConnectionRequest) -> None:
+    def check_request(self, request: ConnectionRequest, address: str) -> None:
         """
-        Refuse a request for another path, without the token, or beyond
-        the number of clients (Autobahn checks the origin).
+        Refuse a request for another path (404), without the token (401),
+        from a browser page of an origin not allowed (403), beyond the
+        clients of one address (429) or of the buck (503).
 
+        @param address: the client's IP address.
         @raise ConnectionDeny: with the HTTP status.
         """
         if request.path != LIVE_PATH:
             raise ConnectionDeny(404, f"no WebSocket here; try {LIVE_PATH}")
         if self._token is not None and not token_given(request, self._token):
             raise ConnectionDeny(401, "a valid token is required (?token=...)")
+        if request.origin and not self._origin_allowed(request.origin):
+            raise ConnectionDeny(
+                403, f"origin {request.origin[:100]!r} not allowed (see --live-origin)"
+            )
+        if self._per_address[address] >= self.max_per_address:
+            raise ConnectionDeny(
+                429, f"{self.max_per_address} live clients of {address} already"
+            )
         if len(self.clients) >= self.max_clients:
             raise ConnectionDeny(503, f"{self.max_clients} live clients already")
+
+    def _origin_allowed(self, origin: str) -> bool:
+        """
+        Whether a browser's C{Origin} matches an allowed pattern, written
+        as C{scheme://host:port} (the port made explicit), as Autobahn
+        matches them.  C{null} (a sandboxed frame, a file) never does.
+        """
+        try:
+            parts = urlsplit(origin.strip())
+            port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+        except ValueError:
+            return False
+        if not parts.hostname or port is None:
+            return False
+        written = f"{parts.scheme}://{parts.hostname}:{port}"
+        return any(pattern.match(written) for pattern in self._origins)
 
     def new_stream(
         self, name: str, send: Callable[[bytes], object], close: Callable[[int, str], object]
@@ -166,6 +214,7 @@ class LiveFactory(WebSocketServerFactory):
         A client is open.
         """
         self.clients.add(protocol)
+        self._per_address[protocol.address] += 1
         self._log.info(
             "Live client {client} connected ({count} now)",
             client=protocol.client, count=len(self.clients),
@@ -175,7 +224,11 @@ class LiveFactory(WebSocketServerFactory):
         """
         A client is gone.
         """
-        self.clients.discard(protocol)
+        if protocol in self.clients:
+            self.clients.discard(protocol)
+            self._per_address[protocol.address] -= 1
+            if not self._per_address[protocol.address]:
+                del self._per_address[protocol.address]
 
     def stats(self) -> dict[str, Any]:
         """

@@ -109,7 +109,8 @@ def read_message(payload: bytes, is_binary: bool) -> LiveFilter:
     @param payload: the message's bytes.
     @param is_binary: whether it came as a binary message.
     @return: the filter it asks for.
-    @raise Unreadable: if it is binary or not JSON (close the connection).
+    @raise Unreadable: if it is binary, not JSON, or nested too deeply to
+        read (close the connection).
     @raise BadMessage: if it is JSON but not a usable filter (answer with
         an error).
     """
@@ -119,12 +120,37 @@ def read_message(payload: bytes, is_binary: bool) -> LiveFilter:
         message = json.loads(payload)
     except ValueError as e:
         raise Unreadable(CLOSE_NOT_JSON, f"not a JSON message: {e}"[:120]) from None
+    except RecursionError:
+        raise Unreadable(CLOSE_NOT_JSON, "a JSON message nested too deeply") from None
     if not isinstance(message, dict):
         raise BadMessage(f"expected a JSON object, not {type(message).__name__}")
     kind = message.get("type")
     if kind != "filter":
-        raise BadMessage(f"unknown message type {json.dumps(kind)[:40]} (expected filter)")
+        raise BadMessage(f"unknown message type {_shown(kind)} (expected filter)")
     return parse_filter(message)
+
+
+def _shown(value: object) -> str:
+    """
+    A JSON value in a message: a scalar as JSON (cut to 40 characters), a
+    list or an object only by its type (it may be nested deeply).
+    """
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return json.dumps(value)[:40]
+    return type(value).__name__
+
+
+def _utf8(value: str, key: str) -> bytes:
+    """
+    A string of a filter as bytes (C{surrogateescape}: as the buck reads
+    names).
+
+    @raise BadFilter: it holds a lone surrogate (C{"\\ud800"}).
+    """
+    try:
+        return value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raise BadFilter(f"{key}: not valid Unicode (a lone surrogate)") from None
 
 
 def parse_filter(message: dict[str, Any]) -> LiveFilter:
@@ -147,14 +173,14 @@ def parse_filter(message: dict[str, Any]) -> LiveFilter:
             raise BadFilter(
                 f"substring: expected a string or null, not {type(substring).__name__}"
             )
-        needle = substring.encode("utf-8", "surrogateescape") or None
+        needle = _utf8(substring, "substring") or None
         if needle is not None and len(needle) > MAX_SUBSTRING:
             raise BadFilter(f"substring: at most {MAX_SUBSTRING} bytes, not {len(needle)}")
     rate = message.get("rate", DEFAULT_RATE)
     if rate is None:
         rate = DEFAULT_RATE
     if not isinstance(rate, int) or isinstance(rate, bool):
-        raise BadFilter(f"rate: expected a whole number, not {json.dumps(rate)[:40]}")
+        raise BadFilter(f"rate: expected a whole number, not {_shown(rate)}")
     if not 1 <= rate <= MAX_RATE:
         raise BadFilter(f"rate: 1 to {MAX_RATE} events per second, not {rate}")
     return LiveFilter(_names(message, "hosts"), _names(message, "apps"), needle, rate)
@@ -171,8 +197,8 @@ def _names(message: dict[str, Any], key: str) -> frozenset[bytes]:
     names = set()
     for name in value:
         if not isinstance(name, str):
-            raise BadFilter(f"{key}: expected strings, not {json.dumps(name)[:40]}")
-        data = name.encode("utf-8", "surrogateescape")
+            raise BadFilter(f"{key}: expected strings, not {_shown(name)}")
+        data = _utf8(name, key)
         if not 1 <= len(data) <= 255:
             raise BadFilter(f"{key}: a name has 1 to 255 bytes, not {len(data)}")
         names.add(data)

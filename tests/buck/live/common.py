@@ -129,6 +129,7 @@ class LiveTestCase(SynchronousTestCase):
         factory: LiveFactory | None = None,
         headers: dict[str, str] | None = None,
         transport: type[iosim.FakeTransport] = iosim.FakeTransport,
+        address: str = "127.0.0.1",
     ) -> tuple[Client, iosim.IOPump]:
         factory = factory or self.factory
         client_factory = WebSocketClientFactory(
@@ -140,7 +141,7 @@ class LiveTestCase(SynchronousTestCase):
             autoPingInterval=0,
         )
         client_factory.protocol = Client
-        peer = IPv4Address("TCP", "127.0.0.1", 50000 + len(self.pumps))
+        peer = IPv4Address("TCP", address, 50000 + len(self.pumps))
         server = factory.buildProtocol(peer)
         client = client_factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 4480))
         server_io = transport(server, isServer=True, peerAddress=peer)

@@ -1,4 +1,4 @@
-"""Tests for L{logship.buck.live.factory}: who may connect (path, token, origin, count)."""
+"""Tests for L{logship.buck.live.factory}: who may connect (path, token, origin, counts)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ class AdmissionTests(LiveTestCase):
     def test_origins(self) -> None:
         """
         A browser's Origin must match the patterns (default: pages of this
-        machine); a client without one (not a browser) is let in.
+        machine), else it is refused with 403 (as docs/live.md says); a
+        client without one (not a browser) is let in.
         """
         for origin, allowed in [
             ("http://127.0.0.1:8080", True),
@@ -49,9 +50,16 @@ class AdmissionTests(LiveTestCase):
             ("http://[::1]:8080", True),
             ("https://evil.example", False),
             ("http://127.0.0.1.evil.example:80", False),
+            ("null", False),
+            ("file://", False),
         ]:
             client, _ = self.connect(headers={"Origin": origin})
             self.assertEqual(client.opened, allowed, origin)
+            if not allowed:
+                self.assertIn("403", client.close_reason or "", origin)
+        self.assertTrue(self.connect()[0].opened)
+        refused = [e for e in self.log if e.get("code") == 403]
+        self.assertEqual(len(refused), 4)
         self.factory = self.make_factory(origins=["https://logs.example.com:*"])
         client, _ = self.connect(headers={"Origin": "https://logs.example.com"})
         self.assertTrue(client.opened)
@@ -66,3 +74,24 @@ class AdmissionTests(LiveTestCase):
         client, _ = self.connect()
         self.assertFalse(client.opened)
         self.assertIn("503", client.close_reason or "")
+
+    def test_per_address(self) -> None:
+        """
+        Beyond max_per_address clients of one address: 429; other
+        addresses still get in, and a slot freed is taken again.
+        """
+        self.factory = self.make_factory(max_per_address=2, max_clients=10)
+        first = [self.connect()[0] for _ in range(2)]
+        self.assertTrue(all(c.opened for c in first))
+        client, _ = self.connect()
+        self.assertFalse(client.opened)
+        self.assertIn("429", client.close_reason or "")
+        other, _ = self.connect(address="127.0.0.2")
+        self.assertTrue(other.opened)
+        first[0].sendClose(1000)
+        for pump in self.pumps:
+            pump.flush()
+        self.assertTrue(first[0].closed)
+        self.assertEqual(len(self.factory.clients), 2)
+        self.assertTrue(self.connect()[0].opened)
+        self.assertFalse(self.connect()[0].opened)

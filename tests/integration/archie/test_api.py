@@ -102,9 +102,17 @@ class Setup:
         body = await treq.content(response)
         return response.code, json.loads(body) if body.startswith((b"{", b"[")) else body
 
-    async def post(self, path: str, body: Any) -> tuple[int, Any]:
+    async def post(self, path: str, body: Any, headers: dict[str, Any] | None = None,
+                   ) -> tuple[int, Any]:
+        """
+        POST C{body} (JSON, or bytes as they are) to C{path}, as a script
+        would (C{Content-Type: application/json}, no C{Origin}), with the
+        token (if any), unless C{headers} says otherwise.
+        """
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        response = await treq.post(self.base + path, data=data, headers=self._headers(None),
+        if headers is None:
+            headers = {"content-type": ["application/json"], **self._headers(None)}
+        response = await treq.post(self.base + path, data=data, headers=headers,
                                    reactor=reactor)
         return response.code, json.loads(await treq.content(response))
 
@@ -463,6 +471,7 @@ async def test_history_errors(archie: Setup) -> None:
         (b"{not json", "body"),
         (b"[1, 2]", "body"),
         (b"x" * 70000, "body"),
+        (b"[" * 30000, "body"),
     ]:
         code, answer = await archie.post("/api/history", body)
         assert (code, answer.get("parameter")) == (400, parameter), (body, answer)
@@ -549,3 +558,78 @@ async def test_page_and_headers(archie: Setup) -> None:
     response = await treq.get(archie.base + "/screenshots/", reactor=reactor)
     assert response.code == 404
     await treq.content(response)
+
+
+# -- attacks of issue 11: refused, while a good client keeps working ---------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_cross_site_post_refused(archie: Setup) -> None:
+    """
+    A page of another site cannot create a history job: its no-cors
+    C{text/plain} POST (the only cross-site POST a browser sends without
+    asking) is a 415, a JSON one with its C{Origin} a 403 (it would need
+    a preflight archie never grants, but even so); archie's own page
+    (its C{Origin}) and scripts (none) still can.
+    """
+    body = json.dumps({"from": "1970-01-01", "to": "now"}).encode()
+    code, answer = await archie.post("/api/history", body, headers={
+        "content-type": ["text/plain;charset=UTF-8"], "origin": ["http://evil.example"]})
+    assert (code, answer["parameter"]) == (415, "content-type")
+    code, answer = await archie.post("/api/history", body, headers={
+        "content-type": ["application/json"], "origin": ["http://evil.example"]})
+    assert (code, answer["parameter"]) == (403, "origin")
+    assert archie.porter.state.histories() == []
+    code, job = await archie.post("/api/history", {"from": "-2h", "to": "-1h"}, headers={
+        "content-type": ["application/json"], "origin": [archie.base]})
+    assert code == 202, job
+    code, job = await archie.post("/api/history", {"from": "-3h", "to": "-2h"})
+    assert code == 202, job
+    assert len(archie.porter.state.histories()) == 2
+
+
+@pytest_twisted.ensureDeferred
+async def test_foreign_host_refused(archie: Setup) -> None:
+    """
+    DNS rebinding: a request whose Host is another name of this address
+    reads nothing (403), neither the API nor the page; the address and
+    localhost still work.
+    """
+    port = archie.port.getHost().port
+    for path in ("/api/search", "/api/bucks", "/"):
+        code, answer = await archie.get(path, headers={"host": [f"rebound.evil.example:{port}"]})
+        assert (code, answer["parameter"]) == (403, "host"), path
+    code, answer = await archie.get("/api/search", {"limit": "1"},
+                                    headers={"host": [f"localhost:{port}"]})
+    assert code == 200 and len(answer["events"]) == 1
+    code, answer = await archie.get("/api/search", {"limit": "1"})
+    assert code == 200 and len(answer["events"]) == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_bad_paths_and_times(archie: Setup) -> None:
+    """
+    A NUL byte in a page's path is a 404, not a 500; a history end past
+    2^63 ticks is the porter's 400 naming it, not a 502.
+    """
+    for path in ("/%00", "/live%00.js", "/screenshots/%00x"):
+        response = await treq.get(archie.base + path, reactor=reactor)
+        assert response.code == 404, path
+        await treq.content(response)
+    code, answer = await archie.post("/api/history", {"from": "4900-01-01", "to": "4900-01-02"})
+    assert (code, answer["parameter"]) == (400, "from"), answer
+    code, answer = await archie.post("/api/history", {"from": "-1h", "to": "92233720400"})
+    assert (code, answer["parameter"]) == (400, "to"), answer
+    assert archie.porter.state.histories() == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_history_limits_come_through(archie: Setup) -> None:
+    """
+    The porter's history limits reach archie's clients as they are: a
+    range from 1970 to now is a 400 naming the limit (the porter's tests
+    check each limit).
+    """
+    code, answer = await archie.post("/api/history", {"from": "1970-01-01", "to": "now"})
+    assert (code, answer["limit"], answer["parameter"]) == (400, "max-history-days", "to")
+    assert archie.porter.state.histories() == []

@@ -5,7 +5,8 @@
   its events show again; 2,000 events/s keep the page responsive with the
   DOM capped;
 - search: by term, by substring and by time range, the right rows;
-- history: a request goes from queued to ready, and its index is searched.
+- history: a request goes from queued to ready, and its index is searched;
+- access: the token flow; a page of another origin cannot post a request.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ import json
 import re
 import os
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.request import urlopen
@@ -327,3 +331,65 @@ def test_token(cluster: WebCluster, page: Page) -> None:
     page.click("#nav-search")
     expect(page.locator("#search-count")).to_have_attribute("data-total", re.compile(r"\d+"))
     guarded.stop()
+
+
+@contextmanager
+def served(page: bytes) -> Iterator[str]:
+    """
+    A real HTTP server on 127.0.0.1 (a thread) serving C{page} at every
+    path: another origin than archie's, on this machine.
+
+    @return: its base URL.
+    """
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "text/html; charset=utf-8")
+            self.send_header("content-length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_cross_site_page_cannot_post(cluster: WebCluster, page: Page) -> None:
+    """
+    A page of another origin (another port of 127.0.0.1) posts a history
+    request to archie as a real browser lets it: a no-cors text/plain
+    POST is sent and refused (415); a JSON one needs a preflight, which
+    archie does not grant, so it is never sent; no job is created.
+    """
+    target = cluster.url + "/api/history"
+    body = json.dumps({"from": "2001-02-03T04:05:06Z", "to": "2001-02-03T05:05:06Z"})
+    script = f"""
+      <!doctype html><title>evil</title><script>
+      window.done = Promise.allSettled([
+        fetch({json.dumps(target)}, {{method: "POST", mode: "no-cors",
+              headers: {{"content-type": "text/plain"}}, body: {json.dumps(body)}}}),
+        fetch({json.dumps(target)}, {{method: "POST",
+              headers: {{"content-type": "application/json"}}, body: {json.dumps(body)}}}),
+      ]).then(rs => rs.map(r => r.status === "fulfilled" ? r.value.type : "failed"));
+      </script>"""
+    answers: list[tuple[str, int]] = []
+    page.on("response", lambda r: answers.append((r.request.method, r.status))
+            if r.url == target else None)
+    with served(script.encode()) as evil:
+        page.goto(evil + "/")
+        # The browser hides the answer from the page (opaque); what archie
+        # answered shows in the browser's network events.
+        assert page.evaluate("window.done") == ["opaque", "failed"]
+    assert answers == [("POST", 415)], answers
+    jobs = api(cluster, "/api/history")["jobs"]
+    assert not [j for j in jobs if j["from"].startswith("2001-02-03")], jobs

@@ -82,11 +82,12 @@ def batch(start: int, count: int, size: int = 20) -> list[Event]:
 @pytest_twisted.ensureDeferred
 async def test_200_websockets() -> None:
     """
-    200 WebSockets from one client to one buck: every one gets every
-    event; closing them frees every subscription.
+    200 WebSockets from one client to one buck (allowed that many from
+    one address): every one gets every event; closing them frees every
+    subscription.
     """
     channel = Channel(reactor)
-    factory = LiveFactory(channel, node="buck-r", clock=reactor)
+    factory = LiveFactory(channel, node="buck-r", clock=reactor, max_per_address=200)
     port = await listen(factory)
     clients: list[Client] = []
     try:
