@@ -70,12 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"passed {len(results) - len(failed)}, failed {len(failed)}")
     causes: Counter[str] = Counter()
     for result in failed:
-        causes.update(set(result.causes) | ({"identical lines merged (issue 9 item 1)"}
+        causes.update(set(result.causes) | ({"identical lines merged (occurrence identity broken)"}
                                             if result.merged else set()))
     for cause, runs in causes.most_common():
         print(f"  {runs} run(s): {cause}")
     for result in failed:
-        cause = ("only identical lines merged (issue 9 item 1)" if result.only_merged
+        cause = ("only identical lines merged (occurrence identity broken)" if result.only_merged
                  else result.failures[0])
         print(f"  seed {result.seed}: {cause}\n    replay: {result.replay()}")
     return 1 if failed else 0

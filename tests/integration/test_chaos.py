@@ -5,19 +5,9 @@ processes, writes replayed, out-of-order, identical, long and non-UTF-8
 lines while its seed's faults strike, and checks that every line is once in
 the index and the archive and was on enough copies until archived
 (L{tests.integration.chaos.runner}).  The two seeds were picked so that,
-between them, every fault kind is drawn, and so that every SIGKILL of a
-tailer hits C{tailer-b}, which reads only timestamped lines: a line without
-a timestamp read again after a SIGKILL takes the new reading's time and is
-stored twice (docs/reliability.md, finding 1), which these schedules would
-otherwise find (C{bench/chaos.py} does).
-
-Today the product gives identical lines at the same second the same
-identity once its point sequencer has forgotten that second (issue 9, item
-1), so replayed and repeated lines are merged: the schedules fail with
-L{IdenticalLinesMerged} for that, and only that, cause (C{xfail} with
-C{raises=}: any other loss, any extra event, a crash or a run that does
-not settle fails the test).  Once item 1 is done they pass (XPASS), and the
-mark goes.
+between them, every fault kind is drawn.  Any loss (identical lines
+merged included), any extra event, a crash or a run that does not settle
+fails the test.
 
 The harness's own arithmetic (the schedule, the accounting, the copy
 check) is tested first, without processes.
@@ -46,34 +36,18 @@ SEEDS = (13, 306)
 HOSTS = {APP_LOG: b"chaos-a", ACCESS_LOG: b"chaos-a"}
 
 
-class IdenticalLinesMerged(AssertionError):
-    """
-    The run lost events only because identical lines at the same second
-    were merged into one event (issue 9, item 1).
-    """
-
-
-@pytest.mark.xfail(
-    strict=False,
-    raises=IdenticalLinesMerged,
-    reason="issue 9 item 1: identical lines at the same second (a replayed log, repeated"
-    " health checks) get one identity once the point sequencer forgot that second,"
-    " so the bucks and the porter keep one of them",
-)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_schedule(seed: int, tmp_path: Path) -> None:
     """
-    A short schedule: nothing lost but identical lines merged, nothing
-    extra, every copy check passed, the run settled (everything archived).
+    A short schedule: nothing lost, nothing extra, every copy check
+    passed, the run settled (everything archived).
     """
     said: list[str] = []
     result = run(seed, tmp_path / f"seed-{seed}", quick=True, keep=True, say=said.append)
     text = report(result)
     print("\n".join(said))
     print(text)
-    assert not result.failures, text
-    if result.merged:
-        raise IdenticalLinesMerged(text)
+    assert result.ok, text
 
 
 def test_seeds_draw_every_kind() -> None:
@@ -107,8 +81,8 @@ def _events(lines: list[Line]) -> list[Event]:
     """
     The events a tailer reading C{lines} in one go makes (one sequencer).
     """
-    encoder = LineEncoder(host=b"chaos-a", tz=timezone.utc)
-    return [e for line in lines for e in encoder.events(line.data, 1.8e9)]
+    encoder = LineEncoder(host=b"chaos-a", tz=timezone.utc, source=1)
+    return [e for at, line in enumerate(lines) for e in encoder.events(line.data, 1.8e9, at)]
 
 
 def test_account_sorts_shortfalls() -> None:
@@ -125,7 +99,7 @@ def test_account_sorts_shortfalls() -> None:
     want = expected(lines, HOSTS, timezone.utc)
     events = _events(lines)
     index = [events[0], events[1], events[5], events[5]]  # 'same' twice, the headerless one twice
-    seen = {key_of(events[4]): {tuple(events[4].identity)}}
+    seen = {key_of(events[4]): {events[4].identity}}
     result = account(want, index, None, seen)
     causes = Counter((s.key[1], s.cause, len(s.lines)) for s in result.shortfalls)
     assert causes == Counter({
@@ -144,10 +118,10 @@ def test_account_puts_extras_down_to_the_phase_that_read_them() -> None:
     """
     lines = [Line(HEADERLESS, APP_LOG, b"tick", phase) for phase in (0, 0, 1, 1, 2)]
     want = expected(lines, HOSTS, timezone.utc)
-    encoder = LineEncoder(host=b"chaos-a", tz=timezone.utc)
+    encoder = LineEncoder(host=b"chaos-a", tz=timezone.utc, source=1)
     # read at 100 s (phase 0), 200 s (phase 1: once more, after a crash), 300 s
     index = [e for when, count in ((100, 2), (200, 3), (300, 1))
-             for e in (encoder.events(b"tick", when)[0] for _ in range(count))]
+             for e in (encoder.events(b"tick", when, i)[0] for i in range(count))]
     result = account(want, index, None, {}, lambda e: e.point // 10**8 // 100 - 1)
     assert [(s.cause, [lines[n].phase for n in s.lines]) for s in result.shortfalls] == [
         ("reread", [1])]

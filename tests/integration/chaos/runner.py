@@ -110,7 +110,7 @@ class RunResult:
     @ivar failures: what makes the run fail (real losses, extras, copies
         short, crashes, not settling), one line each.
     @ivar merged: events lost because identical lines at the same second
-        were merged (issue 9, item 1): a failure too, listed apart.
+        were merged (occurrence identity broken): a failure too, listed apart.
     @ivar notes: what was done and skipped, for the log.
     @ivar moments: keyed kills, by whether their trigger fired in time.
     @ivar causes: the failures, counted by cause.
@@ -168,10 +168,10 @@ def report(result: RunResult) -> str:
     The per-run report: verdict, tables, failures, the replay command.
     """
     verdict = ("PASS" if result.ok else
-               "FAIL (only identical lines merged: issue 9 item 1)" if result.only_merged else "FAIL")
+               "FAIL (only identical lines merged: occurrence identity broken)" if result.only_merged else "FAIL")
     parts = [f"seed {result.seed}: {verdict} in {result.seconds:.0f} s",
              table(result.faults), table(result.inputs, faults=False),
-             "(* merged: identical lines at the same second made one event, issue 9 item 1;"
+             "(* merged: identical lines at the same second made one event (occurrence identity broken);"
              " lost counts the other losses)"]
     if result.moments:
         parts.append("keyed kills (mid-fsync, mid-load, mid-archive, at a log line): "
