@@ -534,6 +534,16 @@ def tokens_field(data: bytes) -> bytes:
     return data[o + 2 : o + 2 + (data[o] << 8 | data[o + 1])]
 
 
+def origin_field(data: bytes) -> bytes:
+    """
+    The origin of a serialized event, found without decoding: C{b""} for
+    format version 1.
+
+    @param data: one serialized event, known to decode.
+    """
+    return data[14 : _NAMES_AT[data[0] & VERSION_MASK]]
+
+
 def host_field(data: bytes) -> bytes:
     """
     The C{shn} of a serialized event, found without decoding.

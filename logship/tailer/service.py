@@ -56,6 +56,7 @@ from logship.tailer.checkpoint import (
 from logship.tailer.delivery import Delivery
 from logship.tailer.follow import Follower
 from logship.tailer.followstate import FollowState
+from logship.tailer.reread import spooled_since
 from logship.tailer.shipper import Shipper
 from logship.tailer.spool import Spool
 from logship.core.credentials import Credentials
@@ -233,6 +234,8 @@ class TailerService(MultiService):
         )
         self._files: dict[str, _Followed] = {}
         self._saved_files: dict[str, Any] = {}
+        # origins stored after the checkpoint, not read again yet
+        self._reread: set[bytes] = set()
         self._dirty = False
         self._last_save = float("-inf")
         self._again: IDelayedCall | None = None
@@ -340,6 +343,34 @@ class TailerService(MultiService):
         for durability, spool in self.spools.items():
             spool.restore(state.get("spools", {}).get(durability))
         self.shipper.restore(state.get("shipped"))
+        if state:
+            self._reread = spooled_since(
+                [spool.root for spool in self.spools.values()],
+                self.checkpoint_path.stat().st_mtime,
+                self._saved_positions(),
+            )
+        if self._reread:
+            self._log.info(
+                "{count} events were stored after the checkpoint: the lines read"
+                " again with them are not stored twice",
+                count=len(self._reread),
+            )
+
+    def _saved_positions(self) -> dict[int, tuple[int, int]]:
+        """
+        The position the checkpoint saved for each source tag: C{(file
+        number, offset)}.
+        """
+        positions = {}
+        for saved in self._saved_files.values():
+            try:
+                state = FollowState.from_json(saved)
+            except ValueError:
+                continue  # _follow says so when it meets the path
+            source = state.extra.get(_SOURCE)
+            if isinstance(source, int):
+                positions[source] = (state.file, state.offset)
+        return positions
 
     def _save(self) -> None:
         files = dict(self._saved_files)
@@ -466,7 +497,23 @@ class TailerService(MultiService):
             if line.ended and data.endswith(b"\r"):
                 data = data[:-1]
             events += encoder.events(data, now, line.offset, file=line.file, ended=line.ended)
+        if self._reread:
+            events = self._not_stored(events)
         return events
+
+    def _not_stored(self, events: list[Event]) -> list[Event]:
+        """
+        The events not stored before a crash (L{logship.tailer.reread}):
+        those of lines read again are dropped (each once).
+        """
+        reread = self._reread
+        kept = []
+        for event in events:
+            if event.origin in reread:
+                reread.discard(event.origin)
+            else:
+                kept.append(event)
+        return kept
 
     def _send_live(self, events: list[Event]) -> None:
         for start in range(0, len(events), self._batch_events):

@@ -9,11 +9,12 @@ import tempfile
 from datetime import timezone
 from pathlib import Path
 
+from twisted.application.service import MultiService
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from logship.core.bucket import iter_records
-from logship.core.event import decode
+from logship.core.event import Event, decode
 from logship.core.sample import sample_lines
 from logship.tailer.service import Source, TailerService
 
@@ -100,6 +101,46 @@ class TailerServiceTests(ServiceTestCase):
         self.assertEqual(again.lines_read, 50)
         self.assertEqual(len(self.spooled()), 150)
         self.stop(again)
+
+    def test_lines_read_again_after_a_crash_are_stored_once(self) -> None:
+        """
+        Lines stored after the last checkpoint and read again after a crash
+        (from the checkpoint's offset, an hour later) are not stored again:
+        their events, lines without a timestamp included, stay the ones
+        stored before, at their first time, each once.
+        """
+        self.log.touch()
+        service = self.service()  # follows the empty log: saves its tag at once
+        checkpoint = service.checkpoint_path
+        saved = self.tmp / "checkpoint-before"
+        shutil.copy2(checkpoint, saved)
+        with open(self.log, "ab") as f:
+            f.write(b"".join(b"no header, line %d\n" % i for i in range(100)))
+            f.write(b"Dec  4 20:00:00 h app: with a header\n" * 3)
+        self.clock.advance(2)
+        while service._again is not None:
+            self.clock.advance(0)
+        first = sorted(
+            (e.point, e.origin) for e in self.spooled_events())
+        self.assertEqual(len(first), 103)
+        # SIGKILL before the next checkpoint: its timers stop, nothing is
+        # saved, and the old checkpoint is what is left
+        MultiService.stopService(service)
+        for spool in service.spools.values():
+            spool.close()
+        shutil.copy2(saved, checkpoint)
+        self.clock.advance(3600)
+        again = self.service()
+        self.assertEqual(again.lines_read, 103)
+        self.assertEqual(sorted((e.point, e.origin) for e in self.spooled_events()), first)
+        self.stop(again)
+
+    def spooled_events(self) -> list[Event]:
+        events = []
+        for path in sorted((self.tmp / "state" / "spool").rglob("*.b")):
+            with open(path, "rb") as f:
+                events += [decode(data) for _, data in iter_records(f)]
+        return events
 
     def test_corrupt_checkpoint_is_moved_aside_and_all_is_read_again(self) -> None:
         self.write(10)
