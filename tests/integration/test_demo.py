@@ -48,6 +48,10 @@ def test_demo_runs_everything(tmp_path: Path) -> None:
         [sys.executable, "-m", "logship", "demo", "--workdir", str(tmp_path / "work"),
          "--port-base", str(base), "--bucket-seconds", "1", "--rate", "50"],
         stderr=subprocess.PIPE, text=True,
+        # as from a terminal: a suite started in the background by a shell
+        # has SIGINT ignored, which its children inherit (and Twisted then
+        # leaves it ignored)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert demo.stderr is not None
