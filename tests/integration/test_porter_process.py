@@ -32,6 +32,7 @@ from logship.core.event import Event
 from logship.index.sqlite import SqliteStore
 from logship.core.pack import unpack
 from logship.core.query import Query
+from tests.integration.chaos.ledger import read_index
 from tests.integration.delivery import Cluster, append_lines
 from tests.integration.waiting import wait_until_blocking
 from tests.integration.processes import (
@@ -84,21 +85,7 @@ def recent(group: ProcessGroup, name: str = "recent") -> list[Event]:
     """
     Every event of a porter's index, newest first.
     """
-    path = group.root / "porter" / "index" / f"{name}.sqlite"
-    if not path.exists():
-        return []
-    store = SqliteStore(path, create=False)
-    try:
-        found: list[Event] = []
-        cursor = None
-        while True:
-            page = store.search(Query(limit=10_000, cursor=cursor), total=False)
-            found.extend(page.events)
-            cursor = page.next
-            if cursor is None:
-                return found
-    finally:
-        store.close()
+    return read_index(group.root / "porter" / "index" / f"{name}.sqlite")
 
 
 def count(group: ProcessGroup, name: str = "recent") -> int:

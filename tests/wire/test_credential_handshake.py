@@ -17,7 +17,6 @@ from logship.wire.messages import (
     Batch,
     Error,
     Greeting,
-    Identify,
     Role,
     encode_message,
 )
