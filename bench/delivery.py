@@ -5,6 +5,7 @@ Run it by hand (it is not part of C{make test}; it takes minutes):
     .venv/bin/python bench/delivery.py                        # 1,000,000 lines, every durability
     .venv/bin/python bench/delivery.py --lines 200000 --durability ack2
     .venv/bin/python bench/delivery.py --backlog-mb 1024      # the 1 GB backlog run only
+    .venv/bin/python bench/delivery.py --credentials          # per-node credentials, not the cluster key
     .venv/bin/python bench/delivery.py --profile /tmp/pyspy/bin/py-spy   # + where tailer and buck0 spend it
 
 (py-spy is not a dependency: C{pip install --target /tmp/pyspy py-spy}.)
@@ -168,7 +169,7 @@ def buck_total_received(cluster: Cluster) -> int:
 
 
 def start_cluster(
-    root: Path, durability: str, tailer_args: Sequence[str] = ()
+    root: Path, durability: str, tailer_args: Sequence[str] = (), credentials: bool = False
 ) -> tuple[ProcessGroup, Cluster]:
     root.mkdir(parents=True, exist_ok=True)
     group = ProcessGroup(root)
@@ -177,6 +178,7 @@ def start_cluster(
         tailer_args=["--durability", durability, "--ack-timeout", "60",
                      "--stats-interval", "0.1", *tailer_args],
         buck_args=["--stats-interval", "0.2"],
+        credentials=credentials,
     )
     cluster.wait_stats(lambda s: s["connected"] == 3, "3 bucks connected", after=0)
     return group, cluster
@@ -251,16 +253,19 @@ def run_durability(
     workdir: Path, durability: str, input_path: Path, count: int, timeout: float,
     py_spy: str | None, tailer_args: Sequence[str] = (),
     inspect: Callable[[Cluster], dict[str, Any]] | None = None,
+    credentials: bool = False,
 ) -> dict[str, Any]:
     """
     One end-to-end run (see the module docstring).
 
     @param inspect: called with the cluster once the figures are taken,
         before it is stopped; what it returns is added to the result.
+    @param credentials: run with per-node credentials (the nodes' default
+        here is the lab's cluster key).
     """
     root = workdir / durability.replace("+", "-")
     shutil.rmtree(root, ignore_errors=True)
-    group, cluster = start_cluster(root, durability, tailer_args)
+    group, cluster = start_cluster(root, durability, tailer_args, credentials)
     try:
         procs = processes(cluster)
         cpu_before = {name: cpu_seconds(p.pid) for name, p in procs.items()}
@@ -419,6 +424,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", metavar="PY_SPY",
                         help="sample the tailer and buck0 with this py-spy binary and print"
                         " where their time goes")
+    parser.add_argument("--credentials", action="store_true",
+                        help="per-node credentials (an authority, a credential per node)"
+                        " instead of the shared cluster key")
     parser.add_argument("--tailer-args", default="",
                         help="more tailer options, e.g. '--max-in-flight 32' (for experiments)")
     args = parser.parse_args(argv)
@@ -448,7 +456,8 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.repeat):
             for durability in args.durability or DURABILITIES:
                 report(run_durability(workdir, durability, input_path, args.lines,
-                                      args.timeout, args.profile, shlex.split(args.tailer_args)))
+                                      args.timeout, args.profile, shlex.split(args.tailer_args),
+                                      credentials=args.credentials))
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)

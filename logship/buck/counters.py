@@ -30,6 +30,15 @@ class Counters:
     @ivar upload_new: those that the buck did not have yet.
     @ivar uploads_rejected: uploads refused (order, size, checksum, content).
     @ivar uploads_abandoned: uploads dropped by a disconnection or timeout.
+    @ivar batches_refused: batches refused because an event's host is not
+        one the sender's credential allows (also counted as rejected).
+    @ivar events_refused: their events.
+    @ivar uploads_refused: uploads refused for the same reason (also
+        counted as rejected).
+    @ivar messages_refused: messages the sender's role may not send
+        (a tailer's listing, a porter's batch ...).
+    @ivar archived_refused: archived notices whose receipt was refused, or
+        did not match the buck's file.
     @ivar connections_closed: connections this buck closed for a reason of
         its own (the wire's rejections are counted by the wire).
     """
@@ -48,6 +57,11 @@ class Counters:
     upload_new: int = 0
     uploads_rejected: int = 0
     uploads_abandoned: int = 0
+    batches_refused: int = 0
+    events_refused: int = 0
+    uploads_refused: int = 0
+    messages_refused: int = 0
+    archived_refused: int = 0
     connections_closed: int = 0
 
 

@@ -10,6 +10,11 @@ Steps, per L{Batch} (docs/design.md "Delivery", C{docs/buck.md}):
      published on the channel.
   2. Durability C{live}: decoded (a corrupt one is rejected as above),
      published on the channel, neither written nor acknowledged.
+  3. In credential mode, an event whose host the sender's credential does
+     not allow (L{IPeerConnection.hosts}) refuses the batch before
+     anything is written or published: counted, logged, and answered
+     with L{BatchRefused} saying why.  The connection stays open: the
+     refusal is about that batch, and the sender's other batches go on.
 """
 
 from __future__ import annotations
@@ -19,8 +24,8 @@ from twisted.logger import Logger
 from logship.buck.counters import PeerCounters
 from logship.buck.pubsub import Channel
 from logship.buck.rejected import Rejected
-from logship.buck.store import BucketStore, CorruptBatch, StoreError
-from logship.wire.messages import Ack, Batch
+from logship.buck.store import BucketStore, CorruptBatch, HostNotAllowed, StoreError
+from logship.wire.messages import Ack, Batch, BatchRefused, reason_text
 from logship.wire.protocol import IPeerConnection
 
 
@@ -56,13 +61,18 @@ class BatchIngest:
             c.batches_received += 1
             c.events_received += count
         live = batch.durability == "live"
+        hosts = peer.hosts
+        allow = None if hosts is None else hosts.allows
         try:
             if live:
-                written = self._store.decode_batch(batch.events)
+                written = self._store.decode_batch(batch.events, allow)
             else:
                 written = self._store.write_batch(
-                    batch.events, sync=batch.durability == "ack2+fsync"
+                    batch.events, sync=batch.durability == "ack2+fsync", allow=allow
                 )
+        except HostNotAllowed as e:
+            self._refuse(peer, batch, e)
+            return
         except CorruptBatch as e:
             raise self._rejected(peer, batch, f"batch {batch.batch_id}: {e}")
         except (OSError, StoreError) as e:
@@ -85,6 +95,34 @@ class BatchIngest:
                 c.batches_written += 1
                 c.events_written += count
         self._channel.publish(written)
+
+    def _refuse(self, peer: IPeerConnection, batch: Batch, error: HostNotAllowed) -> None:
+        """
+        Refuse a batch holding an event of a host the peer may not send
+        for: count it, log it, tell the peer.
+        """
+        count = len(batch.events)
+        for c in self._counters.both(peer.peer_node):
+            c.batches_rejected += 1
+            c.events_rejected += count
+            c.batches_refused += 1
+            c.events_refused += count
+        host = error.host.decode("utf-8", "replace")
+        reason = (
+            f"batch {batch.batch_id} refused: {error}; the credential of"
+            f" {peer.peer_node} allows hosts {peer.hosts}"
+        )
+        self._log.warn(
+            "Refused batch {batch_id} of {peer_node}: host {host} is not allowed"
+            " (its credential allows {patterns})",
+            batch_id=batch.batch_id,
+            peer_node=peer.peer_node,
+            host=host,
+            patterns=str(peer.hosts),
+            reason="host-refused",
+            events=count,
+        )
+        peer.send(BatchRefused(batch.batch_id, reason_text(reason)))
 
     def _rejected(self, peer: IPeerConnection, batch: Batch, reason: str) -> Rejected:
         """

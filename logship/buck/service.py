@@ -2,15 +2,24 @@
 
 L{BuckService} is the L{IWireHandler} of the buck's L{WireServerFactory}
 and a L{MultiService} whose children are its periodic jobs.  Per message
-(docs/design.md "Delivery", C{docs/buck.md}):
+(docs/design.md "Delivery", C{docs/buck.md}), first checked against what
+the peer's role may send (L{ROLE_MESSAGES}: its credential's role, or in
+lab mode the role its hello claims):
 
-  1. L{Batch}: to L{BatchIngest} (written, acknowledged, published).
-  2. L{BucketPut}: to L{Uploads} (whole-bucket uploads, merged when
-     complete).
-  3. L{BucketList}, L{BucketGet}, L{Archived} (from the porter) and
-     L{ArchivedQuery} (from a tailer): to L{BucketRequests}.
-  4. Any other message (an L{Ack} ...), or one of the above that they
-     reject (L{Rejected}), closes the connection with the reason.
+  1. L{Batch} (a tailer's): to L{BatchIngest} (written, acknowledged,
+     published; refused if a host is not the credential's).
+  2. L{BucketPut} (a tailer's): to L{Uploads} (whole-bucket uploads,
+     merged when complete).
+  3. L{BucketList}, L{BucketGet}, L{Archived} (the porter's) and
+     L{ArchivedQuery} (a tailer's): to L{BucketRequests}.
+  4. Any other message (an L{Ack} ...), one the peer's role may not send,
+     or one of the above that they reject (L{Rejected}), closes the
+     connection with the reason.
+
+In credential mode the buck reloads its revocation list when the file
+changes (checked every C{revocation_interval} seconds), and then, and at
+each check, closes the connections whose credential is revoked or
+expired.
 
 Counters per peer node and overall are in L{BuckService.stats}; a summary
 is logged every C{stats_interval} seconds.
@@ -31,6 +40,9 @@ from logship.buck.pubsub import Channel
 from logship.buck.rejected import Rejected
 from logship.buck.requests import BucketRequests
 from logship.buck.store import BucketStore
+from logship.core.credentials import Credentials
+from logship.core.revocation import DEFAULT_INTERVAL, RevocationFile
+from logship.wire.credentialwatch import CredentialWatch
 from logship.buck.uploads import (
     DEFAULT_MAX_INCOMING,
     DEFAULT_MAX_UPLOAD,
@@ -61,6 +73,11 @@ from logship.wire.protocol import (
 DEFAULT_STATS_INTERVAL = 60.0
 #: Seconds between two housekeeping rounds (idle writers, stale uploads).
 HOUSEKEEPING_INTERVAL = 15.0
+#: What each role may send a buck.
+ROLE_MESSAGES: dict[str, tuple[type, ...]] = {
+    "tailer": (Batch, BucketPut, ArchivedQuery),
+    "porter": (BucketList, BucketGet, Archived),
+}
 
 
 @implementer(IWireHandler)
@@ -76,6 +93,9 @@ class BuckService(MultiService):
     @ivar ingest: receives the batches.
     @ivar uploads: receives the whole-bucket uploads.
     @ivar requests: answers the porter's requests and the tailers' queries.
+    @ivar credential_watch: reloads the revocation list and closes the
+        connections of revoked or expired credentials (run periodically in
+        credential mode).
     """
 
     _log = Logger()
@@ -94,6 +114,9 @@ class BuckService(MultiService):
         max_uploads_per_peer: int = DEFAULT_MAX_UPLOADS_PER_PEER,
         upload_timeout: float = DEFAULT_UPLOAD_TIMEOUT,
         stats_interval: float = DEFAULT_STATS_INTERVAL,
+        credentials: Credentials | None = None,
+        revocations: RevocationFile | None = None,
+        revocation_interval: float = DEFAULT_INTERVAL,
     ) -> None:
         """
         @param store: where events go.
@@ -109,6 +132,12 @@ class BuckService(MultiService):
         @param upload_timeout: seconds without a chunk before an upload is
             dropped.
         @param stats_interval: seconds between two stats lines in the log.
+        @param credentials: this buck's identity and trust (credential mode;
+            then C{key} is C{None}).
+        @param revocations: the revocation list file feeding
+            C{credentials.trust}, reloaded when it changes.
+        @param revocation_interval: seconds between two looks at it (and
+            two sweeps of expired credentials).
         """
         super().__init__()
         self.store = store
@@ -127,7 +156,7 @@ class BuckService(MultiService):
             max_uploads_per_peer=max_uploads_per_peer,
             upload_timeout=upload_timeout,
         )
-        self.requests = BucketRequests(store)
+        self.requests = BucketRequests(store, node, self.counters)
         self.factory = WireServerFactory(
             key=key,
             node=node,
@@ -136,12 +165,16 @@ class BuckService(MultiService):
             clock=clock,
             accept_roles=("tailer", "porter"),
             frame_timeout=FRAME_TIMEOUT if frame_timeout is None else frame_timeout,
+            credentials=credentials,
         )
         for step, job in (
             (stats_interval, self.log_stats),
             (HOUSEKEEPING_INTERVAL, self.housekeeping),
         ):
             periodic(step, job, clock, self._log).setServiceParent(self)
+        self.credential_watch = CredentialWatch(revocations, [self.factory])
+        if credentials is not None:
+            self.credential_watch.service(clock, revocation_interval).setServiceParent(self)
         self._last_stats: tuple[float, int] | None = None
 
     # -- IWireHandler
@@ -152,6 +185,8 @@ class BuckService(MultiService):
 
     def message_received(self, peer: IPeerConnection, message: Message) -> None:
         try:
+            if not isinstance(message, (Error, *ROLE_MESSAGES.get(peer.peer_role, ()))):
+                raise self._refused(peer, message)
             match message:
                 case Error():
                     return  # the peer closes; the wire logged its reason
@@ -163,8 +198,6 @@ class BuckService(MultiService):
                     self.requests.archived_query(peer, message)
                 case BucketList() | BucketGet() | Archived():
                     self.requests.porter_request(peer, message)
-                case _:
-                    raise Rejected(f"a buck does not accept {message.TYPE} messages")
         except Rejected as e:
             self._close(peer, str(e), getattr(message, "batch_id", None))
 
@@ -180,6 +213,28 @@ class BuckService(MultiService):
         return self.uploads.in_progress
 
     # -- closing
+
+    def _refused(self, peer: IPeerConnection, message: Message) -> Rejected:
+        """
+        Count a message the peer's role may not send; the L{Rejected} for
+        the caller to raise.
+        """
+        senders = [role for role, kinds in ROLE_MESSAGES.items() if isinstance(message, kinds)]
+        if not senders:
+            return Rejected(f"a buck does not accept {message.TYPE} messages")
+        for c in self.counters.both(peer.peer_node):
+            c.messages_refused += 1
+        self._log.warn(
+            "Refused a {kind} message of {peer_node}: a {role} may not send it",
+            kind=message.TYPE,
+            peer_node=peer.peer_node,
+            role=peer.peer_role,
+            reason="role-refused",
+        )
+        return Rejected(
+            f"a {peer.peer_role} may not send {message.TYPE} messages"
+            f" (only a {' or '.join(senders)} may)"
+        )
 
     def _close(self, peer: IPeerConnection, reason: str, batch_id: int | None) -> None:
         for c in self.counters.both(peer.peer_node):

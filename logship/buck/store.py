@@ -5,7 +5,7 @@ A buck keeps one directory, C{DATA}::
     DATA/bucket-seconds       the bucket interval the files were written with
     DATA/buckets/YYYY/MM/DD/HH/MM.b   bucket files (L{logship.core.bucket} layout)
     DATA/incoming/*.part      whole-bucket uploads being received
-    DATA/archived             the buckets deleted once archived (L{ArchivedRecord})
+    DATA/archived             uploads merged, receipts of files deleted once archived (L{ArchivedRecord})
 
 L{BucketStore.write_batch} routes the events of a batch to the bucket of
 their point and appends them (arrival order within a file); the writers
@@ -22,8 +22,13 @@ so a re-upload adds nothing.
 
 For the porter, L{BucketStore.listing} and L{BucketStore.read} show the
 files as they are between two batches (whole records), and
-L{BucketStore.delete_archived} deletes a file the porter archived, unless
-it grew since.
+L{BucketStore.delete_archived} deletes a file the porter archived, only if
+it still has the size and SHA-256 the porter's receipt names.
+
+Writes and merges take an optional C{allow} predicate on the events' host
+names (a tailer's credential, L{logship.core.credentials.HostPatterns}):
+one event of another host refuses the whole batch or upload
+(L{HostNotAllowed}) before anything is written.
 
 Everything here is synchronous file I/O, called from the reactor thread: a
 batch is at most 4 MiB (the wire's limit), and a merge reads one bucket
@@ -32,6 +37,7 @@ file (see C{docs/buck.md} for its cost).
 
 from __future__ import annotations
 
+import enum
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -41,7 +47,7 @@ from pathlib import Path
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from logship.buck.archived import ARCHIVED_FILE, ArchivedRecord
+from logship.buck.archived import ARCHIVED_FILE, ArchivedRecord, SignedReceipt
 from logship.core.bucket import (
     BucketWriter,
     TornRecord,
@@ -52,6 +58,7 @@ from logship.core.bucket import (
     list_buckets,
 )
 from logship.core.event import CorruptEvent, Event, decode, host_field, identity_key
+from logship.core.receipts import file_sha256
 
 #: Writers kept open at most (least recently used ones are closed first).
 DEFAULT_OPEN_BUCKETS = 64
@@ -89,6 +96,40 @@ class BadUpload(ValueError):
     """
 
 
+class HostNotAllowed(BadUpload):
+    """
+    A batch or an upload holds an event of a host its sender may not send
+    for; nothing of it was written.
+
+    @ivar host: the first such host.
+    """
+
+    def __init__(self, where: str, host: bytes) -> None:
+        shown = host.decode("utf-8", "replace")
+        super().__init__(f"{where}: host {shown!r} is not allowed for this sender")
+        self.host = host
+
+
+#: A predicate on an event's host name: may its sender send it?
+HostCheck = Callable[[bytes], bool]
+
+
+class ArchiveOutcome(enum.Enum):
+    """
+    What L{BucketStore.delete_archived} did with a file the porter archived.
+    """
+
+    #: It had the receipt's size and digest: deleted.
+    DELETED = "deleted"
+    #: There was no file (deleted already).
+    ABSENT = "absent"
+    #: It grew since the porter read it: kept for the next archive.
+    GREW = "grew"
+    #: Its size is the receipt's but not its digest: kept (not the copy the
+    #: porter archived).
+    DIFFERS = "differs"
+
+
 @dataclass
 class StoreStats:
     """
@@ -108,6 +149,8 @@ class StoreStats:
     @ivar rejected_merges: uploads refused by L{BucketStore.merge_bucket}.
     @ivar write_errors: I/O errors while writing.
     @ivar archived_deleted: files deleted because the porter archived them.
+    @ivar archived_refused: files kept because their digest differed from
+        the porter's receipt.
     """
 
     batches: int = 0
@@ -124,6 +167,7 @@ class StoreStats:
     rejected_merges: int = 0
     write_errors: int = 0
     archived_deleted: int = 0
+    archived_refused: int = 0
 
 
 class _Open:
@@ -263,37 +307,38 @@ class BucketStore:
 
     # -- writing batches
 
-    def write_batch(self, events: Iterable[bytes], sync: bool) -> list[Event]:
+    def write_batch(
+        self, events: Iterable[bytes], sync: bool, allow: HostCheck | None = None
+    ) -> list[Event]:
         """
         Append a batch of serialized events to their bucket files.
 
-        Every event is decoded (and its crc checked) before anything is
-        written: a corrupt one rejects the whole batch.  When this returns,
+        Every event is decoded (and its crc checked, and its host checked
+        with C{allow}) before anything is written: a corrupt one, or one of
+        a host not allowed, rejects the whole batch.  When this returns,
         the records are in the kernel (a crash of the buck loses nothing);
         with C{sync} they, and the directory entries of files this batch
         created, are on disk.
 
         @param events: serialized events (without record lengths).
         @param sync: fsync the files touched.
+        @param allow: the hosts the sender may send for (any if C{None}).
         @return: the decoded events, in batch order.
         @raise CorruptBatch: if an event does not decode; nothing written.
+        @raise HostNotAllowed: if an event's host is not allowed; nothing
+            written.
         @raise StoreError: if the store is closed.
         @raise OSError: if writing failed (the writers involved are closed;
             reopening cuts any torn record off).
         """
         self._check_open()
-        decoded: list[Event] = []
         groups: dict[int, list[bytes]] = {}
         seconds = self.seconds
         last_start = -1
         group: list[bytes] = []
-        for index, data in enumerate(events):
-            try:
-                event = decode(data)
-            except CorruptEvent as e:
-                self.stats.rejected_batches += 1
-                raise CorruptBatch(index, str(e)) from None
-            decoded.append(event)
+        events = list(events)
+        decoded = self.decode_batch(events, allow)
+        for event, data in zip(decoded, events):
             start = bucket_start(event.point, seconds)
             if start != last_start:
                 group = groups.setdefault(start, [])
@@ -321,21 +366,31 @@ class BucketStore:
         self.stats.events_written += len(decoded)
         return decoded
 
-    def decode_batch(self, events: Iterable[bytes]) -> list[Event]:
+    def decode_batch(
+        self, events: Iterable[bytes], allow: HostCheck | None = None
+    ) -> list[Event]:
         """
-        Decode a batch without writing it (for C{live} batches).
+        Decode a batch without writing it (for C{live} batches), checking
+        its hosts with C{allow}.
 
         @param events: serialized events.
+        @param allow: the hosts the sender may send for (any if C{None}).
         @return: the decoded events.
         @raise CorruptBatch: if an event does not decode.
+        @raise HostNotAllowed: if an event's host is not allowed.
         """
-        decoded = []
+        decoded: list[Event] = []
+        append = decoded.append
         for index, data in enumerate(events):
             try:
-                decoded.append(decode(data))
+                event = decode(data)
             except CorruptEvent as e:
                 self.stats.rejected_batches += 1
                 raise CorruptBatch(index, str(e)) from None
+            if allow is not None and not allow(event.shn):
+                self.stats.rejected_batches += 1
+                raise HostNotAllowed(f"event {index}", event.shn)
+            append(event)
         return decoded
 
     def _writer(self, start: int, created: list[Path]) -> BucketWriter:
@@ -356,7 +411,6 @@ class BucketStore:
         path = self.path_of(start)
         if not path.exists():
             created.append(path)
-            self.archived.discard(start)
         try:
             writer = BucketWriter(path)
         except OSError as e:
@@ -465,29 +519,41 @@ class BucketStore:
 
     # -- merging uploads
 
-    def merge_bucket(self, start: int, seconds: int, records_file: Path) -> tuple[int, int]:
+    def merge_bucket(
+        self,
+        start: int,
+        seconds: int,
+        records_file: Path,
+        sha256: bytes,
+        allow: HostCheck | None = None,
+    ) -> tuple[int, int]:
         """
         Merge a whole uploaded bucket file into this store's file of the
         same bucket: append, in upload order, the records whose identity
         the file does not hold yet (nor an earlier record of the upload).
 
         The upload is checked completely before anything is appended: every
-        record must be whole, decode, and have its point inside the bucket.
-        The file is fsynced after the merge.
+        record must be whole, decode, have its point inside the bucket and
+        its host allowed.  The file is fsynced after the merge, and then
+        the upload is recorded as merged into it (L{ArchivedRecord}), so
+        that the buck can later prove it archived.
 
         @param start: the bucket's start (epoch seconds).
         @param seconds: the uploader's bucket interval; it must be the
             store's.
         @param records_file: the uploaded file (records, as in a bucket file).
+        @param sha256: the upload's SHA-256 (checked by the caller).
+        @param allow: the hosts the uploader may send for (any if C{None}).
         @return: C{(events, new)}: how many events the upload held, and how
             many of them were appended.
-        @raise BadUpload: if the upload cannot be merged; nothing appended.
+        @raise BadUpload: if the upload cannot be merged (L{HostNotAllowed}
+            for a host); nothing appended.
         @raise StoreError: if the store is closed.
         @raise OSError: if reading or writing failed.
         """
         self._check_open()
         try:
-            names = self._check_upload(start, seconds, records_file)
+            names = self._check_upload(start, seconds, records_file, allow)
         except BadUpload:
             self.stats.rejected_merges += 1
             raise
@@ -513,13 +579,16 @@ class BucketStore:
             raise
         self._sync_file(writer.path)
         self._sync_dirs(created)
+        self.archived.merged(start, sha256)
         self.stats.merges += 1
         self.stats.merge_events += events
         self.stats.merge_new += new
         self.stats.bytes_written += added
         return events, new
 
-    def _check_upload(self, start: int, seconds: int, records_file: Path) -> set[bytes]:
+    def _check_upload(
+        self, start: int, seconds: int, records_file: Path, allow: HostCheck | None
+    ) -> set[bytes]:
         """
         Check an upload completely (see L{merge_bucket}).
 
@@ -545,6 +614,8 @@ class BucketStore:
                             f"record at byte {offset}: point {event.point} is"
                             f" outside the bucket starting at {start}"
                         )
+                    if allow is not None and not allow(event.shn):
+                        raise HostNotAllowed(f"record at byte {offset}", event.shn)
                     names.add(event.shn)
         except TornRecord as e:
             raise BadUpload(f"{e}") from None
@@ -612,16 +683,17 @@ class BucketStore:
         except FileNotFoundError:
             return 0, b""
 
-    def delete_archived(self, start: int, size: int) -> bool:
+    def delete_archived(
+        self, start: int, size: int, sha256: bytes, receipt: SignedReceipt
+    ) -> ArchiveOutcome:
         """
         The porter archived this buck's file of bucket C{start} as it was
-        at C{size} bytes: delete it if it still has that size, and remember
-        the bucket as archived (for L{ArchivedRecord} queries of tailers).
+        at C{size} bytes hashing to C{sha256}: delete it if it still is
+        exactly that, and keep C{receipt} as the proof for the uploads
+        merged into it (L{ArchivedRecord}).
 
-        @return: C{True} if the buck has no file of that bucket any more;
-            C{False} if the file grew since (it is kept for the next
-            archive).
-        @raise OSError: if the file cannot be deleted.
+        @return: what was done.
+        @raise OSError: if the file cannot be read or deleted.
         """
         self._check_open()
         if start in self._writers:
@@ -630,17 +702,20 @@ class BucketStore:
         try:
             current = path.stat().st_size
         except FileNotFoundError:
-            current = None
-        if current is not None:
-            if current != size:
-                return False
-            path.unlink()
-            self.stats.archived_deleted += 1
-        self.archived.add(start)
-        return True
+            return ArchiveOutcome.ABSENT
+        if current != size:
+            return ArchiveOutcome.GREW
+        if file_sha256(path) != sha256:
+            self.stats.archived_refused += 1
+            return ArchiveOutcome.DIFFERS
+        path.unlink()
+        self.stats.archived_deleted += 1
+        self.archived.archived(start, receipt)
+        return ArchiveOutcome.DELETED
 
     def stats_dict(self) -> dict[str, int]:
         """
         The counters, and the number of open files, as a dict.
         """
         return {**asdict(self.stats), "open_files": len(self._writers)}
+

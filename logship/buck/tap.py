@@ -1,7 +1,8 @@
 """twistd entry point of C{logship-buck}.
 
     twistd -n logship-buck [--listen tcp:4401:interface=127.0.0.1]...
-        --data DIR --key FILE | --insecure  [--bucket-seconds 60]
+        --data DIR (--credential FILE --node-key FILE --authority FILE
+        [--revoked FILE] | --key FILE | --insecure)  [--bucket-seconds 60]
         [--node NAME] [--config buck.toml]
         [--live tcp:4480:interface=127.0.0.1 [--live-token FILE]
          [--live-origin PATTERN]... [--live-clients-per-address 32]
@@ -170,9 +171,12 @@ def makeService(config: Options, reactor: Any = None) -> IService:
         max_upload=max_upload,
         max_incoming=4 * max_upload,
         stats_interval=config["stats-interval"],
+        credentials=config.credentials,
+        revocations=config.revocations,
+        revocation_interval=config["revocation-interval"],
     )
     buck.setServiceParent(top)
-    if config.key is None:
+    if config.key is None and config.credentials is None:
         _log.warn("logship-buck runs INSECURE (lab mode): frames are not sealed")
     for description in config["listen"]:
         endpoint = endpoints.serverFromString(reactor, description)

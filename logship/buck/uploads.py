@@ -7,7 +7,8 @@ Steps, per C{upload_id} of one connection (C{docs/buck.md}):
      within bounds (per upload, all uploads together, uploads per
      connection).
   2. The last chunk's SHA-256 must match the whole; then the file is
-     merged into the bucket (L{BucketStore.merge_bucket}), the
+     merged into the bucket (L{BucketStore.merge_bucket}: every event
+     checked first, its host too against the sender's credential), the
      L{BucketAck} is sent and the temporary file removed.
   3. Any violation rejects the upload (the connection is closed with the
      reason) and removes the file; so does a disconnection in the middle,
@@ -29,7 +30,7 @@ from twisted.logger import Logger
 
 from logship.buck.counters import PeerCounters
 from logship.buck.rejected import Rejected
-from logship.buck.store import BadUpload, BucketStore, StoreError
+from logship.buck.store import BadUpload, BucketStore, HostNotAllowed, StoreError
 from logship.wire.messages import BucketAck, BucketPut
 from logship.wire.protocol import IPeerConnection
 
@@ -256,11 +257,30 @@ class Uploads:
                 f"upload {upload.upload_id}: SHA-256 mismatch over"
                 f" {upload.size} bytes",
             )
+        hosts = peer.hosts
         try:
             upload.file.close()
             events, new = self._store.merge_bucket(
-                upload.start, upload.seconds, upload.path
+                upload.start,
+                upload.seconds,
+                upload.path,
+                upload.sha256.digest(),
+                None if hosts is None else hosts.allows,
             )
+        except HostNotAllowed as e:
+            for c in self._counters.both(peer.peer_node):
+                c.uploads_refused += 1
+            self._log.warn(
+                "Refused upload {upload_id} of bucket {start} from {peer_node}: host {host}"
+                " is not allowed (its credential allows {patterns})",
+                upload_id=upload.upload_id,
+                start=upload.start,
+                peer_node=peer.peer_node,
+                host=e.host.decode("utf-8", "replace"),
+                patterns=str(hosts),
+                reason="host-refused",
+            )
+            raise self._refused(peer, upload, f"upload {upload.upload_id}: {e}")
         except BadUpload as e:
             raise self._refused(peer, upload, f"upload {upload.upload_id}: {e}")
         except (OSError, StoreError) as e:

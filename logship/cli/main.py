@@ -1,4 +1,4 @@
-"""The C{logship} command: parse, import, cat, keygen, search, history, demo.
+"""The C{logship} command: parse, import, cat, keygen, credential, revoke, verify, search, history, demo.
 
 Every user mistake ends in one line on stderr, never a traceback: exit
 status 2 for bad usage (unknown option, missing file), 1 for bad data (a
@@ -19,6 +19,13 @@ from pathlib import Path
 from typing import BinaryIO, NoReturn, TextIO
 
 from logship.archive import ArchiveError
+from logship.cli.credentials import (
+    CredentialCommandError,
+    add_credential_arguments,
+    add_revoke_arguments,
+    issue,
+    revoke,
+)
 from logship.cli.demo import DemoError, DemoSettings, run_demo
 from logship.cli.history import (
     HistoryFailed,
@@ -39,7 +46,13 @@ from logship.core.ingest import (
     lines_at,
     this_host,
 )
-from logship.core.keys import KeyFileError, write_new_key
+from logship.core.keys import (
+    KeyFileError,
+    KeyKind,
+    public_path,
+    write_new_key,
+    write_new_signing_key,
+)
 from logship.core.render import event_json, event_text, whole_lines
 from logship.core.zones import local_zone, parse_zone
 from logship.index import IndexUnavailable
@@ -236,14 +249,46 @@ def cmd_verify(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
 
 def cmd_keygen(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
-    C{logship keygen}: write a new cluster key, mode 0600, never overwriting.
+    C{logship keygen}: write a new key, mode 0600, never overwriting: the
+    lab's cluster key, or with C{--authority} or C{--node} a signing key
+    and its public half in C{PATH.pub}.
     """
     try:
-        write_new_key(args.path)
+        if args.kind is None:
+            write_new_key(args.path)
+        else:
+            write_new_signing_key(args.path, args.kind)
     except KeyFileError as e:
         raise CommandError(str(e), DATA_ERROR) from None
-    print(f"wrote a new cluster key to {args.path}", file=sys.stderr)
+    if args.kind is None:
+        print(f"wrote a new cluster key to {args.path}", file=sys.stderr)
+    else:
+        print(
+            f"wrote a new {args.kind} key to {args.path} (secret, mode 0600)"
+            f" and {public_path(args.path)} (public)",
+            file=sys.stderr,
+        )
     return 0
+
+
+def cmd_credential(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
+    """
+    C{logship credential} (L{logship.cli.credentials}), valid from C{now}.
+    """
+    try:
+        return issue(args, now, sys.stderr)
+    except CredentialCommandError as e:
+        raise CommandError(str(e), e.status) from None
+
+
+def cmd_revoke(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
+    """
+    C{logship revoke} (L{logship.cli.credentials}).
+    """
+    try:
+        return revoke(args, sys.stderr)
+    except CredentialCommandError as e:
+        raise CommandError(str(e), e.status) from None
 
 
 def cmd_demo(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
@@ -340,8 +385,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--show", type=int, default=20, metavar="N",
                      help="print at most N missing and N extra lines (default 20)")
 
-    sub = add("keygen", cmd_keygen, "write a new cluster key (mode 0600)")
+    sub = add("keygen", cmd_keygen, "write a new key (mode 0600): the cluster key of a lab,"
+              " or with --authority or --node a signing key and PATH.pub")
+    kinds = sub.add_mutually_exclusive_group()
+    kinds.add_argument("--authority", dest="kind", action="store_const",
+                       const=KeyKind.AUTHORITY,
+                       help="the cluster authority's key, which signs credentials (keep it off the cluster)")
+    kinds.add_argument("--node", dest="kind", action="store_const", const=KeyKind.NODE,
+                       help="a node's key (make it on the node; send PATH.pub to the authority)")
     sub.add_argument("path", type=Path, metavar="PATH")
+
+    sub = add("credential", cmd_credential,
+              "sign a node's public key into a credential (name, role, hosts, expiry)")
+    add_credential_arguments(sub)
+
+    sub = add("revoke", cmd_revoke, "add credentials or node keys to a revocation list")
+    add_revoke_arguments(sub)
 
     add_search_parser(commands)
 

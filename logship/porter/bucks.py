@@ -168,16 +168,18 @@ class BuckLink:
             position += len(answer.data)
         return b"".join(parts)
 
-    async def archived(self, start: int, size: int) -> bool:
+    async def archived(self, start: int, size: int, receipt: bytes, signature: bytes) -> bool:
         """
         Tell the buck its file of bucket C{start} was archived at C{size}
-        bytes.
+        bytes, with the porter's receipt (L{logship.core.receipts}).
 
+        @param receipt: the receipt's body.
+        @param signature: its signature, empty in lab mode.
         @return: whether the buck no longer has the file (C{False}: it grew
-            since and was kept).
+            since, or is not the copy archived, and was kept).
         @raise BuckUnavailable: if the buck cannot answer.
         """
         answer: ArchivedAck = await self._request(
-            Archived(next(self._ids), start, size), ArchivedAck
+            Archived(next(self._ids), start, size, receipt, signature), ArchivedAck
         )
         return answer.deleted

@@ -22,7 +22,10 @@ C{interval} seconds (never two at once).  A round:
      back and verifies it (the archive does), records it in the manifest
      (the porter's state, then the archive's C{manifest/} object of that
      hour), and only then tells each buck which size of its file the
-     archive holds, so that it may delete the file;
+     archive holds, with a receipt naming that size, the SHA-256 of the
+     bytes read and the archive object's digest, signed with the porter's
+     node key in credential mode (L{logship.core.receipts}), so that the
+     buck may delete the file if it is still exactly that;
   4. drops what is older than the retention from the recent index, and
      expired history indexes.
 
@@ -54,7 +57,10 @@ from twisted.python.failure import Failure
 
 from logship.archive import IArchive
 from logship.core.bucket import bucket_relpath, bucket_start, encode_record
+from logship.core.credentials import Credentials
+from logship.core.revocation import DEFAULT_INTERVAL, RevocationFile
 from logship.core.event import Event
+from logship.core.receipts import ArchiveReceipt, sign_receipt
 from logship.index import IIndex
 from logship.core.pack import pack, unpack
 from logship.core.parse import TICKS_PER_SECOND
@@ -63,7 +69,8 @@ from logship.porter.bucks import BuckLink, BuckUnavailable
 from logship.core.event import Decoded, decode_all
 from logship.porter.merge import merge, split_records
 from logship.porter.state import HistoryJob, JobState, LoadedTail, ManifestEntry, PorterState
-from logship.wire.protocol import buck_client
+from logship.wire.credentialwatch import CredentialWatch
+from logship.wire.protocol import buck_client, buck_factory
 
 #: Seconds a bucket must be quiet before it is archived (docs/design.md: 48 h).
 DEFAULT_QUIET = 48 * 3600
@@ -153,6 +160,9 @@ class PorterService(MultiService):
         request_timeout: float = 60.0,
         first_round: float = 0.0,
         blocking: Callable[..., Deferred[Any]] = maybeDeferred,
+        credentials: Credentials | None = None,
+        revocations: RevocationFile | None = None,
+        revocation_interval: float = DEFAULT_INTERVAL,
     ) -> None:
         """
         @param bucks: the bucks to pull from, by name.
@@ -174,6 +184,13 @@ class PorterService(MultiService):
             bucket) and returns a Deferred of its result: C{maybeDeferred}
             (the default) runs it at once; the tap gives a thread pool, so
             that the API still answers meanwhile.
+        @param credentials: the porter's identity and trust (credential
+            mode: the bucks must prove buck credentials, and receipts are
+            signed with its node key).
+        @param revocations: the revocation list file feeding
+            C{credentials.trust}, reloaded when it changes.
+        @param revocation_interval: seconds between two looks at it (and
+            at the bucks' credentials).
         """
         super().__init__()
         self.state = PorterState(state_dir)
@@ -181,6 +198,8 @@ class PorterService(MultiService):
         self._index = index
         self._archive = archive
         self._open_index = open_index
+        self._node = node
+        self._identity = None if credentials is None else credentials.identity
         self._clock = clock
         self._seconds = bucket_seconds
         self._quiet = quiet
@@ -196,12 +215,23 @@ class PorterService(MultiService):
         #: C{{(buck, start): connection}}: the copies known to be the file
         #: loaded, and on which of the buck's connections they were seen.
         self._checked: dict[tuple[str, int], int] = {}
+        factories = []
         for name, endpoint in bucks.items():
             link = self.links[name] = BuckLink(name, clock, request_timeout)
-            buck_client(
-                endpoint, key=key, node=node, role="porter", handler=link, clock=clock
-            ).setServiceParent(self)
+            factory = buck_factory(
+                key=key,
+                node=node,
+                role="porter",
+                handler=link,
+                clock=clock,
+                credentials=credentials,
+            )
+            factories.append(factory)
+            buck_client(endpoint, factory, clock).setServiceParent(self)
         periodic(interval, self.round, clock, self._log, first=first_round).setServiceParent(self)
+        if credentials is not None:
+            watch = CredentialWatch(revocations, factories)
+            watch.service(clock, revocation_interval).setServiceParent(self)
 
     def startService(self) -> None:
         for job in self.state.histories():
@@ -323,10 +353,14 @@ class PorterService(MultiService):
         if start + self._seconds + self._quiet > now:
             return
         copies = self.state.copies(start)
-        if any(copies.get(name, (0, None))[1] != size for name, size in holders.items()):
+        digests = self.state.archived_digests(start)
+        if any(
+            copies.get(name, (0, None))[1] != size or name not in digests
+            for name, size in holders.items()
+        ):
             await self._archive_bucket(start, holders, now)
         else:
-            await self._tell_archived(start, holders)
+            await self._tell_archived(start, holders, digests)
 
     async def _load(
         self, name: str, start: int, loaded: int, known: LoadedTail | None, size: int
@@ -427,34 +461,43 @@ class PorterService(MultiService):
                 error=error,
             )
 
-    async def _copies(self, start: int, holders: dict[str, int]) -> list[list[Event]]:
+    async def _copies(
+        self, start: int, holders: dict[str, int]
+    ) -> tuple[list[list[Event]], dict[str, tuple[int, str]]]:
         """
         Every buck's whole file of bucket C{start}, decoded, and the events
         of its archived object if it has one.
+
+        @return: the copies' events, and for each buck the size and SHA-256
+            (hex) of the bytes read.
         """
         copies = []
+        read = {}
         for name, size in holders.items():
             data = await self.links[name].read(start, 0, size)
-            decoded = await self._blocking(_decode_file, data)
+            decoded, digest = await self._blocking(_decode_file, data)
+            read[name] = (len(data), digest)
             copies.append(self._counted(decoded, name, start))
         entry = self.state.manifest_entry(start)
         if entry is not None:
             copies.append(await self._blocking(unpack, await self._archive.get(entry.key)))
-        return copies
+        return copies, read
 
     async def _archive_bucket(self, start: int, holders: dict[str, int], now: float) -> None:
         """
         Archive bucket C{start}: merge the bucks' files with what the
         archive has, store, verify, record, then tell the bucks.
         """
-        copies = await self._copies(start, holders)
+        copies, read = await self._copies(start, holders)
         events, blob = await self._blocking(_merge_and_pack, copies)
         key = archive_key(start, self._seconds)
         await self._archive.put(key, blob)
         entry = ManifestEntry(
             start, key, len(events), len(blob), hashlib.sha256(blob).hexdigest(), now
         )
-        self.state.archived(start, entry, holders)
+        sizes = {name: size for name, (size, _) in read.items()}
+        digests = {name: digest for name, (_, digest) in read.items()}
+        self.state.archived(start, entry, sizes, digests)
         await self._write_manifest(start)
         self.stats.archived_buckets += 1
         self.stats.archived_events += len(events)
@@ -465,7 +508,7 @@ class PorterService(MultiService):
             events=len(events),
             size=len(blob),
         )
-        await self._tell_archived(start, holders)
+        await self._tell_archived(start, sizes, digests)
 
     async def _write_manifest(self, start: int) -> None:
         """
@@ -502,13 +545,34 @@ class PorterService(MultiService):
                 objects=len(keys),
             )
 
-    async def _tell_archived(self, start: int, holders: dict[str, int]) -> None:
+    async def _tell_archived(
+        self, start: int, sizes: dict[str, int], digests: dict[str, str]
+    ) -> None:
         """
         Tell each buck holding bucket C{start} that the archive has its file
-        at the listed size.
+        at C{sizes[name]} bytes hashing to C{digests[name]}, with a receipt
+        (signed in credential mode).  A buck that keeps its file has it
+        archived again (its copy grew, or is not the one archived).
         """
-        for name, size in holders.items():
-            if await self.links[name].archived(start, size):
+        entry = self.state.manifest_entry(start)
+        assert entry is not None
+        for name, size in sizes.items():
+            link = self.links[name]
+            if link.node is None:
+                raise BuckUnavailable(f"buck {name} has not said who it is")
+            receipt = ArchiveReceipt(
+                porter=self._node,
+                buck=link.node,
+                start=start,
+                seconds=self._seconds,
+                size=size,
+                sha256=bytes.fromhex(digests[name]),
+                key=entry.key,
+                object_sha256=bytes.fromhex(entry.sha256),
+                issued=int(self._clock.seconds()),
+            )
+            body, signature = sign_receipt(receipt, self._identity)
+            if await link.archived(start, size, body, signature):
                 # At once: a file of this bucket the buck makes later is
                 # another file, not the one loaded and archived.
                 self.state.forget_copies(start, [name])
@@ -516,6 +580,7 @@ class PorterService(MultiService):
                 self.listings.get(name, {}).pop(start, None)
                 self.stats.deleted_copies += 1
             else:
+                self.state.forget_archived(start, name)
                 self.stats.kept_copies += 1
 
     # -- history
@@ -580,7 +645,7 @@ class PorterService(MultiService):
                     for name, files in self.listings.items()
                     if start in files and self.links[name].connected_now
                 }
-                copies = await self._copies(start, holders)
+                copies, _ = await self._copies(start, holders)
                 merged = await self._blocking(merge, copies)
                 events = [e for e in merged if job.start <= e.point < job.end]
                 await index.load(events)
@@ -604,11 +669,12 @@ class PorterService(MultiService):
                 self._log.info("History {id} expired", id=job.id)
 
 
-def _decode_file(data: bytes) -> Decoded:
+def _decode_file(data: bytes) -> tuple[Decoded, str]:
     """
-    The events of bucket file bytes (whole records only), decoded.
+    The events of bucket file bytes (whole records only), decoded, and the
+    SHA-256 (hex) of the bytes.
     """
-    return decode_all(split_records(data).events)
+    return decode_all(split_records(data).events), hashlib.sha256(data).hexdigest()
 
 
 def _merge_and_pack(copies: list[list[Event]]) -> tuple[list[Event], bytes]:

@@ -4,11 +4,12 @@ Three tables:
 
 - C{copies}: per bucket and buck, how many bytes of the buck's file were
   loaded into the recent index (C{loaded}) and how many the archive holds
-  (C{archived}); a file that grew past either is loaded or archived again.
-  With C{loaded}, the size and SHA-256 of the last record loaded
-  (C{tail_size}, C{tail_sha256}: a L{LoadedTail}), by which the porter
-  tells the file it loaded from another file of the same bucket
-  (C{docs/porter.md}, "A file replaced").
+  (C{archived}, with their SHA-256 in C{archived_sha256}, which the
+  porter's receipt to the buck names); a file that grew past either is
+  loaded or archived again.  With C{loaded}, the size and SHA-256 of the
+  last record loaded (C{tail_size}, C{tail_sha256}: a L{LoadedTail}), by
+  which the porter tells the file it loaded from another file of the same
+  bucket (C{docs/porter.md}, "A file replaced").
 - C{manifest}: per archived bucket, its object's key, event count, size and
   SHA-256; the same entries are written to the archive by day
   (C{manifest/YYYY-MM-DD.json}) so that the archive can be read without
@@ -38,6 +39,7 @@ CREATE TABLE IF NOT EXISTS copies (
     node TEXT NOT NULL,
     loaded INTEGER NOT NULL DEFAULT 0,
     archived INTEGER,
+    archived_sha256 TEXT,
     tail_size INTEGER,
     tail_sha256 BLOB,
     PRIMARY KEY (start, node)
@@ -67,7 +69,7 @@ CREATE TABLE IF NOT EXISTS history (
 
 #: Columns added to C{copies} since its first version: C{ALTER TABLE} adds
 #: them to a state written by an earlier porter (its rows have no tail).
-_ADDED_COLUMNS = {"tail_size": "INTEGER", "tail_sha256": "BLOB"}
+_ADDED_COLUMNS = {"archived_sha256": "TEXT", "tail_size": "INTEGER", "tail_sha256": "BLOB"}
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,29 @@ class PorterState:
             (start, node, loaded, size, digest),
         )
 
+    def archived_digests(self, start: int) -> dict[str, str]:
+        """
+        C{{node: SHA-256 hex}} of the archived part of each buck's file of
+        bucket C{start} (those archived with a digest only).
+        """
+        rows = self._db.execute(
+            "SELECT node, archived_sha256 FROM copies"
+            " WHERE start = ? AND archived_sha256 IS NOT NULL",
+            (start,),
+        )
+        return {node: digest for node, digest in rows}
+
+    def forget_archived(self, start: int, node: str) -> None:
+        """
+        The archive does not hold C{node}'s file of bucket C{start} as it is
+        (the buck kept it): archive it again.
+        """
+        self._db.execute(
+            "UPDATE copies SET archived = NULL, archived_sha256 = NULL"
+            " WHERE start = ? AND node = ?",
+            (start, node),
+        )
+
     def forget_copies(self, start: int, nodes: list[str]) -> None:
         """
         The bucks C{nodes} no longer have a file of bucket C{start}.
@@ -278,11 +303,18 @@ class PorterState:
 
     # -- the manifest
 
-    def archived(self, start: int, entry: ManifestEntry, sizes: dict[str, int]) -> None:
+    def archived(
+        self,
+        start: int,
+        entry: ManifestEntry,
+        sizes: dict[str, int],
+        digests: dict[str, str] | None = None,
+    ) -> None:
         """
         Bucket C{start} is archived (C{entry}), holding C{sizes[node]} bytes
-        of each buck's file.
+        of each buck's file, whose SHA-256 (hex) is C{digests[node]}.
         """
+        digests = digests or {}
         with self._db:
             self._db.execute("BEGIN")
             self._db.execute(
@@ -290,9 +322,10 @@ class PorterState:
                 (start, entry.key, entry.events, entry.size, entry.sha256, entry.archived_at),
             )
             self._db.executemany(
-                "INSERT INTO copies (start, node, archived) VALUES (?, ?, ?)"
-                " ON CONFLICT (start, node) DO UPDATE SET archived = excluded.archived",
-                [(start, node, size) for node, size in sizes.items()],
+                "INSERT INTO copies (start, node, archived, archived_sha256) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (start, node) DO UPDATE SET archived = excluded.archived,"
+                " archived_sha256 = excluded.archived_sha256",
+                [(start, node, size, digests.get(node)) for node, size in sizes.items()],
             )
 
     def manifest_entry(self, start: int) -> ManifestEntry | None:

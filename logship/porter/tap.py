@@ -1,7 +1,8 @@
 """twistd entry point of C{logship-porter}.
 
     twistd -n logship-porter --buck HOST:PORT [--buck HOST:PORT]...
-        --key FILE | --insecure  [--index sqlite:DIR] [--archive dir:PATH]
+        (--credential FILE --node-key FILE --authority FILE [--revoked FILE]
+         | --key FILE | --insecure)  [--index sqlite:DIR] [--archive dir:PATH]
         [--state DIR] [--bucket-seconds 60] [--quiet 172800]
         [--api tcp:4490:interface=127.0.0.1] [--api-token FILE]
         [--api-public-name NAME]... [--max-history-jobs 4]
@@ -159,9 +160,12 @@ def makeService(config: Options, reactor: Any = None) -> IService:
         recent_days=config["recent-days"],
         request_timeout=config["request-timeout"],
         blocking=lambda f, *args: deferToThreadPool(reactor, reactor.getThreadPool(), f, *args),
+        credentials=config.credentials,
+        revocations=config.revocations,
+        revocation_interval=config["revocation-interval"],
     )
     porter.setServiceParent(top)
-    if config.key is None:
+    if config.key is None and config.credentials is None:
         _log.warn("logship-porter runs INSECURE (lab mode): frames are not sealed")
     limits = HistoryLimits(
         jobs=config["max-history-jobs"],

@@ -17,6 +17,11 @@ and time is an injected C{IReactorTime}.
   4. The batch's Deferred fires once it has its acknowledgements; later
      acks for it are ignored.  A C{live} batch needs none: it is sent to R
      bucks and its Deferred fires at once.
+  5. A buck that refuses a batch (an event's host is not one this
+     tailer's credential allows) says why: the refusal is logged and
+     counted, and that copy waits for its ack timeout like a lost one, so
+     the batch is offered again later, not in a loop (it is kept, and goes
+     through once the credential allows its hosts).
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ class DeliveryStats:
     acks: int = 0
     timeouts: int = 0
     resends: int = 0
+    refused: int = 0
 
 
 class Delivery:
@@ -185,6 +191,19 @@ class Delivery:
             batch.waiting.clear()
             self.stats.delivered += 1
             batch.done.callback(None)
+
+    def refused(self, name: str, batch_id: int, reason: str) -> None:
+        """
+        Buck C{name} refused batch C{batch_id}: log and count it; the copy
+        stays unacknowledged until its ack timeout.
+        """
+        self.stats.refused += 1
+        self._log.error(
+            "Buck {buck} refused batch {batch_id}: {reason}",
+            buck=name,
+            batch_id=batch_id,
+            reason=reason,
+        )
 
     def _dispatch(self, batch: _Batch) -> None:
         """

@@ -59,8 +59,24 @@ from logship.tailer.followstate import FollowState
 from logship.tailer.reread import spooled_since
 from logship.tailer.shipper import Shipper
 from logship.tailer.spool import Spool
-from logship.wire.messages import Ack, ArchivedReply, BucketAck, Durability, Message
-from logship.wire.protocol import CloseReason, IPeerConnection, IWireHandler, buck_client
+from logship.core.credentials import Credentials
+from logship.core.revocation import DEFAULT_INTERVAL, RevocationFile
+from logship.wire.credentialwatch import CredentialWatch
+from logship.wire.messages import (
+    Ack,
+    ArchivedReply,
+    BatchRefused,
+    BucketAck,
+    Durability,
+    Message,
+)
+from logship.wire.protocol import (
+    CloseReason,
+    IPeerConnection,
+    IWireHandler,
+    buck_client,
+    buck_factory,
+)
 
 CHECKPOINT = "tailer.json"
 _SEQUENCER = "points"
@@ -111,6 +127,8 @@ class _BuckLink:
     def message_received(self, peer: IPeerConnection, message: Message) -> None:
         if isinstance(message, Ack):
             self._delivery.acked(self.name, message.batch_id)
+        elif isinstance(message, BatchRefused):
+            self._delivery.refused(self.name, message.batch_id, message.reason)
         elif isinstance(message, BucketAck):
             self._shipper.bucket_acked(self.name, message)
         elif isinstance(message, ArchivedReply):
@@ -153,6 +171,9 @@ class TailerService(MultiService):
         keep_bytes: int = 10 << 30,
         drain_timeout: float = 5.0,
         rng: random.Random | None = None,
+        credentials: Credentials | None = None,
+        revocations: RevocationFile | None = None,
+        revocation_interval: float = DEFAULT_INTERVAL,
     ) -> None:
         """
         @param bucks: the bucks to keep connections to, by name.
@@ -166,6 +187,14 @@ class TailerService(MultiService):
             delays, the source tags of newly followed paths).
         @param archive_check_interval: seconds between two questions to the
             bucks about archived buckets (L{Shipper}).
+        @param credentials: the tailer's identity and trust (credential
+            mode; then C{key} is C{None}): the bucks must prove buck
+            credentials, and archive receipts must be signed by a trusted
+            porter.
+        @param revocations: the revocation list file feeding
+            C{credentials.trust}, reloaded when it changes.
+        @param revocation_interval: seconds between two looks at it (and
+            at the bucks' credentials).
         """
         super().__init__()
         self._sources = sources
@@ -201,6 +230,7 @@ class TailerService(MultiService):
             query_interval=archive_check_interval,
             rng=rng,
             on_change=self._changed,
+            trust=None if credentials is None else credentials.trust,
         )
         self._files: dict[str, _Followed] = {}
         self._saved_files: dict[str, Any] = {}
@@ -215,15 +245,21 @@ class TailerService(MultiService):
         self._drain_timeout = drain_timeout
         self.lines_read = 0
         self.events_stored = 0
+        factories = []
         for name, endpoint in bucks.items():
-            buck_client(
-                endpoint,
+            factory = buck_factory(
                 key=key,
                 node=node,
                 role="tailer",
                 handler=_BuckLink(name, self.delivery, self.shipper),
                 clock=clock,
-            ).setServiceParent(self)
+                credentials=credentials,
+            )
+            factories.append(factory)
+            buck_client(endpoint, factory, clock).setServiceParent(self)
+        if credentials is not None:
+            watch = CredentialWatch(revocations, factories)
+            watch.service(clock, revocation_interval).setServiceParent(self)
         self._tick_safely = never_fails(self.tick, self._log)
         for interval, job in (
             (poll_interval, self.tick),

@@ -12,19 +12,23 @@
      nothing) and answers C{BucketAck}.  One upload at a time; an upload
      not acknowledged in time, or whose buck goes away, is tried again.
   3. Every C{query_interval} seconds, the buck that acknowledged each
-     shipped file is asked (C{ArchivedQuery}) whether that bucket was
-     archived since: the buck says yes only if the porter archived its
-     whole file of the bucket, the merged upload included, and deleted it
-     (C{docs/porter.md}).  A file the buck reports archived, still at its
-     shipped size, is deleted.
+     shipped file is asked (C{ArchivedQuery}, naming each upload by its
+     bucket and SHA-256) for proof that it was archived since: the buck
+     answers with the porter's receipt for its file of the bucket that had
+     merged the upload, which it deleted on that receipt (C{docs/porter.md},
+     C{docs/security.md}).  A file is deleted only if it is still at its
+     shipped size and the receipt checks out
+     (L{logship.core.receipts.check_archive_proof}: in credential mode a
+     porter credential of a trusted authority, valid now, its signature,
+     and the receipt naming the buck that took the upload and the bucket).
   4. Otherwise a file is pruned only when it was shipped and acknowledged
      at its present size, and either its interval ended more than
      C{keep_seconds} ago or the spools hold more than C{keep_bytes} (oldest
      first).
 
-State (shipped sizes and the buck that took each) goes into the tailer's
-checkpoint; when it is restored, the sizes of files that are gone or
-shorter are forgotten (L{Shipper.restore}).
+State (shipped sizes, the buck that took each, the upload's SHA-256)
+goes into the tailer's checkpoint; when it is restored, the sizes of files
+that are gone or shorter are forgotten (L{Shipper.restore}).
 """
 
 from __future__ import annotations
@@ -39,10 +43,12 @@ from typing import Any
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
+from logship.core.credentials import Trust
+from logship.core.receipts import ReceiptError, check_archive_proof, file_sha256
 from logship.tailer.spool import Spool
 from logship.wire.messages import (
     MAX_CHUNK,
-    MAX_LIST,
+    MAX_PROOFS,
     ArchivedQuery,
     ArchivedReply,
     BucketAck,
@@ -61,6 +67,7 @@ class _Upload:
     buck: str
     path: Path
     size: int
+    digest: str
     timeout: IDelayedCall
 
 
@@ -78,6 +85,7 @@ class ShipperStats:
     bytes_pruned: int = 0
     archived: int = 0
     bytes_archived: int = 0
+    proofs_refused: int = 0
 
 
 class Shipper:
@@ -99,6 +107,7 @@ class Shipper:
         query_interval: float = 60.0,
         rng: random.Random | None = None,
         on_change: Callable[[], None] = lambda: None,
+        trust: Trust | None = None,
     ) -> None:
         """
         @param clock: the reactor's time: its C{seconds()} is the wall
@@ -110,6 +119,9 @@ class Shipper:
         @param query_interval: seconds between two questions to the bucks
             about archived buckets.
         @param on_change: called when L{state} changed (to save it).
+        @param trust: the tailer's trust in credential mode (archive
+            receipts must then be signed by a porter it trusts); C{None} in
+            lab mode.
         """
         self.stats = ShipperStats()
         self._spools = spools
@@ -122,9 +134,12 @@ class Shipper:
         self._last_query = float("-inf")
         self._rng = rng or random.Random()
         self._on_change = on_change
+        self._trust = trust
         self._bucks: dict[str, IPeerConnection] = {}
-        #: Per file key: the size shipped, and the buck that took it.
-        self._shipped: dict[str, tuple[int, str | None]] = {}
+        #: Per file key: the size shipped, the buck that took it, and the
+        #: upload's SHA-256 in hex (None in a checkpoint of an earlier
+        #: version: computed when needed).
+        self._shipped: dict[str, tuple[int, str | None, str | None]] = {}
         self._due: dict[Path, float] = {}
         self._upload: _Upload | None = None
         self._next_id = 1
@@ -142,15 +157,17 @@ class Shipper:
 
     def state(self) -> dict[str, list[Any]]:
         """
-        For the checkpoint: C{{file key: [size shipped, buck name]}}.
+        For the checkpoint: C{{file key: [size shipped, buck name, SHA-256
+        hex]}}.
         """
         return {key: list(value) for key, value in self._shipped.items()}
 
     def restore(self, state: dict[str, Any] | None) -> None:
         """
         Take the shipped sizes saved by L{state} (a bare size, as older
-        checkpoints have it, stands for an unknown buck), of the files the
-        spools hold: call it after their C{restore}.
+        checkpoints have it, stands for an unknown buck; a pair for an
+        unknown digest), of the files the spools hold: call it after their
+        C{restore}.
 
         A file that is gone (deleted once archived, or pruned, by a tailer
         killed before its next checkpoint), or shorter than its shipped
@@ -164,11 +181,17 @@ class Shipper:
         }
         forgotten = []
         for key, value in (state or {}).items():
-            size, buck = (value, None) if isinstance(value, int) else value
+            size, buck, digest = (
+                (value, None, None) if isinstance(value, int) else (*value, None)[:3]
+            )
             if present.get(str(key), -1) < int(size):
                 forgotten.append(str(key))
                 continue
-            self._shipped[str(key)] = (int(size), None if buck is None else str(buck))
+            self._shipped[str(key)] = (
+                int(size),
+                None if buck is None else str(buck),
+                None if digest is None else str(digest),
+            )
         if forgotten:
             self._log.info(
                 "{count} local bucket file(s) shipped before are gone or shorter"
@@ -194,7 +217,7 @@ class Shipper:
             return
         upload.timeout.cancel()
         self._upload = None
-        self._shipped[self._key(upload.path)] = (upload.size, name)
+        self._shipped[self._key(upload.path)] = (upload.size, name, upload.digest)
         self.stats.acked += 1
         self._on_change()
         self._log.info(
@@ -225,49 +248,88 @@ class Shipper:
             self._ask_archived(files)
         self._prune(files, now)
 
-    def _shipped_whole(self, path: Path, size: int, delivered: int) -> str | None:
+    def _shipped_whole(self, path: Path, size: int, delivered: int) -> tuple[str, str] | None:
         """
-        The buck that took C{path} if it was shipped at its present size
-        (and everything in it delivered), else C{None}.
+        The buck that took C{path} and the upload's SHA-256 (hex) if it was
+        shipped at its present size (and everything in it delivered), else
+        C{None}.
         """
-        shipped, buck = self._shipped.get(self._key(path), (None, None))
-        if shipped == size == delivered and buck is not None:
-            return buck
-        return None
+        key = self._key(path)
+        shipped, buck, digest = self._shipped.get(key, (None, None, None))
+        if shipped != size or size != delivered or buck is None:
+            return None
+        if digest is None:  # a checkpoint of an earlier version
+            digest = file_sha256(path).hex()
+            self._shipped[key] = (size, buck, digest)
+            self._on_change()
+        return buck, digest
 
     def _ask_archived(self, files: list[tuple[int, Path, int, int]]) -> None:
         """
-        Ask each connected buck which of the buckets it took were archived.
+        Ask each connected buck for proofs that the uploads it took were
+        archived.
         """
-        asked: dict[str, set[int]] = {}
+        asked: dict[str, list[tuple[int, bytes]]] = {}
         for start, path, size, delivered in files:
-            buck = self._shipped_whole(path, size, delivered)
-            if buck in self._bucks:
-                asked.setdefault(buck, set()).add(start)
-        for buck, starts in asked.items():
-            ordered = sorted(starts)
-            for first in range(0, len(ordered), MAX_LIST):
-                self._bucks[buck].send(ArchivedQuery(self._next_id, ordered[first : first + MAX_LIST]))
+            shipped = self._shipped_whole(path, size, delivered)
+            if shipped is not None and shipped[0] in self._bucks:
+                asked.setdefault(shipped[0], []).append((start, bytes.fromhex(shipped[1])))
+        for buck, uploads in asked.items():
+            uploads.sort()
+            for first in range(0, len(uploads), MAX_PROOFS):
+                chunk = uploads[first : first + MAX_PROOFS]
+                self._bucks[buck].send(ArchivedQuery(self._next_id, chunk))
                 self._next_id += 1
 
     def archived_reply(self, name: str, reply: ArchivedReply) -> None:
         """
-        Buck C{name} says these buckets were archived with the files it took
-        from this tailer: delete the ones still at their shipped size.
+        Buck C{name} gives proofs that uploads it took were archived:
+        delete the files still at their shipped size whose proof checks out.
         """
-        archived = set(reply.starts)
+        peer = self._bucks.get(name)
+        if peer is None:
+            return
+        proofs = {(proof.start, proof.upload): proof for proof in reply.proofs}
         busy = self._upload.path if self._upload is not None else None
         for spool in self._spools:
             for start, path, size, delivered in spool.files():
-                if start not in archived or path == busy:
+                shipped = self._shipped_whole(path, size, delivered)
+                if shipped is None or shipped[0] != name or path == busy:
                     continue
-                if self._shipped_whole(path, size, delivered) != name:
+                proof = proofs.get((start, bytes.fromhex(shipped[1])))
+                if proof is None:
+                    continue
+                try:
+                    receipt = check_archive_proof(
+                        proof.receipt,
+                        proof.signature,
+                        proof.credential,
+                        trust=self._trust,
+                        now=self._clock.seconds(),
+                        buck=peer.peer_node,
+                        start=start,
+                        seconds=self._seconds,
+                    )
+                except ReceiptError as e:
+                    self.stats.proofs_refused += 1
+                    self._log.warn(
+                        "Kept {path}: buck {buck} relays a proof of archiving that is"
+                        " refused ({error})",
+                        path=str(path),
+                        buck=name,
+                        error=str(e),
+                    )
                     continue
                 self._delete(spool, path, size)
                 self.stats.archived += 1
                 self.stats.bytes_archived += size
                 self._log.info(
-                    "Deleted {path}: archived (buck {buck} says so)", path=str(path), buck=name
+                    "Deleted {path}: archived as {key} (porter {porter}'s receipt,"
+                    " relayed by buck {buck})",
+                    path=str(path),
+                    buck=name,
+                    key=receipt.key,
+                    porter=receipt.porter,
                 )
 
     def _ship(self, path: Path) -> None:
@@ -302,6 +364,7 @@ class Shipper:
             name,
             path,
             size,
+            digest.hexdigest(),
             self._clock.callLater(self._ack_timeout, self._give_up, "no acknowledgement in time"),
         )
 
@@ -326,7 +389,7 @@ class Shipper:
         """
         total = sum(f[2] for f in files)
         for start, path, size, delivered in files:
-            shipped = self._shipped.get(self._key(path), (None, None))[0] == size == delivered
+            shipped = self._shipped.get(self._key(path), (None, None, None))[0] == size == delivered
             busy = self._upload is not None and self._upload.path == path
             too_old = start + self._seconds < now - self._keep_seconds
             if not shipped or busy or not (too_old or total > self._keep_bytes):
@@ -348,3 +411,4 @@ class Shipper:
         """
         if self._upload is not None and self._upload.timeout.active():
             self._upload.timeout.cancel()
+

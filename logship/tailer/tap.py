@@ -1,7 +1,8 @@
 """twistd entry point of C{logship-tailer}.
 
     twistd -n logship-tailer --buck HOST:PORT [--buck HOST:PORT]...
-        --state DIR --key FILE | --insecure  [--replicas 2]
+        --state DIR (--credential FILE --node-key FILE --authority FILE
+        [--revoked FILE] | --key FILE | --insecure)  [--replicas 2]
         [--durability ack2] [--source DURABILITY:GLOB]... [--bucket-seconds 60]
         [--config tailer.toml] FILE-OR-GLOB...
 
@@ -136,4 +137,7 @@ def makeService(config: Options, reactor: Any = None) -> IService:
         archive_check_interval=config["archive-check-interval"],
         keep_seconds=config["keep-hours"] * 3600,
         keep_bytes=config["keep-mb"] << 20,
+        credentials=config.credentials,
+        revocations=config.revocations,
+        revocation_interval=config["revocation-interval"],
     )

@@ -37,6 +37,8 @@ from typing import Any, ClassVar, Literal, TypeAlias, get_args
 
 import msgpack
 
+from logship.core.credentials import MAX_CREDENTIAL, SIGNATURE_SIZE
+from logship.core.receipts import MAX_RECEIPT
 from logship.wire import WireError
 from logship.wire.framing import MAX_FRAME
 
@@ -253,6 +255,70 @@ class Hello:
 
 
 @dataclass(frozen=True, slots=True)
+class Greeting:
+    """
+    The first message each side sends in credential mode (in a handshake
+    frame, in clear): an ephemeral X25519 public key for this connection.
+
+    @ivar version: the protocol version the sender speaks.
+    @ivar ephemeral: 32 bytes, the sender's ephemeral public key.
+    """
+
+    TYPE: ClassVar[str] = "greeting"
+
+    version: int
+    ephemeral: bytes
+
+    def __post_init__(self) -> None:
+        _check_int("version", self.version, 0, _MAX_U32)
+        _check_bytes("ephemeral", self.ephemeral, _RANDOM_SIZE)
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        return {"version": self.version, "ephemeral": self.ephemeral}, None
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> Greeting:
+        version = header.get("version")
+        if type(version) is int and version != PROTOCOL_VERSION:
+            raise UnsupportedVersion(version)
+        _check_header(header, cls.TYPE, ("version", "ephemeral"))
+        _no_payload(payload, cls.TYPE)
+        return cls(header["version"], header["ephemeral"])
+
+
+@dataclass(frozen=True, slots=True)
+class Identify:
+    """
+    In credential mode, each side's first session frame: its credential
+    and its proof of holding the credential's node key (a signature over
+    the handshake transcript, L{logship.wire.handshake}).
+
+    @ivar credential: the credential's bytes (L{logship.core.credentials}).
+    @ivar proof: the 64-byte signature.
+    """
+
+    TYPE: ClassVar[str] = "identify"
+
+    credential: bytes
+    proof: bytes
+
+    def __post_init__(self) -> None:
+        _check_bytes("credential", self.credential)
+        if not 0 < len(self.credential) <= MAX_CREDENTIAL:
+            raise ValueError(f"credential must be 1 to {MAX_CREDENTIAL} bytes")
+        _check_bytes("proof", self.proof, SIGNATURE_SIZE)
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        return {"credential": self.credential, "proof": self.proof}, None
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> Identify:
+        _check_header(header, cls.TYPE, ("credential", "proof"))
+        _no_payload(payload, cls.TYPE)
+        return cls(header["credential"], header["proof"])
+
+
+@dataclass(frozen=True, slots=True)
 class Batch:
     """
     Events for a buck to write.
@@ -368,6 +434,36 @@ class Ack:
         _check_header(header, cls.TYPE, ("batch_id", "events"))
         _no_payload(payload, cls.TYPE)
         return cls(header["batch_id"], header["events"])
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRefused:
+    """
+    A buck refuses a batch it will never write, whoever sends it again:
+    an event's host is not among those the sender's credential allows.
+    The connection stays open; the sender logs the reason.
+
+    @ivar batch_id: the refused batch.
+    @ivar reason: why, 1 to L{MAX_REASON} printable characters.
+    """
+
+    TYPE: ClassVar[str] = "batch-refused"
+
+    batch_id: int
+    reason: str
+
+    def __post_init__(self) -> None:
+        _check_int("batch_id", self.batch_id, 0, _MAX_U64)
+        _check_text("reason", self.reason, MAX_REASON)
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        return {"batch_id": self.batch_id, "reason": self.reason}, None
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> BatchRefused:
+        _check_header(header, cls.TYPE, ("batch_id", "reason"))
+        _no_payload(payload, cls.TYPE)
+        return cls(header["batch_id"], header["reason"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -488,11 +584,10 @@ class BucketAck:
 #: The most entries of a list carried by one message (bucket listings,
 #: archived starts).
 MAX_LIST = 65536
-_STARTS = struct.Struct(">Q")
 _LISTED = struct.Struct(">QQ")
 
 
-def _pack_ints(values: Sequence[tuple[int, ...]], layout: struct.Struct) -> bytes:
+def _pack_ints(values: Sequence[tuple[Any, ...]], layout: struct.Struct) -> bytes:
     if len(values) > MAX_LIST:
         raise MessageTooLarge(f"a list of {len(values)} entries exceeds {MAX_LIST}")
     try:
@@ -508,13 +603,6 @@ def _unpack_ints(
     if len(data) % layout.size:
         raise MalformedMessage(f"{kind}: a torn list entry")
     return list(layout.iter_unpack(data))
-
-
-def _check_starts(name: str, values: object) -> None:
-    if type(values) is not list or len(values) > MAX_LIST:
-        raise ValueError(f"{name} must be a list of at most {MAX_LIST} starts")
-    for value in values:
-        _check_int(name, value, 0, _MAX_U64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -682,12 +770,17 @@ class BucketData:
 class Archived:
     """
     The porter tells a buck that its file of a bucket was archived, as it
-    was when it had C{size} bytes: the buck deletes the file if it still
-    has that size (a larger file got events since, for the next archive).
+    was when it had C{size} bytes, and proves it with a receipt
+    (L{logship.core.receipts}): the buck deletes the file if it still has
+    that size and the receipt's digest (a larger file got events since,
+    for the next archive).
 
     @ivar request_id: echoed in the L{ArchivedAck}.
     @ivar start: the bucket's start.
     @ivar size: the size of the buck's file that the archive holds.
+    @ivar receipt: the receipt's body (it repeats C{start} and C{size}).
+    @ivar signature: the porter's signature of the receipt (64 bytes), or
+        empty in lab mode.
     """
 
     TYPE: ClassVar[str] = "archived"
@@ -695,20 +788,44 @@ class Archived:
     request_id: int
     start: int
     size: int
+    receipt: bytes
+    signature: bytes
 
     def __post_init__(self) -> None:
         _check_int("request_id", self.request_id, 0, _MAX_U64)
         _check_int("start", self.start, 0, _MAX_U64)
         _check_int("size", self.size, 0, _MAX_U64)
+        _check_bytes("receipt", self.receipt)
+        if not 0 < len(self.receipt) <= MAX_RECEIPT:
+            raise ValueError(f"receipt must be 1 to {MAX_RECEIPT} bytes")
+        _check_signature("signature", self.signature)
 
     def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
-        return {"request_id": self.request_id, "start": self.start, "size": self.size}, None
+        header = {
+            "request_id": self.request_id,
+            "start": self.start,
+            "size": self.size,
+            "receipt": self.receipt,
+            "signature": self.signature,
+        }
+        return header, None
 
     @classmethod
     def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> Archived:
-        _check_header(header, cls.TYPE, ("request_id", "start", "size"))
+        _check_header(header, cls.TYPE, ("request_id", "start", "size", "receipt", "signature"))
         _no_payload(payload, cls.TYPE)
-        return cls(header["request_id"], header["start"], header["size"])
+        return cls(
+            header["request_id"],
+            header["start"],
+            header["size"],
+            header["receipt"],
+            header["signature"],
+        )
+
+
+def _check_signature(name: str, value: object) -> None:
+    if type(value) is not bytes or len(value) not in (0, SIGNATURE_SIZE):
+        raise ValueError(f"{name} must be {SIGNATURE_SIZE} bytes, or empty (lab mode)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -744,54 +861,131 @@ class ArchivedAck:
         return cls(header["request_id"], header["start"], header["deleted"])
 
 
-@dataclass(frozen=True, slots=True)
-class _Starts:
-    """
-    A request or answer carrying a list of bucket starts in its payload.
-
-    @ivar request_id: chosen by the asker, echoed in the answer.
-    @ivar starts: the buckets' starts.
-    """
-
-    TYPE: ClassVar[str]
-
-    request_id: int
-    starts: list[int]
-
-    def __post_init__(self) -> None:
-        _check_int("request_id", self.request_id, 0, _MAX_U64)
-        _check_starts("starts", self.starts)
-
-    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
-        return {"request_id": self.request_id}, _pack_ints(
-            [(s,) for s in self.starts], _STARTS
-        )
-
-    @classmethod
-    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> Any:
-        _check_header(header, cls.TYPE, ("request_id",))
-        starts = [s for (s,) in _unpack_ints(payload, _STARTS, cls.TYPE)]
-        return cls(header["request_id"], starts)
+#: The most uploads one L{ArchivedQuery} asks about (and proofs one
+#: L{ArchivedReply} carries).
+MAX_PROOFS = 256
+_UPLOAD = struct.Struct(">Q32s")
+_PROOF_LIMITS: dict[str, Any] = dict(
+    raw=False,
+    strict_map_key=True,
+    use_list=True,
+    max_bin_len=MAX_CREDENTIAL,
+    max_str_len=0,
+    max_array_len=MAX_PROOFS,
+    max_map_len=0,
+    max_ext_len=0,
+)
 
 
 @dataclass(frozen=True, slots=True)
-class ArchivedQuery(_Starts):
+class ArchivedQuery:
     """
-    A tailer asks the buck that took its upload of some buckets whether
-    they were archived since (then the tailer may delete its copies).
+    A tailer asks the buck that took some of its uploads whether they were
+    archived since (then the tailer may delete its copies).
+
+    @ivar request_id: echoed in the L{ArchivedReply}.
+    @ivar uploads: C{(bucket start, SHA-256 of the uploaded file)} pairs,
+        at most L{MAX_PROOFS}.
     """
 
     TYPE: ClassVar[str] = "archived-query"
 
+    request_id: int
+    uploads: list[tuple[int, bytes]]
+
+    def __post_init__(self) -> None:
+        _check_int("request_id", self.request_id, 0, _MAX_U64)
+        if type(self.uploads) is not list or len(self.uploads) > MAX_PROOFS:
+            raise ValueError(f"uploads must be a list of at most {MAX_PROOFS} pairs")
+        for start, digest in self.uploads:
+            _check_int("start", start, 0, _MAX_U64)
+            _check_bytes("sha256", digest, _SHA256_SIZE)
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        return {"request_id": self.request_id}, _pack_ints(self.uploads, _UPLOAD)
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> ArchivedQuery:
+        _check_header(header, cls.TYPE, ("request_id",))
+        data = _inflate(_need_payload(payload, cls.TYPE), MAX_PROOFS * _UPLOAD.size, cls.TYPE)
+        if len(data) % _UPLOAD.size:
+            raise MalformedMessage(f"{cls.TYPE}: a torn list entry")
+        return cls(header["request_id"], list(_UPLOAD.iter_unpack(data)))
+
 
 @dataclass(frozen=True, slots=True)
-class ArchivedReply(_Starts):
+class ArchiveProof:
     """
-    A buck's answer to L{ArchivedQuery}: those of the asked buckets whose
-    whole file (uploads included) was archived and deleted.
+    A buck's evidence that a tailer's upload is archived: the porter's
+    receipt for the buck's file that had merged the upload.
+
+    @ivar start: the bucket's start.
+    @ivar upload: the SHA-256 of the uploaded file (as asked).
+    @ivar receipt: the receipt's body (L{logship.core.receipts}).
+    @ivar signature: the porter's signature of it, empty in lab mode.
+    @ivar credential: the porter's credential, empty in lab mode.
+    """
+
+    start: int
+    upload: bytes
+    receipt: bytes
+    signature: bytes
+    credential: bytes
+
+    def __post_init__(self) -> None:
+        _check_int("start", self.start, 0, _MAX_U64)
+        _check_bytes("upload", self.upload, _SHA256_SIZE)
+        _check_bytes("receipt", self.receipt)
+        if not 0 < len(self.receipt) <= MAX_RECEIPT:
+            raise ValueError(f"receipt must be 1 to {MAX_RECEIPT} bytes")
+        _check_signature("signature", self.signature)
+        _check_bytes("credential", self.credential)
+        if len(self.credential) > MAX_CREDENTIAL:
+            raise ValueError(f"credential must be at most {MAX_CREDENTIAL} bytes")
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedReply:
+    """
+    A buck's answer to L{ArchivedQuery}: a proof for each asked upload
+    whose file the buck deleted on the porter's receipt (the others are
+    not archived yet, or not here).
+
+    @ivar request_id: the request's.
+    @ivar proofs: at most L{MAX_PROOFS}.
     """
 
     TYPE: ClassVar[str] = "archived-reply"
+
+    request_id: int
+    proofs: list[ArchiveProof]
+
+    def __post_init__(self) -> None:
+        _check_int("request_id", self.request_id, 0, _MAX_U64)
+        if type(self.proofs) is not list or len(self.proofs) > MAX_PROOFS:
+            raise ValueError(f"proofs must be a list of at most {MAX_PROOFS}")
+        for proof in self.proofs:
+            if not isinstance(proof, ArchiveProof):
+                raise ValueError("proofs must be ArchiveProof values")
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        rows = [
+            [p.start, p.upload, p.receipt, p.signature, p.credential] for p in self.proofs
+        ]
+        return {"request_id": self.request_id}, _deflate(msgpack.packb(rows, use_bin_type=True))
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> ArchivedReply:
+        _check_header(header, cls.TYPE, ("request_id",))
+        data = _inflate(_need_payload(payload, cls.TYPE), MAX_BATCH_BYTES, cls.TYPE)
+        try:
+            rows = msgpack.unpackb(data, **_PROOF_LIMITS)
+        except (ValueError, msgpack.UnpackException) as e:
+            raise MalformedMessage(f"{cls.TYPE}: bad proofs ({type(e).__name__})") from None
+        if type(rows) is not list or not all(type(r) is list and len(r) == 5 for r in rows):
+            raise MalformedMessage(f"{cls.TYPE}: proofs are a list of 5-item lists")
+        return cls(header["request_id"], [ArchiveProof(*row) for row in rows])
+
 
 @dataclass(frozen=True, slots=True)
 class Error:
@@ -823,19 +1017,30 @@ class Error:
         return cls(header["reason"], header["batch_id"])
 
 
-def error_for(reason: str, batch_id: int | None = None) -> Error:
+def reason_text(reason: str) -> str:
     """
-    An L{Error} for any text: non-printable characters become spaces, and
-    the text is cut to L{MAX_REASON} characters.
+    Any text as a reason (of an L{Error} or L{BatchRefused}): non-printable
+    characters become spaces, and the text is cut to L{MAX_REASON}
+    characters.
     """
     text = "".join(c if c.isprintable() else " " for c in reason[:MAX_REASON]).strip()
-    return Error(text or "error", batch_id)
+    return text or "error"
+
+
+def error_for(reason: str, batch_id: int | None = None) -> Error:
+    """
+    An L{Error} for any text (see L{reason_text}).
+    """
+    return Error(reason_text(reason), batch_id)
 
 
 Message: TypeAlias = (
     Hello
+    | Greeting
+    | Identify
     | Batch
     | Ack
+    | BatchRefused
     | BucketPut
     | BucketAck
     | BucketList

@@ -38,6 +38,22 @@ Protocol steps:
   7. A closing connection whose peer does not read is aborted after
      L{CLOSE_TIMEOUT}.  All timers are cancelled when the connection is
      lost, and the handler's C{disconnected} is called if C{connected} was.
+
+In credential mode (a factory given L{Credentials}) steps 1 and 2 differ
+(L{logship.wire.handshake}):
+
+  1. The client sends its L{Greeting} (an ephemeral X25519 key) in a
+     handshake frame, in clear; the server answers with its own, and both
+     derive the session keys from the exchange and the transcript.
+  2. The client's first session frame is its L{Identify} (credential and
+     proof); the server checks it (trusted authority, valid now, not
+     revoked, an accepted role, the proof), answers with its own
+     L{Identify} and is connected; the client checks that and is
+     connected (so a client is connected only once the server accepted
+     it).  The peer's node name and role are then those of its
+     credential, and its host patterns come with it
+     (L{IPeerConnection.hosts}).  L{WireFactory.recheck} closes the
+     connections whose credential was revoked or expired since.
 """
 
 from __future__ import annotations
@@ -60,13 +76,23 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
+from logship.core.credentials import (
+    Credential,
+    CredentialError,
+    Credentials,
+    HostPatterns,
+    Refusal,
+)
 from logship.wire import WireError
 from logship.wire.framing import MAX_FRAME, Framer, encode_frame
+from logship.wire.handshake import Ephemeral, check_proof, proof_message, session_keys, transcript
 from logship.wire.messages import (
     PROTOCOL_VERSION,
     ROLES,
     Error,
+    Greeting,
     Hello,
+    Identify,
     MalformedMessage,
     Message,
     PreparedMessage,
@@ -81,6 +107,8 @@ from logship.wire.seal import (
     FrameSealer,
     Side,
     check_key,
+    counter_session,
+    keyed_handshake,
     new_random,
     open_handshake,
     seal_handshake,
@@ -127,6 +155,45 @@ class BadRole(WireError):
     code = "bad-role"
 
 
+class BadCredential(WireError):
+    """
+    The peer's credential does not parse, or no trusted authority signed it.
+    """
+
+    code = "bad-credential"
+
+
+class CredentialExpired(WireError):
+    """
+    The peer's credential is not valid now.
+    """
+
+    code = "credential-expired"
+
+
+class CredentialRevoked(WireError):
+    """
+    The peer's credential is on the revocation list.
+    """
+
+    code = "credential-revoked"
+
+
+_REFUSALS: dict[Refusal, type[WireError]] = {
+    Refusal.FORGED: BadCredential,
+    Refusal.EXPIRED: CredentialExpired,
+    Refusal.REVOKED: CredentialRevoked,
+    Refusal.ROLE: BadRole,
+}
+
+
+def credential_rejection(error: CredentialError) -> WireError:
+    """
+    The wire's rejection for a refused credential.
+    """
+    return _REFUSALS[error.refusal](error.detail)
+
+
 @dataclass(frozen=True, slots=True)
 class CloseReason:
     """
@@ -163,10 +230,19 @@ class IPeerConnection(Interface):
     A connection whose handshake completed, as its handler sees it.
     """
 
-    peer_node = Attribute("The peer's node name (C{str}), from its hello.")
-    peer_role = Attribute("The peer's role (C{str}), from its hello.")
+    peer_node = Attribute(
+        "The peer's node name (C{str}): its credential's, else (lab mode) its hello's."
+    )
+    peer_role = Attribute("The peer's role (C{str}), from its credential or hello.")
     address = Attribute("The peer's L{IAddress}.")
     insecure = Attribute("C{True} if the connection is not sealed (lab mode).")
+    credential = Attribute(
+        "The peer's L{Credential}, checked in the handshake; C{None} in lab mode."
+    )
+    hosts = Attribute(
+        "The L{HostPatterns} the peer may send events for (its credential's);"
+        " C{None} in lab mode, where a hello's claims are all there is."
+    )
     is_open = Attribute("C{True} until the connection starts closing.")
 
     def send(message: Message | PreparedMessage) -> bool:
@@ -242,10 +318,13 @@ class WireSettings:
     """
     The configuration shared by every connection of a factory.
 
-    @ivar key: the cluster key, or C{None} for insecure (lab) mode.
+    @ivar key: the cluster key, or C{None} for insecure (lab) mode and for
+        credential mode.
     @ivar node: this node's name, sent in its hello.
     @ivar role: this node's role, sent in its hello.
     @ivar accept_roles: the peer roles allowed to complete a handshake.
+    @ivar credentials: this node's identity and trust in credential mode,
+        else C{None}.
     """
 
     key: bytes | None
@@ -256,9 +335,19 @@ class WireSettings:
     frame_timeout: float = FRAME_TIMEOUT
     close_timeout: float = CLOSE_TIMEOUT
     max_frame: int = MAX_FRAME
+    credentials: Credentials | None = None
 
     def __post_init__(self) -> None:
         check_key(self.key)
+        if self.credentials is not None:
+            own = self.credentials.identity.credential
+            if self.key is not None:
+                raise ValueError("a cluster key and credentials exclude each other")
+            if (own.node, own.role) != (self.node, self.role):
+                raise ValueError(
+                    f"this node is {self.node} ({self.role}) but its credential is for"
+                    f" {own.node} ({own.role})"
+                )
         # Building a hello validates the node name and the role.
         Hello(PROTOCOL_VERSION, self.role, self.node, new_random(), self.key is None)
         unknown = set(self.accept_roles) - set(ROLES)
@@ -276,27 +365,71 @@ def _describe(address: IAddress | None) -> str:
 
 class _Handshaking:
     """
-    State: waiting for the peer's hello.
+    State: waiting for the peer's hello (lab mode) or greeting (credential
+    mode).
 
-    @ivar own_random: the random value of this side's hello.
+    @ivar own_random: the random value of this side's hello (lab mode).
+    @ivar ephemeral: this side's ephemeral key (credential mode).
+    @ivar own_greeting: the client's encoded greeting (credential mode).
     """
 
-    def __init__(self, wire: WireProtocol, own_random: bytes) -> None:
+    def __init__(self, wire: WireProtocol) -> None:
         self._wire = wire
-        self.own_random = own_random
+        self.own_random = new_random()
+        self.ephemeral: Ephemeral | None = None
+        self.own_greeting = b""
+        if wire.settings.credentials is not None:
+            self.ephemeral = Ephemeral()
+            if wire.side is Side.CLIENT:
+                self.own_greeting = encode_message(
+                    Greeting(PROTOCOL_VERSION, self.ephemeral.public)
+                )
 
     def frame_received(self, body: bytes) -> None:
         wire = self._wire
-        message = decode_message(open_handshake(wire.settings.key, body))
-        if isinstance(message, Hello):
-            wire._hello_received(message, self.own_random)
-        elif isinstance(message, Error):
+        settings = wire.settings
+        opened = open_handshake(settings.key, body, settings.credentials is not None)
+        message = decode_message(opened)
+        if isinstance(message, Error):
             wire._peer_error(message)
+        elif isinstance(message, Hello) and self.ephemeral is None:
+            wire._hello_received(message, self.own_random)
+        elif isinstance(message, Greeting) and self.ephemeral is not None:
+            wire._greeting_received(message, opened, self)
         else:
             raise UnexpectedMessage(f"{message.TYPE} before the handshake completed")
 
     def error_frame(self, error: Error) -> bytes | None:
-        return seal_handshake(self._wire.settings.key, encode_message(error))
+        return self._wire._handshake_frame(encode_message(error))
+
+
+class _Authenticating:
+    """
+    State (credential mode): the keys are agreed; waiting for the peer's
+    L{Identify} in its first session frame.
+
+    @ivar transcript: the handshake transcript.
+    """
+
+    def __init__(
+        self, wire: WireProtocol, sealer: FrameSealer, opener: FrameOpener, th: bytes
+    ) -> None:
+        self._wire = wire
+        self.sealer = sealer
+        self.opener = opener
+        self.transcript = th
+
+    def frame_received(self, body: bytes) -> None:
+        message = decode_message(self.opener.open(body))
+        if isinstance(message, Identify):
+            self._wire._identified(message, self)
+        elif isinstance(message, Error):
+            self._wire._peer_error(message)
+        else:
+            raise UnexpectedMessage(f"{message.TYPE} before the peer identified itself")
+
+    def error_frame(self, error: Error) -> bytes | None:
+        return self.sealer.seal(encode_message(error))
 
 
 class _Connected:
@@ -325,7 +458,7 @@ class _Connected:
         if self._refusal_allowed:
             self._refusal_allowed = False
             if body.startswith(MAGIC):
-                refusal = decode_message(open_handshake(self._wire.settings.key, body))
+                refusal = decode_message(self._wire._open_handshake(body))
                 if not isinstance(refusal, Error):
                     raise UnexpectedMessage(f"{refusal.TYPE} in a handshake frame")
                 self._wire._peer_error(refusal)
@@ -354,7 +487,7 @@ class _Closed:
         return None
 
 
-_State = _Handshaking | _Connected | _Closed
+_State = _Handshaking | _Authenticating | _Connected | _Closed
 
 
 @implementer(IPeerConnection)
@@ -364,13 +497,24 @@ class PeerConnection:
     """
 
     def __init__(
-        self, wire: WireProtocol, hello: Hello, address: IAddress | None
+        self,
+        wire: WireProtocol,
+        *,
+        node: str,
+        role: Role,
+        insecure: bool,
+        address: IAddress | None,
+        credential: Credential | None = None,
     ) -> None:
         self._wire = wire
-        self.peer_node: str = hello.node
-        self.peer_role: Role = hello.role
-        self.insecure: bool = hello.insecure
+        self.peer_node = node
+        self.peer_role = role
+        self.insecure = insecure
         self.address = address
+        self.credential = credential
+        self.hosts: HostPatterns | None = (
+            None if credential is None else credential.host_patterns()
+        )
 
     @property
     def is_open(self) -> bool:
@@ -401,6 +545,7 @@ class WireProtocol(Protocol):
         handler: IWireHandler,
         clock: IReactorTime,
         stats: WireStats,
+        live: set[WireProtocol] | None = None,
     ) -> None:
         """
         @param settings: the factory's settings.
@@ -408,14 +553,17 @@ class WireProtocol(Protocol):
         @param handler: receives the messages.
         @param clock: schedules the timeouts.
         @param stats: the factory's counters, updated in place.
+        @param live: the factory's connected protocols: this one is in it
+            from its handshake until it is lost.
         """
         self.settings = settings
         self.side = side
         self._handler = handler
         self._clock = clock
         self._stats = stats
+        self._live: set[WireProtocol] = set() if live is None else live
         self._framer = Framer(settings.max_frame)
-        self._state: _State = _Handshaking(self, new_random())
+        self._state: _State = _Handshaking(self)
         self._peer: PeerConnection | None = None
         self._address = "?"
         self._close_reason: CloseReason | None = None
@@ -460,7 +608,10 @@ class WireProtocol(Protocol):
         )
         if self.side is Side.CLIENT:
             assert isinstance(self._state, _Handshaking)
-            self._send_hello(self._state.own_random)
+            if self.settings.credentials is None:
+                self._send_hello(self._state.own_random)
+            else:
+                self._write(keyed_handshake(self._state.own_greeting))
 
     def dataReceived(self, data: bytes) -> None:
         if isinstance(self._state, _Closed):
@@ -477,6 +628,7 @@ class WireProtocol(Protocol):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._state = _Closed()
+        self._live.discard(self)
         for timer in (self._handshake_timer, self._frame_timer, self._abort_timer):
             if timer is not None and timer.active():
                 timer.cancel()
@@ -519,6 +671,18 @@ class WireProtocol(Protocol):
         )
         self._write(seal_handshake(settings.key, encode_message(hello)))
 
+    def _handshake_frame(self, body: bytes) -> bytes:
+        """
+        A handshake frame holding C{body}, as this node's mode builds it.
+        """
+        if self.settings.credentials is not None:
+            return keyed_handshake(body)
+        return seal_handshake(self.settings.key, body)
+
+    def _open_handshake(self, frame: bytes) -> bytes:
+        settings = self.settings
+        return open_handshake(settings.key, frame, settings.credentials is not None)
+
     def _hello_received(self, hello: Hello, own_random: bytes) -> None:
         settings = self.settings
         if hello.role not in settings.accept_roles:
@@ -536,26 +700,111 @@ class WireProtocol(Protocol):
         else:
             client_random, server_random = own_random, hello.nonce
         sealer, opener = session(settings.key, self.side, client_random, server_random)
-        self._state = _Connected(self, sealer, opener, self.side is Side.SERVER)
+        assert self.transport is not None
+        peer = PeerConnection(
+            self,
+            node=hello.node,
+            role=hello.role,
+            insecure=hello.insecure,
+            address=self.transport.getPeer(),
+        )
+        self._established(peer, sealer, opener, self.side is Side.SERVER)
+
+    def _greeting_received(
+        self, greeting: Greeting, peer_body: bytes, state: _Handshaking
+    ) -> None:
+        ephemeral = state.ephemeral
+        assert ephemeral is not None
+        shared = ephemeral.shared(greeting.ephemeral)
+        if self.side is Side.SERVER:
+            own_body = encode_message(Greeting(PROTOCOL_VERSION, ephemeral.public))
+            self._write(keyed_handshake(own_body))
+            th = transcript(peer_body, own_body)
+        else:
+            th = transcript(state.own_greeting, peer_body)
+        sealer, opener = counter_session(self.side, *session_keys(shared, th))
+        authenticating = self._state = _Authenticating(self, sealer, opener, th)
+        if self.side is Side.CLIENT:
+            self._send_identify(authenticating)
+
+    def _send_identify(self, state: _Authenticating) -> None:
+        credentials = self.settings.credentials
+        assert credentials is not None
+        identity = credentials.identity
+        proof = identity.sign(proof_message(self.side, state.transcript))
+        identify = Identify(identity.credential.blob, proof)
+        self._write(state.sealer.seal(encode_message(identify)))
+
+    def _identified(self, identify: Identify, state: _Authenticating) -> None:
+        settings = self.settings
+        assert settings.credentials is not None
+        try:
+            credential = settings.credentials.trust.check(
+                identify.credential, self._clock.seconds(), settings.accept_roles
+            )
+        except CredentialError as e:
+            raise credential_rejection(e) from None
+        peer_side = Side.SERVER if self.side is Side.CLIENT else Side.CLIENT
+        check_proof(credential.key, peer_side, state.transcript, identify.proof)
+        if self.side is Side.SERVER:
+            self._send_identify(state)
+        assert self.transport is not None
+        peer = PeerConnection(
+            self,
+            node=credential.node,
+            role=cast(Role, credential.role),  # one of accept_roles, all Roles
+            insecure=False,
+            address=self.transport.getPeer(),
+            credential=credential,
+        )
+        self._established(peer, state.sealer, state.opener, False)
+
+    def _established(
+        self,
+        peer: PeerConnection,
+        sealer: FrameSealer,
+        opener: FrameOpener,
+        refusal_allowed: bool,
+    ) -> None:
+        """
+        The handshake is done: the peer is connected.
+        """
+        self._state = _Connected(self, sealer, opener, refusal_allowed)
         if self._handshake_timer is not None and self._handshake_timer.active():
             self._handshake_timer.cancel()
         self._handshake_timer = None
         self._stats.handshakes += 1
-        assert self.transport is not None
-        peer = self._peer = PeerConnection(self, hello, self.transport.getPeer())
+        self._peer = peer
+        self._live.add(self)
+        credential = peer.credential
         self._log.info(
-            "Connected to {peer_node} ({peer_role}) at {address}{insecure_note}",
+            "Connected to {peer_node} ({peer_role}) at {address}{insecure_note}{credential_note}",
             address=self._address,
-            peer_node=hello.node,
-            peer_role=hello.role,
-            insecure=hello.insecure,
-            insecure_note=" (insecure: not sealed)" if hello.insecure else "",
+            peer_node=peer.peer_node,
+            peer_role=peer.peer_role,
+            insecure=peer.insecure,
+            insecure_note=" (insecure: not sealed)" if peer.insecure else "",
+            credential=None if credential is None else credential.serial_hex,
+            credential_note="" if credential is None else f" (credential {credential.serial_hex})",
         )
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             waiter.callback(peer)
         if isinstance(self._state, _Connected):
             self._call_handler(self._handler.connected, peer)
+
+    def recheck(self, now: float) -> None:
+        """
+        Close the connection if the peer's credential was revoked or
+        expired since the handshake (nothing in lab mode).
+        """
+        credentials = self.settings.credentials
+        peer = self._peer
+        if credentials is None or peer is None or peer.credential is None:
+            return
+        refused = credentials.trust.recheck(peer.credential, now)
+        if refused is not None:
+            self._reject(credential_rejection(refused))
 
     def _deliver(self, message: Message) -> None:
         assert self._peer is not None
@@ -723,6 +972,7 @@ class WireFactory(Factory):
         frame_timeout: float = FRAME_TIMEOUT,
         close_timeout: float = CLOSE_TIMEOUT,
         max_frame: int = MAX_FRAME,
+        credentials: Credentials | None = None,
     ) -> None:
         """
         @param key: the 32-byte cluster key (L{logship.core.keys.read_key}), or
@@ -737,7 +987,11 @@ class WireFactory(Factory):
         @param frame_timeout: seconds a partial frame may wait.
         @param close_timeout: seconds a closing connection may take.
         @param max_frame: the frame cap (the same on both sides).
-        @raise ValueError: on a bad key, node, role or accepted role.
+        @param credentials: this node's identity and trust, for credential
+            mode (then C{key} is C{None}, and C{node} and C{role} are the
+            credential's).
+        @raise ValueError: on a bad key, node, role or accepted role, or a
+            credential of another node or role.
         """
         if not IWireHandler.providedBy(handler):
             raise TypeError(f"{handler!r} does not provide IWireHandler")
@@ -750,17 +1004,36 @@ class WireFactory(Factory):
             frame_timeout=frame_timeout,
             close_timeout=close_timeout,
             max_frame=max_frame,
+            credentials=credentials,
         )
         self.handler = handler
         self.clock = clock
         self.stats = WireStats()
+        self._live: set[WireProtocol] = set()
 
     def buildProtocol(self, addr: IAddress | None) -> WireProtocol:
         protocol = WireProtocol(
-            self.settings, self.side, self.handler, self.clock, self.stats
+            self.settings, self.side, self.handler, self.clock, self.stats, self._live
         )
         protocol.factory = self
         return protocol
+
+    @property
+    def connected(self) -> int:
+        """
+        How many of its connections completed the handshake and are open.
+        """
+        return len(self._live)
+
+    def recheck(self) -> None:
+        """
+        Close the connections whose peer's credential was revoked or expired
+        since their handshake (after the revocation list was reloaded, and
+        periodically).  Nothing happens in lab mode.
+        """
+        now = self.clock.seconds()
+        for protocol in list(self._live):
+            protocol.recheck(now)
 
 
 class WireServerFactory(WireFactory):
@@ -779,25 +1052,43 @@ class WireClientFactory(WireFactory):
     side = Side.CLIENT
 
 
-def buck_client(
-    endpoint: IStreamClientEndpoint,
+def buck_factory(
     *,
     key: bytes | None,
     node: str,
     role: Role,
     handler: IWireHandler,
     clock: IReactorTime,
+    credentials: Credentials | None = None,
+) -> WireClientFactory:
+    """
+    The client factory of a connection to a buck: it accepts only a buck
+    as the peer (in credential mode, a buck credential).
+
+    @param handler: receives the connection's messages.
+    @param credentials: for credential mode.
+    """
+    return WireClientFactory(
+        key=key,
+        node=node,
+        role=role,
+        handler=handler,
+        clock=clock,
+        accept_roles=("buck",),
+        credentials=credentials,
+    )
+
+
+def buck_client(
+    endpoint: IStreamClientEndpoint, factory: WireClientFactory, clock: IReactorTime
 ) -> ClientService:
     """
     A service keeping one connection to a buck: reconnecting with backoff
     and jitter (0.5 s to 10 s), a connection counting only once its
     handshake completed.  The tailer and the porter keep one per buck.
 
-    @param handler: receives the connection's messages.
+    @param factory: its L{buck_factory}.
     """
-    factory = WireClientFactory(
-        key=key, node=node, role=role, handler=handler, clock=clock, accept_roles=("buck",)
-    )
     return ClientService(
         endpoint,
         factory,
@@ -806,4 +1097,3 @@ def buck_client(
         # The factory's protocols are WireProtocols.
         prepareConnection=lambda protocol: cast(WireProtocol, protocol).when_connected(),
     )
-

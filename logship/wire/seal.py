@@ -25,6 +25,12 @@ Protocol steps (this layer only; C{docs/protocol.md} has the whole picture):
      (L{BadCounter}).  A frame from another connection fails to open
      (L{OpenFailed}) because its session key differs.
   4. In insecure mode a session frame is just the body, in clear.
+  5. Credential mode (L{KEYED}, 2): the handshake frames carry each side's
+     L{Greeting <logship.wire.messages.Greeting>} in clear; the session
+     keys come from an ephemeral X25519 exchange and the transcript
+     (L{logship.wire.handshake}), and session frames are sealed as in
+     step 3.  A node in credential mode and one using the cluster key (or
+     none) refuse each other's handshake frames with L{ModeMismatch}.
 
 A counter nonce is safe because each session key is used for one connection
 and one direction only; the long-lived cluster key is only ever used with
@@ -52,6 +58,8 @@ MAGIC = b"LOGSHIP"
 PLAIN = 0x00
 #: Handshake mode byte: the body is sealed with the cluster key.
 SEALED = 0x01
+#: Handshake mode byte: credential mode, the body (a greeting) in clear.
+KEYED = 0x02
 
 KEY_SIZE = SecretBox.KEY_SIZE  # 32
 NONCE_SIZE = SecretBox.NONCE_SIZE  # 24
@@ -105,6 +113,15 @@ class InsecureMismatch(SealError):
     code = "insecure-mismatch"
 
 
+class ModeMismatch(SealError):
+    """
+    One side uses per-node credentials and the other the cluster key (or
+    no key).
+    """
+
+    code = "credential-mismatch"
+
+
 class OpenFailed(SealError):
     """
     A sealed frame fails to open: a different key, or a changed byte.
@@ -154,15 +171,27 @@ def seal_handshake(key: bytes | None, body: bytes) -> bytes:
     return MAGIC + bytes((SEALED,)) + bytes(SecretBox(key).encrypt(body))
 
 
-def open_handshake(key: bytes | None, frame: bytes) -> bytes:
+def keyed_handshake(body: bytes) -> bytes:
     """
-    Open a handshake frame built by L{seal_handshake}.
+    Build a credential-mode handshake frame body: magic, L{KEYED}, then
+    C{body} in clear (a greeting, or an error).
+    """
+    return MAGIC + bytes((KEYED,)) + body
 
-    @param key: this node's cluster key, or C{None} in insecure mode.
+
+def open_handshake(key: bytes | None, frame: bytes, keyed: bool = False) -> bytes:
+    """
+    Open a handshake frame built by L{seal_handshake} or L{keyed_handshake}.
+
+    @param key: this node's cluster key, or C{None} in insecure or
+        credential mode.
     @param frame: the frame body as received.
+    @param keyed: this node is in credential mode.
     @return: the encoded message inside.
     @raise NotLogship: if the frame does not start with the magic and a
         known mode.
+    @raise ModeMismatch: if one side is in credential mode and the other
+        is not.
     @raise InsecureMismatch: if the frame's mode does not match C{key}.
     @raise OpenFailed: if it does not open with C{key}.
     """
@@ -170,10 +199,20 @@ def open_handshake(key: bytes | None, frame: bytes) -> bytes:
     if (
         len(frame) <= head
         or frame[:head] != MAGIC
-        or frame[head] not in (PLAIN, SEALED)
+        or frame[head] not in (PLAIN, SEALED, KEYED)
     ):
         raise NotLogship("not a logship handshake frame")
     mode = frame[head]
+    if keyed != (mode == KEYED):
+        raise ModeMismatch(
+            "the peer uses per-node credentials and this node the shared cluster"
+            " key (or none)"
+            if not keyed
+            else "the peer uses the shared cluster key (or none) and this node"
+            " per-node credentials"
+        )
+    if keyed:
+        return frame[head + 1 :]
     if key is None:
         if mode != PLAIN:
             raise InsecureMismatch(
@@ -349,6 +388,18 @@ def session(
     if key is None:
         return PlainSealer(), PlainOpener()
     c2s, s2c = derive_session_keys(key, client_random, server_random)
+    return counter_session(side, c2s, s2c)
+
+
+def counter_session(
+    side: Side, client_to_server: bytes, server_to_client: bytes
+) -> tuple[FrameSealer, FrameOpener]:
+    """
+    The sealer and opener of one side, given the two session keys.
+
+    @return: C{(sealer for what this side sends, opener for what it
+        receives)}.
+    """
     if side is Side.CLIENT:
-        return CounterSealer(c2s), CounterOpener(s2c)
-    return CounterSealer(s2c), CounterOpener(c2s)
+        return CounterSealer(client_to_server), CounterOpener(server_to_client)
+    return CounterSealer(server_to_client), CounterOpener(client_to_server)

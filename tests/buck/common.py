@@ -17,7 +17,9 @@ from logship.buck.pubsub import Channel
 from logship.buck.service import BuckService
 from logship.buck.store import BucketStore
 from logship.core.bucket import encode_record
-from logship.wire.messages import Ack, BucketPut, Error, Message, Role
+from logship.core.credentials import NodeIdentity
+from logship.core.receipts import ArchiveReceipt, sign_receipt
+from logship.wire.messages import Ack, Archived, BucketPut, Error, Message, Role
 from logship.wire.protocol import IPeerConnection
 from tests.buck import T0, read_bucket
 from tests.wire.common import KEY, Pair, RecordingHandler, client_factory, connect_pair
@@ -127,3 +129,29 @@ def put_chunks(
 
 def bucket_bytes(events: list[bytes]) -> bytes:
     return b"".join(encode_record(e) for e in events)
+
+
+def archived_notice(
+    store: BucketStore,
+    request_id: int,
+    start: int,
+    *,
+    buck: str = "buck-1",
+    porter: str = "porter",
+    data: bytes | None = None,
+    identity: NodeIdentity | None = None,
+) -> Archived:
+    """
+    The porter's L{Archived} for the buck's file of bucket C{start} as it
+    is now (or as if it held C{data}), with its receipt, signed with
+    C{identity} if given.
+    """
+    if data is None:
+        path = store.path_of(start)
+        data = path.read_bytes() if path.exists() else b""
+    receipt = ArchiveReceipt(
+        porter, buck, start, store.seconds, len(data), hashlib.sha256(data).digest(),
+        "buckets/x.lsp", bytes(32), 1,
+    )
+    body, signature = sign_receipt(receipt, identity)
+    return Archived(request_id, start, len(data), body, signature)

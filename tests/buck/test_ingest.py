@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from logship.buck.store import HostCheck
 from logship.core.event import Event, decode
 from logship.wire.messages import Ack, Batch
 from tests.buck import T0, corrupt, make_event, messages, read_bucket
@@ -34,9 +35,9 @@ class BatchTests(BuckTestCase):
         client, pair = self.connect()
         write_batch = self.store.write_batch
 
-        def spy(events: list[bytes], sync: bool) -> list[Event]:
+        def spy(events: list[bytes], sync: bool, allow: HostCheck | None = None) -> list[Event]:
             self.order.append("write")
-            result = write_batch(events, sync)
+            result = write_batch(events, sync, allow)
             self.order.append("written")
             return result
 
@@ -138,7 +139,7 @@ class BatchTests(BuckTestCase):
         """
         client, pair = self.connect()
 
-        def failing(events: list[bytes], sync: bool) -> list[Event]:
+        def failing(events: list[bytes], sync: bool, allow: HostCheck | None = None) -> list[Event]:
             raise OSError(28, "No space left on device")
 
         self.store.write_batch = failing  # type: ignore[method-assign]

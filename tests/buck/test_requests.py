@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from logship.buck.store import BucketStore
 from logship.wire.messages import (
     MAX_CHUNK,
+    ArchiveProof,
     Archived,
     ArchivedAck,
     ArchivedQuery,
@@ -16,7 +19,7 @@ from logship.wire.messages import (
     BucketListing,
 )
 from tests.buck import T0, make_event
-from tests.buck.common import BuckTestCase
+from tests.buck.common import BuckTestCase, archived_notice, bucket_bytes, put_chunks
 
 
 class PorterRequestTests(BuckTestCase):
@@ -69,43 +72,86 @@ class PorterRequestTests(BuckTestCase):
             ],
         )
 
+    def upload(self, upload_id: int, start: int, events: list[bytes]) -> bytes:
+        """
+        Upload a bucket file of C{events} from the tailer; its SHA-256.
+        """
+        data = bucket_bytes(events)
+        for put in put_chunks(upload_id, data, start=start):
+            self.send(self.tailer, self.tailer_pair, put)
+        return hashlib.sha256(data).digest()
+
     def test_archived_deletes_unless_grown(self) -> None:
         """
-        An archived file is deleted if it has the archived size, kept if it
-        grew since; a tailer's question is answered for deleted buckets
-        only, and a late event for a deleted bucket makes it unarchived.
+        An archived file is deleted if it has the receipt's size and digest,
+        kept if it grew since; a tailer's question about its uploads is
+        answered with the receipt of the file that had merged them.
         """
-        size = self.store.path_of(T0).stat().st_size
-        grown = self.store.path_of(T0 + 60).stat().st_size
+        upload = self.upload(1, T0, [make_event(10, 10)])
+        other = self.upload(2, T0 + 60, [make_event(11, 70)])
+        notice = archived_notice(self.store, 1, T0)
+        grown = archived_notice(self.store, 2, T0 + 60)
         self.send(self.tailer, self.tailer_pair, Batch(2, "ack2", [make_event(6, 61)]))
-        self.send(self.porter, self.porter_pair, Archived(1, T0, size))
-        self.send(self.porter, self.porter_pair, Archived(2, T0 + 60, grown))
+        self.send(self.porter, self.porter_pair, notice)
+        self.send(self.porter, self.porter_pair, grown)
         self.assertEqual(
             self.porter.received(ArchivedAck),
             [ArchivedAck(1, T0, True), ArchivedAck(2, T0 + 60, False)],
         )
         self.assertFalse(self.store.path_of(T0).exists())
         self.assertTrue(self.store.path_of(T0 + 60).exists())
-        self.send(self.tailer, self.tailer_pair, ArchivedQuery(7, [T0, T0 + 60, T0 + 120]))
+        query = [(T0, upload), (T0 + 60, other), (T0, other)]
+        self.send(self.tailer, self.tailer_pair, ArchivedQuery(7, query))
+        # A late event for the bucket does not undo the proof of the upload.
         self.send(self.tailer, self.tailer_pair, Batch(3, "ack2", [make_event(7, 1)]))
-        self.send(self.tailer, self.tailer_pair, ArchivedQuery(8, [T0]))
+        self.send(self.tailer, self.tailer_pair, ArchivedQuery(8, [(T0, upload)]))
+        proof = ArchiveProof(T0, upload, notice.receipt, b"", b"")
         self.assertEqual(
             self.tailer.received(ArchivedReply),
-            [ArchivedReply(7, [T0]), ArchivedReply(8, [])],
+            [ArchivedReply(7, [proof]), ArchivedReply(8, [proof])],
         )
         self.assertEqual(self.store.stats.archived_deleted, 1)
 
-    def test_archived_record_survives_restart(self) -> None:
+    def test_archived_other_copy_kept(self) -> None:
         """
-        The archived buckets are remembered across a restart of the store.
+        A receipt of the right size but another digest (not the copy the
+        porter archived) keeps the file, and is counted.
         """
         size = self.store.path_of(T0).stat().st_size
-        self.send(self.porter, self.porter_pair, Archived(1, T0, size))
+        notice = archived_notice(self.store, 1, T0, data=b"x" * size)
+        self.send(self.porter, self.porter_pair, notice)
+        self.assertEqual(self.porter.received(ArchivedAck), [ArchivedAck(1, T0, False)])
+        self.assertTrue(self.store.path_of(T0).exists())
+        self.assertEqual(self.buck.stats()["total"]["archived_refused"], 1)
+        self.assertEqual(self.store.stats.archived_refused, 1)
+
+    def test_archived_receipt_refused(self) -> None:
+        """
+        A receipt for another buck, or whose size is not the notice's, is
+        refused: the porter's connection is closed, the file kept.
+        """
+        notice = archived_notice(self.store, 1, T0, buck="buck-2")
+        self.send(self.porter, self.porter_pair, notice)
+        self.assertIn("for buck buck-2", self.closed_with(self.porter, self.porter_pair))
+        porter, pair = self.connect("porter", role="porter")
+        good = archived_notice(self.store, 2, T0)
+        self.send(porter, pair, Archived(2, T0, good.size + 1, good.receipt, b""))
+        self.assertIn("the receipt is for bucket", self.closed_with(porter, pair))
+        self.assertTrue(self.store.path_of(T0).exists())
+        self.assertEqual(self.buck.stats()["total"]["archived_refused"], 2)
+
+    def test_archived_record_survives_restart(self) -> None:
+        """
+        The proofs are remembered across a restart of the store.
+        """
+        upload = self.upload(1, T0, [make_event(10, 10)])
+        notice = archived_notice(self.store, 1, T0)
+        self.send(self.porter, self.porter_pair, notice)
         self.store.close()
         again = BucketStore(self.tmp / "data", 60, self.clock)
         self.addCleanup(again.close)
-        self.assertIn(T0, again.archived)
-        self.assertNotIn(T0 + 60, again.archived)
+        self.assertEqual(again.archived.proof(T0, upload).body, notice.receipt)
+        self.assertIsNone(again.archived.proof(T0 + 60, upload))
 
     def test_porter_requests_only_from_a_porter(self) -> None:
         """

@@ -19,6 +19,7 @@ from logship.buck.store import (
 )
 from logship.core.bucket import encode_record
 from logship.core.event import decode, encode_fields
+from logship.core.receipts import file_sha256
 from tests.buck import T0, corrupt, make_event, messages, read_bucket
 
 
@@ -247,13 +248,16 @@ class MergeTests(StoreTestCase):
         path.write_bytes(b"".join(encode_record(e) for e in events))
         return path
 
+    def merge(self, store: BucketStore, start: int, seconds: int, path: Path) -> tuple[int, int]:
+        return store.merge_bucket(start, seconds, path, file_sha256(path))
+
     def test_new_bucket(self) -> None:
         """
         An upload of a bucket the buck does not have becomes its file.
         """
         store = self.store()
         events = [make_event(i, i) for i in range(5)]
-        self.assertEqual(store.merge_bucket(T0, 60, self.upload(events)), (5, 5))
+        self.assertEqual(self.merge(store, T0, 60, self.upload(events)), (5, 5))
         self.assertEqual(read_bucket(store.path_of(T0)), [decode(e) for e in events])
         self.assertEqual(store.stats.merges, 1)
         self.assertEqual(store.stats.merge_new, 5)
@@ -266,8 +270,8 @@ class MergeTests(StoreTestCase):
         """
         store = self.store()
         events = [make_event(i, i) for i in range(5)]
-        store.merge_bucket(T0, 60, self.upload(events))
-        self.assertEqual(store.merge_bucket(T0, 60, self.upload(events)), (5, 0))
+        self.merge(store, T0, 60, self.upload(events))
+        self.assertEqual(self.merge(store, T0, 60, self.upload(events)), (5, 0))
         self.assertEqual(len(read_bucket(store.path_of(T0))), 5)
 
     def test_partial_overlap(self) -> None:
@@ -279,7 +283,7 @@ class MergeTests(StoreTestCase):
         store = self.store()
         store.write_batch([make_event(i, i) for i in (0, 2, 4)], sync=False)
         events = [make_event(i, i) for i in range(6)] + [make_event(5, 5)]
-        self.assertEqual(store.merge_bucket(T0, 60, self.upload(events)), (7, 3))
+        self.assertEqual(self.merge(store, T0, 60, self.upload(events)), (7, 3))
         self.assertEqual(
             [e.point % 100 for e in read_bucket(store.path_of(T0))], [0, 2, 4, 1, 3, 5]
         )
@@ -294,7 +298,7 @@ class MergeTests(StoreTestCase):
             encode_fields(T0 * 10**8 + n, 13, b"h", b"a", None, b"same")
             for n in (1, 2)
         ]
-        self.assertEqual(store.merge_bucket(T0, 60, self.upload(twins)), (2, 2))
+        self.assertEqual(self.merge(store, T0, 60, self.upload(twins)), (2, 2))
 
     def test_other_hosts_untouched(self) -> None:
         """
@@ -304,20 +308,20 @@ class MergeTests(StoreTestCase):
         store = self.store()
         store.write_batch([make_event(0, host=b"db-1")], sync=False)
         self.assertEqual(
-            store.merge_bucket(T0, 60, self.upload([make_event(0)])), (1, 1)
+            self.merge(store, T0, 60, self.upload([make_event(0)])), (1, 1)
         )
 
     def test_wrong_interval(self) -> None:
         store = self.store()
         with self.assertRaises(BadUpload) as caught:
-            store.merge_bucket(T0, 30, self.upload([make_event(0)]))
+            self.merge(store, T0, 30, self.upload([make_event(0)]))
         self.assertIn("interval 30 s differs from this buck's 60 s", str(caught.exception))
         self.assertEqual(self.bucket_files(), [])
         self.assertEqual(store.stats.rejected_merges, 1)
 
     def test_misaligned_start(self) -> None:
         store = self.store()
-        self.assertRaises(BadUpload, store.merge_bucket, T0 + 1, 60, self.upload([]))
+        self.assertRaises(BadUpload, self.merge, store, T0 + 1, 60, self.upload([]))
 
     def test_event_outside_bucket(self) -> None:
         """
@@ -327,7 +331,7 @@ class MergeTests(StoreTestCase):
         store = self.store()
         upload = self.upload([make_event(0), make_event(1, 60)])
         with self.assertRaises(BadUpload) as caught:
-            store.merge_bucket(T0, 60, upload)
+            self.merge(store, T0, 60, upload)
         self.assertIn("outside the bucket", str(caught.exception))
         self.assertEqual(self.bucket_files(), [])
 
@@ -336,7 +340,7 @@ class MergeTests(StoreTestCase):
         store.write_batch([make_event(9)], sync=False)
         upload = self.upload([make_event(0), corrupt(make_event(1))])
         with self.assertRaises(BadUpload) as caught:
-            store.merge_bucket(T0, 60, upload)
+            self.merge(store, T0, 60, upload)
         self.assertIn("crc mismatch", str(caught.exception))
         self.assertEqual(len(read_bucket(store.path_of(T0))), 1)
 
@@ -345,12 +349,12 @@ class MergeTests(StoreTestCase):
         upload = self.upload([make_event(0)])
         with open(upload, "ab") as f:
             f.write(b"\x00")
-        self.assertRaises(BadUpload, store.merge_bucket, T0, 60, upload)
+        self.assertRaises(BadUpload, self.merge, store, T0, 60, upload)
         self.assertEqual(self.bucket_files(), [])
 
     def test_empty_upload(self) -> None:
         store = self.store()
-        self.assertEqual(store.merge_bucket(T0, 60, self.upload([])), (0, 0))
+        self.assertEqual(self.merge(store, T0, 60, self.upload([])), (0, 0))
 
 
 class IdentityKeyTests(SynchronousTestCase):

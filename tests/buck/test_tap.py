@@ -266,9 +266,10 @@ class ConfigFileTests(TapTestCase):
         lines = []
         for line in example.splitlines():
             match = re.match(r"^# ([a-z_]+) = (.*)$", line)
-            # (live_token names a file the copy's directory does not have)
+            # (live_token and the credential files name files the copy's
+            # directory does not have; credentials exclude the key)
             if match and match.group(1) not in seen and match.group(1) not in (
-                "insecure", "live_token"
+                "insecure", "live_token", "credential", "node_key", "authority", "revoked"
             ):
                 seen.add(match.group(1))
                 lines.append(f"{match.group(1)} = {match.group(2)}")

@@ -14,6 +14,12 @@ A tailer restarted from its checkpoint counts lines again from 0, so
 L{Cluster.wait_delivered} (lines read since the start) does not fit a run
 with a restart: L{Cluster.wait_caught_up} waits until the checkpoint says
 the live file was read to its end and then nothing is undelivered.
+
+C{Cluster.start(group, credentials=True)} runs the cluster with per-node
+credentials (L{ClusterCredentials}: an authority, a node key and a
+credential per node, a revocation list the nodes read again every 0.2 s)
+instead of the lab's shared cluster key; L{Cluster.security_args} gives the
+options of any node, the porter's included.
 """
 
 from __future__ import annotations
@@ -33,7 +39,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from logship.core.keys import write_new_key
+from logship.core.credentials import (
+    Credential,
+    CredentialRole,
+    issue_credential,
+    write_credential,
+)
+from logship.core.keys import (
+    KeyKind,
+    public_path,
+    read_public_keys,
+    read_signing_key,
+    write_new_key,
+    write_new_signing_key,
+)
 from logship.core.sample import sample_lines
 from tests.integration.processes import (
     LISTENING,
@@ -202,10 +221,74 @@ def rotate(log: Path, *, copytruncate: bool = False, compress: bool = False) -> 
         second.unlink()
 
 
+class ClusterCredentials:
+    """
+    The credential files of a test cluster, under C{ROOT/credentials}: the
+    authority's keys, a revocation list, and per node its key pair and
+    credential (made on first use).
+
+    @ivar authority_public: the authority's public key file (C{--authority}).
+    @ivar revoked: the revocation list (C{--revoked}), empty at first.
+    """
+
+    #: Seconds between two looks at the revocation list, on every node.
+    REVOCATION_INTERVAL = 0.2
+
+    def __init__(self, root: Path) -> None:
+        self.root = root / "credentials"
+        self.root.mkdir()
+        self._authority = self.root / "authority.key"
+        write_new_signing_key(self._authority, KeyKind.AUTHORITY)
+        self.authority_public = public_path(self._authority)
+        self.revoked = self.root / "revoked.txt"
+        self.revoked.write_text("# revoked credentials\n")
+        self.issued: dict[str, Credential] = {}
+
+    def issue(
+        self, node: str, role: CredentialRole, hosts: Sequence[str] = (), *,
+        expires_in: float = 86400.0,
+    ) -> tuple[Path, Path]:
+        """
+        Make node C{node}'s key pair and credential.
+
+        @return: C{(credential file, node key file)}.
+        """
+        key = self.root / f"{node}.key"
+        write_new_signing_key(key, KeyKind.NODE)
+        (public,) = read_public_keys(public_path(key), KeyKind.NODE)
+        now = int(time.time())
+        credential = issue_credential(
+            read_signing_key(self._authority, KeyKind.AUTHORITY),
+            node=node, role=role, key=public, hosts=hosts,
+            issued=now - 60, expires=now + int(expires_in),
+        )
+        path = self.root / f"{node}.cred"
+        write_credential(path, credential)
+        self.issued[node] = credential
+        return path, key
+
+    def args(self, node: str, role: CredentialRole, hosts: Sequence[str] = ()) -> list[str]:
+        """
+        The options of node C{node} (its credential made on first use).
+        """
+        credential, key = (
+            (self.root / f"{node}.cred", self.root / f"{node}.key")
+            if node in self.issued
+            else self.issue(node, role, hosts)
+        )
+        return ["--credential", str(credential), "--node-key", str(key),
+                "--authority", str(self.authority_public), "--revoked", str(self.revoked),
+                "--revocation-interval", str(self.REVOCATION_INTERVAL)]
+
+
 @dataclass
 class Cluster:
     """
     Three bucks and one tailer following C{log}, in C{group}'s directory.
+
+    @ivar credentials: the per-node credentials, or C{None} for the lab's
+        cluster key (C{key}).
+    @ivar tailer_hosts: the host patterns of the tailer's credential.
     """
 
     group: ProcessGroup
@@ -215,11 +298,14 @@ class Cluster:
     tailer: TwistdProcess | None = None
     tailer_args: list[str] = field(default_factory=list)
     buck_args: list[str] = field(default_factory=list)
+    credentials: ClusterCredentials | None = None
+    tailer_hosts: list[str] = field(default_factory=lambda: ["*"])
 
     @classmethod
     def start(
         cls, group: ProcessGroup, *, tailer_args: Sequence[str] = (),
-        buck_args: Sequence[str] = (),
+        buck_args: Sequence[str] = (), credentials: bool = False,
+        tailer_hosts: Sequence[str] = ("*",),
     ) -> Cluster:
         """
         Start 3 bucks and a tailer following C{app.log} in C{group}'s
@@ -228,12 +314,18 @@ class Cluster:
         @param tailer_args: more tailer options (they come after the
             defaults, so they override them).
         @param buck_args: more options for each buck, likewise.
+        @param credentials: per-node credentials instead of the cluster key.
+        @param tailer_hosts: the hosts the tailer's credential allows.
         """
         key = group.root / "cluster.key"
         write_new_key(key)
         log = group.root / "app.log"
         log.touch()
-        cluster = cls(group, key, log, tailer_args=list(tailer_args), buck_args=list(buck_args))
+        cluster = cls(
+            group, key, log, tailer_args=list(tailer_args), buck_args=list(buck_args),
+            credentials=ClusterCredentials(group.root) if credentials else None,
+            tailer_hosts=list(tailer_hosts),
+        )
         # The three start together (each takes a second or so to import),
         # then each is waited for.
         for i in range(3):
@@ -242,6 +334,17 @@ class Cluster:
             buck.port = int(buck.wait_for_log_blocking(LISTENING)["port"])
         cluster.start_tailer()
         return cluster
+
+    def security_args(
+        self, node: str, role: CredentialRole, hosts: Sequence[str] = ()
+    ) -> list[str]:
+        """
+        How node C{node} secures the wire: its credential options, or the
+        cluster key (and its node name) in lab mode.
+        """
+        if self.credentials is None:
+            return ["--key", str(self.key), "--node", node]
+        return self.credentials.args(node, role, hosts)
 
     def start_buck(self, i: int, port: int | None = None, *, ready: bool = True) -> TwistdProcess:
         """
@@ -253,7 +356,7 @@ class Cluster:
         return self.group.start_twistd(
             "logship-buck",
             ["--listen", f"tcp:{port or 0}:interface=127.0.0.1", "--data", "data",
-             "--key", str(self.key), "--node", f"buck{i}", "--stats-interval", "1",
+             *self.security_args(f"buck{i}", "buck"), "--stats-interval", "1",
              *self.buck_args],
             name=f"buck{i}",
             ready=LISTENING if ready else None,
@@ -263,7 +366,12 @@ class Cluster:
         """
         Start the tailer (again: with its old state).
         """
-        args = ["--state", "state", "--key", str(self.key), "--stats-interval", "0.2",
+        security = (
+            ["--key", str(self.key)]
+            if self.credentials is None
+            else self.credentials.args("tailer", "tailer", self.tailer_hosts)
+        )
+        args = ["--state", "state", *security, "--stats-interval", "0.2",
                 "--ack-timeout", "5", *self.tailer_args]
         for buck in self.bucks:
             args += ["--buck", f"127.0.0.1:{buck.port}"]

@@ -1,4 +1,5 @@
-"""Delivery with real processes: 3 bucks and a tailer on 127.0.0.1 (issue 3)."""
+"""Delivery with real processes: 3 bucks and a tailer on 127.0.0.1 (issue 3),
+each with a credential of its own (issue 11)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ def test_every_event_on_two_bucks(group: ProcessGroup) -> None:
     200,000 lines appended while everything runs: every event is on at
     least 2 bucks, no buck holds one twice, the tailer's spool holds all.
     """
-    cluster = Cluster.start(group)
+    cluster = Cluster.start(group, credentials=True)
     lines = recent_lines(200_000)
     for start in range(0, len(lines), 20_000):
         append_lines(cluster.log, lines[start : start + 20_000])
@@ -24,7 +25,7 @@ def test_every_event_on_two_bucks(group: ProcessGroup) -> None:
 
 
 def test_identical_lines_in_one_second_stay_two(group: ProcessGroup) -> None:
-    cluster = Cluster.start(group)
+    cluster = Cluster.start(group, credentials=True, tailer_hosts=["web*"])
     line = syslog_stamp(3600) + b" web1 sshd[1]: Connection closed by 10.0.0.1"
     append_lines(cluster.log, [line, line, line])
     cluster.wait_delivered(3)
@@ -41,6 +42,7 @@ def test_closed_buckets_are_shipped_whole(group: ProcessGroup) -> None:
         group,
         tailer_args=["--bucket-seconds", "1", "--tz", "UTC"],
         buck_args=["--bucket-seconds", "1"],
+        credentials=True,
     )
     lines = recent_lines(400, rate=50)
     append_lines(cluster.log, lines)

@@ -9,6 +9,9 @@ twistd processes on 127.0.0.1, 1-second buckets.
   gone, C{logship history} gives back every line;
 - lines that arrive an hour late, after their time's buckets were archived,
   are archived (and indexed) exactly once as well.
+
+Every node proves a credential of its own (issue 11): the bucks and the
+tailer delete only on the porter's signed receipts.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from logship.core.event import Event
 from logship.index.sqlite import SqliteStore
 from logship.core.pack import unpack
 from logship.core.query import Query
+from tests.integration.chaos.ledger import read_index
 from tests.integration.delivery import Cluster, append_lines
 from tests.integration.waiting import wait_until_blocking
 from tests.integration.processes import (
@@ -54,7 +58,8 @@ def start_porter(
 
     @param extra: more options (after the defaults, so they override them).
     """
-    args = ["--key", str(cluster.key), "--index", "sqlite:index", "--archive", archive,
+    args = [*cluster.security_args("porter", "porter"),
+            "--index", "sqlite:index", "--archive", archive,
             "--state", "state", "--bucket-seconds", "1", "--quiet", str(quiet),
             "--interval", "0.5", "--api", "tcp:0:interface=127.0.0.1", *extra]
     for buck in cluster.bucks:
@@ -67,8 +72,12 @@ def start_porter(
 def start_cluster(group: ProcessGroup) -> Cluster:
     return Cluster.start(
         group,
-        tailer_args=["--bucket-seconds", "1", "--archive-check-interval", "1"],
+        # Lines without a header are web-1's: the tailer may send for web-*.
+        tailer_args=["--bucket-seconds", "1", "--archive-check-interval", "1",
+                     "--host", "web-1"],
         buck_args=["--bucket-seconds", "1"],
+        credentials=True,
+        tailer_hosts=["web-*"],
     )
 
 
@@ -76,21 +85,7 @@ def recent(group: ProcessGroup, name: str = "recent") -> list[Event]:
     """
     Every event of a porter's index, newest first.
     """
-    path = group.root / "porter" / "index" / f"{name}.sqlite"
-    if not path.exists():
-        return []
-    store = SqliteStore(path, create=False)
-    try:
-        found: list[Event] = []
-        cursor = None
-        while True:
-            page = store.search(Query(limit=10_000, cursor=cursor), total=False)
-            found.extend(page.events)
-            cursor = page.next
-            if cursor is None:
-                return found
-    finally:
-        store.close()
+    return read_index(group.root / "porter" / "index" / f"{name}.sqlite")
 
 
 def count(group: ProcessGroup, name: str = "recent") -> int:

@@ -15,6 +15,13 @@ from logship.core.keys import write_new_key
 from logship.plumbing.tapsupport import ClusterOptions
 from logship.porter.tap import Options as PorterOptions
 from logship.tailer.tap import Options as TailerOptions
+from tests.credentials import (
+    FOREVER,
+    OTHER_AUTHORITY,
+    identity,
+    write_authority_public,
+    write_node_files,
+)
 
 
 class Member(ClusterOptions):
@@ -94,3 +101,82 @@ class ClusterOptionsTests(SynchronousTestCase):
                 "-c, --config= Read settings from this TOML file;",
             ):
                 self.assertIn(line, text, role)
+
+
+class Buck(Member):
+    role = "buck"
+
+
+class CredentialOptionsTests(SynchronousTestCase):
+    """
+    C{--credential}, C{--node-key}, C{--authority}, C{--revoked}.
+    """
+
+    def setUp(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.tmp)
+        self.authority = str(write_authority_public(self.tmp / "authority.pub"))
+        key, credential = write_node_files(self.tmp, identity("buck-7", "buck", expires=FOREVER))
+        self.files = ["--credential", str(credential), "--node-key", str(key),
+                      "--authority", self.authority]
+
+    def parse(self, *argv: str) -> Buck:
+        options = Buck()
+        options.parseOptions(list(argv))
+        return options
+
+    def error(self, *argv: str) -> str:
+        with self.assertRaises(usage.UsageError) as caught:
+            self.parse(*argv)
+        return str(caught.exception)
+
+    def test_credentials(self) -> None:
+        """
+        The node name is the credential's; there is no cluster key.
+        """
+        options = self.parse(*self.files)
+        assert options.credentials is not None
+        self.assertEqual(options["node"], "buck-7")
+        self.assertIsNone(options.key)
+        self.assertEqual(options.credentials.identity.credential.role, "buck")
+        self.assertIsNone(options.revocations)
+        self.assertEqual(options["node"], self.parse(*self.files, "--node", "buck-7")["node"])
+
+    def test_revoked(self) -> None:
+        revoked = self.tmp / "revoked.txt"
+        revoked.write_text("# none yet\n")
+        options = self.parse(*self.files, "--revoked", str(revoked))
+        assert options.revocations is not None and options.credentials is not None
+        self.assertIs(options.revocations._trust, options.credentials.trust)
+        revoked.write_text("nonsense\n")
+        self.assertIn("--revoked", self.error(*self.files, "--revoked", str(revoked)))
+        self.assertIn("for per-node credentials", self.error("--insecure", "--revoked", str(revoked)))
+
+    def test_refused(self) -> None:
+        key = self.tmp / "cluster.key"
+        write_new_key(key)
+        other_key, other_credential = write_node_files(
+            self.tmp, identity("web-1", "tailer", ["web-*"])
+        )
+        old_key, old_credential = write_node_files(
+            self.tmp, identity("buck-8", "buck", expires=1000)
+        )
+        foreign = self.tmp / "other.pub"
+        write_authority_public(foreign, OTHER_AUTHORITY)
+        files = self.files
+        for argv, needle in (
+            ([*files, "--key", str(key)], "excludes --key"),
+            ([*files, "--insecure"], "excludes --key"),
+            (files[:2], "needs --authority and --node-key"),
+            ([*files, "--node", "buck-9"], "the credential is for node buck-7"),
+            (["--credential", str(other_credential), "--node-key", str(other_key),
+              "--authority", self.authority], "it is a tailer credential; this is a buck"),
+            ([*files[:2], "--node-key", str(other_key), "--authority", self.authority],
+             "for another node key"),
+            (["--credential", str(old_credential), "--node-key", str(old_key),
+              "--authority", self.authority], "expired"),
+            ([*files[:4], "--authority", str(foreign)], "does not trust"),
+            ([*files[:4], "--authority", str(key)], "--authority"),
+            (["--credential", str(key), *files[2:]], "--credential"),
+        ):
+            self.assertIn(needle, self.error(*argv), argv)

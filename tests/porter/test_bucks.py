@@ -18,6 +18,7 @@ from logship.buck.store import BucketStore
 from logship.porter.bucks import BuckLink, BuckUnavailable
 from logship.wire.messages import MAX_CHUNK, ArchivedAck
 from tests.buck import T0, make_event
+from tests.buck.common import archived_notice
 from tests.wire.common import KEY, Pair, client_factory, connect_pair
 
 
@@ -73,11 +74,19 @@ class BuckLinkTests(SynchronousTestCase):
         self.assertEqual(self.answer(self.link.read(T0, 100, len(whole) + 999)), whole[100:])
         self.assertEqual(self.answer(self.link.read(T0 + 60, 0, 10)), b"")
 
+    def archived(self, data: bytes | None = None) -> Any:
+        """
+        The link's archived request for the buck's file of T0 (as it is, or
+        as if it held C{data}), with its receipt.
+        """
+        notice = archived_notice(self.store, 0, T0, data=data)
+        return self.link.archived(T0, notice.size, notice.receipt, notice.signature)
+
     def test_archived(self) -> None:
         self.store.write_batch([make_event(1)], sync=False)
-        size = self.store.path_of(T0).stat().st_size
-        self.assertFalse(self.answer(self.link.archived(T0, size - 1)))
-        self.assertTrue(self.answer(self.link.archived(T0, size)))
+        whole = self.store.path_of(T0).read_bytes()
+        self.assertFalse(self.answer(self.archived(whole[:-1])))
+        self.assertTrue(self.answer(self.archived()))
         self.assertFalse(self.store.path_of(T0).exists())
 
     def test_not_connected(self) -> None:
@@ -91,7 +100,7 @@ class BuckLinkTests(SynchronousTestCase):
         """
         Requests waiting for an answer fail when the connection ends.
         """
-        waiting = ensureDeferred(self.link.archived(T0, 0))
+        waiting = ensureDeferred(self.archived())
         self.pair.server_transport.abortConnection()
         self.pair.flush()
         self.failureResultOf(waiting, BuckUnavailable)
@@ -102,7 +111,7 @@ class BuckLinkTests(SynchronousTestCase):
         No answer within the timeout fails the request and closes the
         connection.
         """
-        waiting = ensureDeferred(self.link.archived(T0, 0))
+        waiting = ensureDeferred(self.archived())
         self.clock.advance(5.0)
         failure = self.failureResultOf(waiting, BuckUnavailable)
         self.assertIn("did not answer", failure.getErrorMessage())
@@ -114,7 +123,7 @@ class BuckLinkTests(SynchronousTestCase):
         An answer to no request (or of the wrong type) closes the
         connection; the request still waiting fails.
         """
-        waiting = ensureDeferred(self.link.archived(T0, 0))
+        waiting = ensureDeferred(self.archived())
         (request_id,) = self.link._pending
         server_peer = self.pair.server.peer
         assert server_peer is not None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 from twisted.internet.task import Clock
+from twisted.internet.testing import EventLoggingObserver
+from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from logship.tailer.delivery import Delivery, acks_needed
@@ -164,3 +166,22 @@ class DeliveryTests(SynchronousTestCase):
         self.delivery.send([b"e"], "ack2")
         self.delivery.stop()
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_refused_waits_for_the_timeout(self) -> None:
+        """
+        A refused batch is logged and counted; its copy is offered again
+        only after the ack timeout, not in a loop; it stays undelivered.
+        """
+        log = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        self.connect("a", "b")
+        done = self.delivery.send([b"e"], "ack2")
+        for name in ("a", "b"):
+            self.delivery.refused(name, 1, "host 'db-1' is not allowed")
+        self.assertEqual(self.delivery.stats.refused, 2)
+        self.assertEqual([len(b.sent) for b in self.bucks.values()], [1, 1, 0])
+        (event,) = [e for e in log if e.get("buck") == "a" and "refused" in e["log_format"]]
+        self.assertEqual(event["reason"], "host 'db-1' is not allowed")
+        self.clock.advance(30)
+        self.assertEqual([len(b.sent) for b in self.bucks.values()], [2, 2, 0])
+        self.assertNoResult(done)
+        self.delivery.stop()

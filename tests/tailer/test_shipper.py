@@ -11,17 +11,28 @@ from pathlib import Path
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from logship.core.credentials import NodeIdentity, Trust
 from logship.core.event import Event
 from logship.core.parse import TICKS_PER_SECOND
+from logship.core.receipts import ArchiveReceipt, sign_receipt
 from logship.tailer.shipper import Shipper
 from logship.tailer.spool import Spool
-from logship.wire.messages import ArchivedQuery, ArchivedReply, BucketAck, BucketPut, Message
+from logship.wire.messages import (
+    ArchivedQuery,
+    ArchivedReply,
+    ArchiveProof,
+    BucketAck,
+    BucketPut,
+    Message,
+)
+from tests.credentials import OTHER_AUTHORITY, identity, trust
 
 T0 = 1795685820  # 2026-11-26T09:37:00Z, a bucket start
 
 
 class FakeBuck:
-    def __init__(self) -> None:
+    def __init__(self, node: str) -> None:
+        self.peer_node = node
         self.messages: list[Message] = []
 
     def send(self, message: Message) -> bool:
@@ -44,6 +55,8 @@ class FakeBuck:
 
 
 class ShipperTestCase(SynchronousTestCase):
+    trust: Trust | None = None
+
     def setUp(self) -> None:
         self.tmp = Path(tempfile.mkdtemp())
         self.addCleanup(shutil.rmtree, self.tmp)
@@ -55,9 +68,9 @@ class ShipperTestCase(SynchronousTestCase):
         self.shipper = Shipper(
             spools=[self.spool], bucket_seconds=60, clock=self.clock,
             keep_seconds=3600, keep_bytes=1 << 30,
-            rng=random.Random(1),
+            rng=random.Random(1), trust=self.trust,
         )
-        self.bucks = {"a": FakeBuck(), "b": FakeBuck()}
+        self.bucks = {"a": FakeBuck("buck-a"), "b": FakeBuck("buck-b")}
         for name, buck in self.bucks.items():
             self.shipper.connected(name, buck)  # type: ignore[arg-type]
 
@@ -115,7 +128,10 @@ class ShipperTests(ShipperTestCase):
         self.assertEqual((puts[0].start, puts[0].seconds), (T0, 60))
         self.ack()
         name = next(n for n, b in self.bucks.items() if b.sent)
-        self.assertEqual(self.shipper.state(), {"ack2/2026/11/26/09/37.b": [size, name]})
+        self.assertEqual(
+            self.shipper.state(),
+            {"ack2/2026/11/26/09/37.b": [size, name, hashlib.sha256(data).hexdigest()]},
+        )
         self.clock.advance(600)
         self.shipper.tick()
         self.assertEqual(len(self.sent()), len(puts), "shipped once")
@@ -182,12 +198,24 @@ class ShipperTests(ShipperTestCase):
         self.assertEqual(self.spool.files(), [])
 
     def test_state_round_trip(self) -> None:
-        self.store(1, at=T0)
-        self.store(1, at=T0 + 60)
-        self.shipper.restore({"ack2/2026/11/26/09/37.b": 5, "ack2/2026/11/26/09/38.b": [7, "a"]})
+        """
+        The state of earlier versions (a bare size, a size and a buck) is
+        read, the digest then unknown.
+        """
+        for second in (0, 60, 120):
+            self.store(1, at=T0 + second)
+        self.shipper.restore({
+            "ack2/2026/11/26/09/37.b": 5,
+            "ack2/2026/11/26/09/38.b": [7, "a"],
+            "ack2/2026/11/26/09/39.b": [9, "b", "ab" * 32],
+        })
         self.assertEqual(
             self.shipper.state(),
-            {"ack2/2026/11/26/09/37.b": [5, None], "ack2/2026/11/26/09/38.b": [7, "a"]},
+            {
+                "ack2/2026/11/26/09/37.b": [5, None, None],
+                "ack2/2026/11/26/09/38.b": [7, "a", None],
+                "ack2/2026/11/26/09/39.b": [9, "b", "ab" * 32],
+            },
         )
 
     def test_restore_forgets_gone_files(self) -> None:
@@ -221,14 +249,17 @@ class ShipperTests(ShipperTestCase):
         self.shipper.restore(
             {"ack2/2026/11/26/09/37.b": [first + 1, "a"], "ack2/2026/11/26/09/38.b": [second, "b"]}
         )
-        self.assertEqual(self.shipper.state(), {"ack2/2026/11/26/09/38.b": [second, "b"]})
+        self.assertEqual(self.shipper.state(), {"ack2/2026/11/26/09/38.b": [second, "b", None]})
 
 
 class ArchivedTests(ShipperTestCase):
     """
-    Files shipped to a buck are deleted once that buck says their bucket
-    was archived.
+    Files shipped to a buck are deleted once that buck shows the porter's
+    receipt for its copy that had merged them (lab mode: the receipt's
+    fields are checked, it is not signed).
     """
+
+    porter: NodeIdentity | None = None
 
     def ship_two(self) -> tuple[str, list[tuple[int, Path, int, int]]]:
         """
@@ -244,19 +275,49 @@ class ArchivedTests(ShipperTestCase):
             self.ack()
         self.assertEqual(self.shipper.stats.acked, 2)
         state = self.shipper.state()
-        (name,) = {buck for _, buck in state.values()}
+        (name,) = {buck for _, buck, _ in state.values()}
         return name, self.spool.files()
+
+    def proof(
+        self,
+        start: int,
+        path: Path,
+        buck: str,
+        *,
+        porter: NodeIdentity | None = None,
+        credential: bytes | None = None,
+        receipt_start: int | None = None,
+    ) -> ArchiveProof:
+        """
+        The proof a buck would relay for the upload of C{path}: a receipt
+        for buck C{buck}'s copy, signed by C{porter} (this test's porter
+        by default) if there is one.
+        """
+        porter = porter or self.porter
+        upload = hashlib.sha256(path.read_bytes()).digest()
+        receipt = ArchiveReceipt(
+            "porter" if porter is None else porter.credential.node, buck,
+            start if receipt_start is None else receipt_start, 60, 1000, bytes(32),
+            "buckets/x.lsp", bytes(32), T0,
+        )
+        body, signature = sign_receipt(receipt, porter)
+        if credential is None:
+            credential = b"" if porter is None else porter.credential.blob
+        return ArchiveProof(start, upload, body, signature, credential)
 
     def test_query_to_the_buck_that_took_them(self) -> None:
         """
         Every query interval, the buck that acknowledged the uploads is
-        asked about their buckets; the other buck is not.
+        asked about them (bucket and digest); the other buck is not.
         """
-        name, _ = self.ship_two()
+        name, files = self.ship_two()
         self.clock.advance(60)
         self.shipper.tick()
         (query,) = self.bucks[name].queries[-1:]
-        self.assertEqual(query.starts, [T0, T0 + 60])
+        self.assertEqual(
+            query.uploads,
+            [(start, hashlib.sha256(path.read_bytes()).digest()) for start, path, _, _ in files],
+        )
         other = next(n for n in self.bucks if n != name)
         self.assertEqual(self.bucks[other].queries, [])
         asked = len(self.bucks[name].queries)
@@ -266,17 +327,28 @@ class ArchivedTests(ShipperTestCase):
 
     def test_reply_deletes_archived_files(self) -> None:
         """
-        A reply from the buck that took the upload deletes the archived
-        bucket's file; the same reply from another buck deletes nothing.
+        A proof from the buck that took the upload deletes the archived
+        bucket's file; the same proof from another buck, a proof for
+        another buck's copy, or for another upload, deletes nothing.
         """
         name, files = self.ship_two()
+        node = self.bucks[name].peer_node
         other = next(n for n in self.bucks if n != name)
-        self.shipper.archived_reply(other, ArchivedReply(1, [T0, T0 + 60]))
+        (start, path, _, _), (start2, path2, _, _) = files
+        self.shipper.archived_reply(other, ArchivedReply(1, [
+            self.proof(start, path, self.bucks[other].peer_node),
+            self.proof(start2, path2, node),
+        ]))
+        self.shipper.archived_reply(name, ArchivedReply(2, [
+            self.proof(start2, path2, self.bucks[other].peer_node),
+            self.proof(start2, path, node),
+        ]))
         self.assertEqual(len(self.spool.files()), 2)
-        self.shipper.archived_reply(name, ArchivedReply(2, [T0]))
-        [(start, _, _, _)] = self.spool.files()
-        self.assertEqual(start, T0 + 60)
-        self.assertFalse(files[0][1].exists())
+        self.assertEqual(self.shipper.stats.proofs_refused, 1)
+        self.shipper.archived_reply(name, ArchivedReply(3, [self.proof(start, path, node)]))
+        [(left, _, _, _)] = self.spool.files()
+        self.assertEqual(left, T0 + 60)
+        self.assertFalse(path.exists())
         self.assertEqual(self.shipper.stats.archived, 1)
         self.assertEqual(len(self.shipper.state()), 1)
 
@@ -285,8 +357,61 @@ class ArchivedTests(ShipperTestCase):
         A file that got events after its upload is not deleted: the
         archive does not hold those.
         """
-        name, _ = self.ship_two()
+        name, files = self.ship_two()
+        (start, path, _, _), _ = files
+        proof = self.proof(start, path, self.bucks[name].peer_node)
         self.store(1, at=T0)
         self.deliver_all()
-        self.shipper.archived_reply(name, ArchivedReply(1, [T0]))
+        self.shipper.archived_reply(name, ArchivedReply(1, [proof]))
         self.assertEqual(len(self.spool.files()), 2)
+
+    def test_receipt_of_another_bucket(self) -> None:
+        name, files = self.ship_two()
+        (start, path, _, _), _ = files
+        proof = self.proof(start, path, self.bucks[name].peer_node, receipt_start=T0 + 60)
+        self.shipper.archived_reply(name, ArchivedReply(1, [proof]))
+        self.assertEqual(len(self.spool.files()), 2)
+        self.assertEqual(self.shipper.stats.proofs_refused, 1)
+
+
+class SignedArchivedTests(ArchivedTests):
+    """
+    In credential mode the same, and the receipt must be signed by a porter
+    credential of a trusted authority, valid now.
+    """
+
+    trust = trust()
+    porter = identity("porter", "porter")
+
+    def refused(self, **kwargs: object) -> None:
+        name, files = self.ship_two()
+        (start, path, _, _), _ = files
+        proof = self.proof(start, path, self.bucks[name].peer_node, **kwargs)  # type: ignore[arg-type]
+        self.shipper.archived_reply(name, ArchivedReply(1, [proof]))
+        self.assertEqual(len(self.spool.files()), 2)
+        self.assertEqual(self.shipper.stats.proofs_refused, 1)
+
+    def test_unsigned(self) -> None:
+        """
+        A receipt without a signature (lab mode) proves nothing here.
+        """
+        self.refused(credential=b"")
+
+    def test_forged_porter(self) -> None:
+        self.refused(porter=identity("porter", "porter", authority=OTHER_AUTHORITY))
+
+    def test_not_a_porter(self) -> None:
+        """
+        A receipt signed by a buck's (or a tailer's) credential is refused.
+        """
+        self.refused(porter=identity("buck-a", "buck"))
+
+    def test_expired_porter(self) -> None:
+        self.refused(porter=identity("porter", "porter", expires=T0 - 1))
+
+    def test_signature_of_another_key(self) -> None:
+        """
+        The porter's credential with a signature made by another key.
+        """
+        self.refused(porter=identity("porter-2", "porter"),
+                     credential=identity("porter", "porter").credential.blob)

@@ -19,12 +19,16 @@ from twisted.internet.task import Clock
 from twisted.test.iosim import FakeTransport, IOPump, connect
 from zope.interface import implementer
 
+from logship.core.credentials import NodeIdentity
 from logship.wire.framing import Framer, encode_frame
+from logship.wire.handshake import Ephemeral, proof_message, session_keys, transcript
 from logship.wire.messages import (
     PROTOCOL_VERSION,
     Ack,
     Batch,
+    Greeting,
     Hello,
+    Identify,
     Message,
     Role,
     decode_message,
@@ -43,6 +47,8 @@ from logship.wire.seal import (
     FrameOpener,
     FrameSealer,
     Side,
+    counter_session,
+    keyed_handshake,
     new_random,
     open_handshake,
     seal_handshake,
@@ -127,13 +133,18 @@ class RecordingHandler:
 
 
 def server_factory(
-    clock: Clock, handler: RecordingHandler, key: bytes | None = KEY, **kwargs: Any
+    clock: Clock,
+    handler: RecordingHandler,
+    key: bytes | None = KEY,
+    node: str = "buck-1",
+    role: Role = "buck",
+    **kwargs: Any,
 ) -> WireServerFactory:
     """
     A buck-like server factory.
     """
     return WireServerFactory(
-        key=key, node="buck-1", role="buck", handler=handler, clock=clock, **kwargs
+        key=key, node=node, role=role, handler=handler, clock=clock, **kwargs
     )
 
 
@@ -333,5 +344,83 @@ def handshake_by_hand(
     pair = connect_pair(server, peer, clock)
     (frame,) = peer.frames()
     manual.server_hello(frame)
+    del peer.received[:]
+    return pair, peer
+
+
+@dataclass
+class KeyedManualClient:
+    """
+    A client's half of the credential handshake done by hand, to send what
+    a real client never would (a wrong proof, someone else's credential, a
+    replayed identify).
+    """
+
+    identity: NodeIdentity
+    ephemeral: Ephemeral = field(default_factory=Ephemeral)
+    transcript: bytes = b""
+    sealer: FrameSealer | None = None
+    opener: FrameOpener | None = None
+
+    @property
+    def greeting(self) -> bytes:
+        return encode_message(Greeting(PROTOCOL_VERSION, self.ephemeral.public))
+
+    def greeting_frame(self) -> bytes:
+        """
+        This client's greeting, framed.
+        """
+        return encode_frame(keyed_handshake(self.greeting))
+
+    def server_greeting(self, frame: bytes) -> None:
+        """
+        Take the server's greeting (a handshake frame body) and derive the
+        keys.
+        """
+        body = open_handshake(None, frame, keyed=True)
+        greeting = decode_message(body)
+        assert isinstance(greeting, Greeting), greeting
+        self.transcript = transcript(self.greeting, body)
+        keys = session_keys(self.ephemeral.shared(greeting.ephemeral), self.transcript)
+        self.sealer, self.opener = counter_session(Side.CLIENT, *keys)
+
+    def open(self, frame: bytes) -> Message:
+        """
+        Open and decode a session frame body from the server.
+        """
+        assert self.opener is not None
+        return decode_message(self.opener.open(frame))
+
+    def identify(self, proof: bytes | None = None, credential: bytes | None = None) -> Identify:
+        """
+        This client's identify (a right proof unless told otherwise).
+        """
+        return Identify(
+            self.identity.credential.blob if credential is None else credential,
+            self.identity.sign(proof_message(Side.CLIENT, self.transcript))
+            if proof is None
+            else proof,
+        )
+
+    def session_frame(self, body: bytes) -> bytes:
+        """
+        A framed session frame holding C{body} (any bytes).
+        """
+        assert self.sealer is not None
+        return encode_frame(self.sealer.seal(body))
+
+
+def keyed_by_hand(
+    server: WireFactory, clock: Clock, manual: KeyedManualClient
+) -> tuple[Pair, RawPeer]:
+    """
+    Connect a L{RawPeer} that exchanges greetings as C{manual}.
+
+    @return: the pair and the raw peer, whose next frame is its identify.
+    """
+    peer = RawPeer(manual.greeting_frame())
+    pair = connect_pair(server, peer, clock)
+    (greeting,) = peer.frames()
+    manual.server_greeting(greeting)
     del peer.received[:]
     return pair, peer

@@ -22,12 +22,15 @@ from logship.wire.messages import (
     PROTOCOL_VERSION,
     ROLES,
     MAX_LIST,
+    MAX_PROOFS,
     Ack,
+    ArchiveProof,
     Archived,
     ArchivedAck,
     ArchivedQuery,
     ArchivedReply,
     Batch,
+    BatchRefused,
     BucketAck,
     BucketData,
     BucketGet,
@@ -35,7 +38,9 @@ from logship.wire.messages import (
     BucketListing,
     BucketPut,
     Error,
+    Greeting,
     Hello,
+    Identify,
     MalformedMessage,
     Message,
     MessageTooLarge,
@@ -97,7 +102,14 @@ def listings() -> st.SearchStrategy[BucketListing]:
     return st.builds(BucketListing, U64, pairs, st.booleans())
 
 
-STARTS = st.lists(U64, max_size=50)
+SHA = st.binary(min_size=32, max_size=32)
+SIGNATURES = st.just(b"") | st.binary(min_size=64, max_size=64)
+UPLOADS = st.lists(st.tuples(U64, SHA), max_size=50)
+PROOFS = st.lists(
+    st.builds(ArchiveProof, U64, SHA, st.binary(min_size=1, max_size=300), SIGNATURES,
+              st.binary(max_size=300)),
+    max_size=20,
+)
 
 
 def messages() -> st.SearchStrategy[Message]:
@@ -111,11 +123,14 @@ def messages() -> st.SearchStrategy[Message]:
         listings(),
         st.builds(BucketGet, U64, U64, U64, st.integers(1, MAX_CHUNK)),
         st.builds(BucketData, U64, U64, U64, U64, st.binary(max_size=2000)),
-        st.builds(Archived, U64, U64, U64),
+        st.builds(Archived, U64, U64, U64, st.binary(min_size=1, max_size=300), SIGNATURES),
         st.builds(ArchivedAck, U64, U64, st.booleans()),
-        st.builds(ArchivedQuery, U64, STARTS),
-        st.builds(ArchivedReply, U64, STARTS),
+        st.builds(ArchivedQuery, U64, UPLOADS),
+        st.builds(ArchivedReply, U64, PROOFS),
         st.builds(Error, NAMES, st.none() | U64),
+        st.builds(Greeting, st.just(PROTOCOL_VERSION), SHA),
+        st.builds(Identify, st.binary(min_size=1, max_size=300), st.binary(min_size=64, max_size=64)),
+        st.builds(BatchRefused, U64, NAMES),
     )
 
 
@@ -499,18 +514,50 @@ class PorterMessageTests(SynchronousTestCase):
     def test_torn_and_oversize_lists(self) -> None:
         """
         A list payload with a torn entry, or longer than L{MAX_LIST}
-        entries, is malformed; a list too long to send is refused.
+        entries (L{MAX_PROOFS} for the archived questions), is malformed; a
+        list too long to send is refused.
         """
-        header = {"type": "archived-query", "request_id": 1}
+        header = {"type": "bucket-listing", "request_id": 1, "more": False}
         for payload in (
             zlib.compress(b"\0" * 12),
-            zlib.compress(b"\0" * 8 * (MAX_LIST + 1)),
+            zlib.compress(b"\0" * 16 * (MAX_LIST + 1)),
+            None,
+        ):
+            with self.assertRaises(MalformedMessage):
+                decode_message(_raw(header, payload))
+        header = {"type": "archived-query", "request_id": 1}
+        for payload in (
+            zlib.compress(b"\0" * 39),
+            zlib.compress(b"\0" * 40 * (MAX_PROOFS + 1)),
             None,
         ):
             with self.assertRaises(MalformedMessage):
                 decode_message(_raw(header, payload))
         with self.assertRaises(ValueError):
-            ArchivedQuery(1, [0] * (MAX_LIST + 1))
+            ArchivedQuery(1, [(0, bytes(32))] * (MAX_PROOFS + 1))
+
+    def test_proofs(self) -> None:
+        """
+        An archived reply's payload is a list of 5-item lists of the right
+        types, at most L{MAX_PROOFS}.
+        """
+        header = {"type": "archived-reply", "request_id": 1}
+        good = [1, bytes(32), b"receipt", bytes(64), b"credential"]
+        self.assertEqual(
+            decode_message(_raw(header, zlib.compress(msgpack.packb([good])))),
+            ArchivedReply(1, [ArchiveProof(1, bytes(32), b"receipt", bytes(64), b"credential")]),
+        )
+        for rows in (
+            [good[:4]],
+            [[*good[:3], bytes(63), good[4]]],
+            [["1", *good[1:]]],
+            {"a": 1},
+            [good] * (MAX_PROOFS + 1),
+        ):
+            with self.assertRaises(MalformedMessage):
+                decode_message(_raw(header, zlib.compress(msgpack.packb(rows))))
+        with self.assertRaises(MalformedMessage):
+            decode_message(_raw(header, zlib.compress(b"\xc1")))
 
     def test_bounds(self) -> None:
         """

@@ -75,7 +75,7 @@ class HandshakeSealTests(SynchronousTestCase):
         self.assertRaises(SealError, open_handshake, KEY, _flip(frame, bit))
 
     def test_not_logship(self) -> None:
-        for frame in [b"", b"LOGSHIP", b"LOGSHIQ\x01abc", MAGIC + b"\x02abc"]:
+        for frame in [b"", b"LOGSHIP", b"LOGSHIQ\x01abc", MAGIC + b"\x03abc"]:
             e = self.assertRaises(NotLogship, open_handshake, KEY, frame)
             self.assertEqual(e.code, "not-logship")
 
