@@ -22,14 +22,16 @@ $(CHROMIUM):
 
 # The chaos harness (tests/integration/test_chaos.py, bench/chaos.py) runs
 # the tailer under Debian's libfaketime to step its clock back.
-FAKETIME := /usr/bin/faketime
+# (Not named FAKETIME: that is libfaketime's own variable, which make
+# would export with this value under `faketime "+400 days" make test`.)
+LIBFAKETIME_CMD := /usr/bin/faketime
 
-$(FAKETIME):
+$(LIBFAKETIME_CMD):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime
 
 # The type check first (mypy.ini; a few seconds, under a second with its
 # cache), then the tests.
-test: $(STAMP) $(CHROMIUM) $(FAKETIME)
+test: $(STAMP) $(CHROMIUM) $(LIBFAKETIME_CMD)
 	$(BIN)/mypy logship
 	$(BIN)/python -m pytest -q tests
 
