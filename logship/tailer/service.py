@@ -408,7 +408,9 @@ class TailerService(MultiService):
         """
         Start following C{path}, from its saved state if there is one.
 
-        A path followed for the first time (or saved before source tags
+        The file is opened now (L{Follower.start}), not at the first read:
+        lines written before a rotation that comes first are read from the
+        rotated file.  A path followed for the first time (or saved before source tags
         existed) gets a random source tag, saved at once: every line read
         from it is then identified the same way after a crash.
         """
@@ -422,8 +424,10 @@ class TailerService(MultiService):
         new_source = not (isinstance(source, int) and 0 <= source < 1 << 32)
         if not isinstance(source, int) or new_source:
             source = self._rng.getrandbits(32)
+        follower = Follower(path, state)
+        follower.start()
         self._files[path] = _Followed(
-            Follower(path, state),
+            follower,
             LineEncoder(host=self._host, tz=self._tz, source=source, points=points),
             durability,
             source,
