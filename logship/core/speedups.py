@@ -135,6 +135,21 @@ def select(implementation: Implementation) -> None:
         _bind(module, vars(sys.modules[module]))
 
 
+def installed() -> dict[str, tuple[str, ...]]:
+    """
+    The modules that registered with L{install}, and the names each has
+    replaced.
+    """
+    return dict(_installed)
+
+
+def module_of(name: str) -> ModuleType:
+    """
+    An installed module, by name.
+    """
+    return sys.modules[name]
+
+
 def describe() -> str:
     """
     One line saying which implementation runs, for the startup log.
