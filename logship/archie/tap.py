@@ -37,7 +37,7 @@ from logship.archie.indexes import Indexes
 from logship.plumbing.config import ConfigOptions
 from logship.index import check_url
 from logship.plumbing.listeners import Listener, check_listen, is_loopback
-from logship.plumbing.tapsupport import positive_float, positive_int
+from logship.plumbing.tapsupport import log_codec, positive_float, positive_int
 from logship.plumbing.webaccess import PublicName, read_token
 
 DEFAULT_LISTEN = "tcp:4480:interface=127.0.0.1"
@@ -238,6 +238,7 @@ def makeService(config: Options, reactor: Any = None) -> IService:
     @param config: the parsed L{Options}.
     @param reactor: the reactor (the global one if C{None}).
     """
+    log_codec("logship-archie")
     if reactor is None:
         from twisted.internet import reactor  # the edge: only here
     porter = PorterClient(config["porter"], reactor, token=config.porter_token)

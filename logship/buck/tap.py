@@ -40,7 +40,7 @@ from logship.buck.service import DEFAULT_STATS_INTERVAL, BuckService
 from logship.buck.store import DEFAULT_OPEN_BUCKETS, BucketStore, StoreError, prepare_data_dir
 from logship.buck.uploads import DEFAULT_MAX_UPLOAD
 from logship.plumbing.listeners import Listener, check_listen, is_loopback
-from logship.plumbing.tapsupport import ClusterOptions, positive_float, positive_int
+from logship.plumbing.tapsupport import ClusterOptions, log_codec, positive_float, positive_int
 from logship.plumbing.webaccess import read_token
 
 DEFAULT_LISTEN = "tcp:4401:interface=127.0.0.1"
@@ -148,6 +148,7 @@ def makeService(config: Options, reactor: Any = None) -> IService:
     @raise SystemExit: with one line, if the data directory cannot be
         opened (a full disk, an I/O error).
     """
+    log_codec("logship-buck")
     if reactor is None:
         from twisted.internet import reactor  # the edge: only here
     top = MultiService()

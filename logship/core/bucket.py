@@ -257,6 +257,25 @@ class BucketWriter:
         self._file.write(event_bytes)
         self.written += 2 + len(event_bytes)
 
+    def append_all(self, events: list[bytes]) -> None:
+        """
+        Append serialized events, framed in one buffer and written at once
+        (what a buck does with a batch).
+
+        @raise ValueError: if one is longer than a record can hold (nothing
+            of them is written).
+        """
+        pack = _LENGTH.pack
+        parts: list[bytes] = []
+        for event_bytes in events:
+            if len(event_bytes) > MAX_EVENT_SIZE:
+                raise ValueError(f"event of {len(event_bytes)} bytes is too long")
+            parts.append(pack(len(event_bytes)))
+            parts.append(event_bytes)
+        data = b"".join(parts)
+        self._file.write(data)
+        self.written += len(data)
+
     def flush(self, sync: bool = False) -> None:
         """
         Hand buffered records to the kernel, and to the disk if C{sync}.

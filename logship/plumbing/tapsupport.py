@@ -1,5 +1,8 @@
 """Checks that every logship tap makes of its options before twistd starts.
 
+Each tap also says, in one log line when it builds its service, which
+implementation of the codec's hot path runs (L{log_codec}).
+
 The taps of the cluster's members (tailer, buck, porter) derive their
 C{Options} from L{ClusterOptions}, which declares and checks the options
 they share: how the node secures the wire, C{--node NAME} and
@@ -22,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
+from twisted.logger import Logger
 from twisted.python import usage
 
 from logship.core.bucket import check_bucket_seconds
@@ -34,9 +38,28 @@ from logship.core.credentials import (
     verify_credential,
 )
 from logship.core.keys import KeyFileError, KeyKind, read_key, read_public_keys, read_signing_key
+from logship.core import speedups
 from logship.core.revocation import DEFAULT_INTERVAL, RevocationFile, RevocationFileError
 from logship.plumbing.config import ConfigOptions
 from logship.wire.messages import MAX_NODE
+
+
+_log = Logger()
+
+
+def log_codec(service: str) -> None:
+    """
+    Say which implementation of the codec's hot path runs, compiled or
+    pure Python, and why (L{logship.core.speedups}): one line at startup.
+
+    @param service: e.g. C{"logship-tailer"}.
+    """
+    _log.info(
+        "{service}: codec {codec}",
+        service=service,
+        codec=speedups.describe(),
+        implementation=speedups.active,
+    )
 
 
 def positive_int(text: str) -> int:

@@ -36,6 +36,7 @@ from logship.porter.state import PorterState, StateError
 from logship.plumbing.tapsupport import (
     ClusterOptions,
     buck_endpoint,
+    log_codec,
     positive_float,
     positive_int,
 )
@@ -137,6 +138,7 @@ def makeService(config: Options, reactor: Any = None) -> IService:
     @raise SystemExit: with one line, if the state cannot be opened (a
         full disk, an I/O error).
     """
+    log_codec("logship-porter")
     if reactor is None:
         from twisted.internet import reactor  # the edge: only here
     try:  # what only opening finds (a full disk): one line, not a traceback

@@ -24,6 +24,7 @@ from logship.tailer.service import Source, TailerService
 from logship.plumbing.tapsupport import (
     ClusterOptions,
     buck_endpoint,
+    log_codec,
     positive_float,
     positive_int,
 )
@@ -117,6 +118,7 @@ def makeService(config: Options, reactor: Any = None) -> IService:
     @param config: the parsed L{Options}.
     @param reactor: the reactor (the global one if C{None}).
     """
+    log_codec("logship-tailer")
     if reactor is None:
         from twisted.internet import reactor  # the edge: only here
     return TailerService(
