@@ -1,4 +1,4 @@
-"""The C{logship} command: parse, import, cat, keygen, credential, revoke, verify, search, history, demo.
+"""The C{logship} command: parse, import, cat, keygen, credential, revoke, verify, search, export, reindex, history, demo.
 
 Every user mistake ends in one line on stderr, never a traceback: exit
 status 2 for bad usage (unknown option, missing file), 1 for bad data (a
@@ -32,6 +32,7 @@ from logship.cli.history import (
     add_history_arguments,
     request_history,
 )
+from logship.cli.export import add_export_parser
 from logship.cli.importer import import_files
 from logship.cli.progress import Progress
 from logship.cli.reading import (
@@ -44,6 +45,7 @@ from logship.cli.reading import (
     read_file,
     read_object,
 )
+from logship.cli.reindex import add_reindex_parser
 from logship.cli.search import add_search_parser
 from logship.cli.timerange import add_range_arguments, parse_range
 from logship.cli.verify import run_verify
@@ -445,6 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_revoke_arguments(sub)
 
     add_search_parser(commands)
+    add_export_parser(commands)
+    add_reindex_parser(commands)
 
     sub = add("history", cmd_history, "load a past time range into a history index (via the porter)")
     add_history_arguments(sub)
