@@ -14,7 +14,7 @@ record.
     otherwise one of its first L{RECORDS_TRIED} records must decode (the
     crc makes chance matches one in 2^32), or the file must end inside a
     first record whose length and format version are plausible (a writer
-    that crashed during its first append).
+    that crashed during its first append) and that is not text.
   - Anything else is described by its magic number when it has a known
     one, as text when it reads as text, else as data with its first bytes.
 """
@@ -60,6 +60,9 @@ _MAGICS: tuple[tuple[int, bytes, str], ...] = (
     (0, b"\xff\xd8\xff", "a JPEG image"),
     (0, b"\x00\x00\x00\x00\x00\x00\x00\x00", "zeros"),
 )
+
+#: Descriptions of text: never a torn bucket record (its point and crc are binary).
+_TEXTS = ("text", "JSON text")
 
 #: What to do instead with some of them.
 _HINTS = {
@@ -115,9 +118,9 @@ def sniff(head: bytes) -> Sniffed:
     for offset, magic, name in _MAGICS:
         if head[offset : offset + len(magic)] == magic:
             return Sniffed(Kind.OTHER, name, False, _HINTS.get(name, ""))
-    if _torn_first(head):
-        return Sniffed(Kind.BUCKET, Kind.BUCKET.value, True)
     description = _other(head)
+    if description not in _TEXTS and _torn_first(head):
+        return Sniffed(Kind.BUCKET, Kind.BUCKET.value, True)
     return Sniffed(Kind.OTHER, description, False, _HINTS.get(description, ""))
 
 
