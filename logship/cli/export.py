@@ -249,8 +249,9 @@ async def export(
             pending.setdefault(bucket_start(event.point, target.seconds), []).append(event)
         done.events += len(page.events)
         if page.events:
-            await flush(min(e.point for e in page.events) + TICKS_PER_SECOND)
-            progress(target.key(min(pending, default=0)), done.events, total,
+            oldest = min(e.point for e in page.events)
+            await flush(oldest + TICKS_PER_SECOND)
+            progress(target.key(bucket_start(oldest, target.seconds)), done.events, total,
                      f"{done.events:,} events")
         if page.next is None:
             break
