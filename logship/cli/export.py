@@ -118,8 +118,10 @@ class Target:
         @param out: a directory, or an archive URL.
         @param seconds: the bucket interval.
         @param now: the time of the export, for the manifest entries.
+        @raise ValueError: a bad archive URL.
         """
-        self.archived = is_archive_url(out)
+        # another URL scheme is a mistake, not a directory name
+        self.archived = is_archive_url(out) or "://" in out
         self.seconds = seconds
         self._now = now
         self.store: IArchive = (open_archive(out, reactor) if self.archived

@@ -39,6 +39,7 @@ from logship.cli.reading import (
     Unreadable,
     archive_bucket_keys,
     bucket_files,
+    in_range,
     is_archive_url,
     object_key,
     open_existing_archive,
@@ -216,8 +217,7 @@ def cmd_cat(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
         raise CommandError(str(e), USAGE_ERROR) from None
 
     def write(events: Iterable[Event]) -> None:
-        shown = whole_lines(e for e in events
-                            if (start is None or start <= e.point) and (end is None or e.point < end))
+        shown = whole_lines(in_range(events, start, end))
         if args.json:
             _write_json(out, shown)
         else:

@@ -16,7 +16,7 @@ file, the byte offset of the record).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -234,7 +234,7 @@ async def read_object(archive: IArchive, key: str) -> list[Event]:
     return unpacked(key, data)
 
 
-def in_range(events: Sequence[Event], start: int | None, end: int | None) -> list[Event]:
+def in_range(events: Iterable[Event], start: int | None, end: int | None) -> list[Event]:
     """
     The events with a point in C{[start, end)} (either bound may be C{None}).
     """

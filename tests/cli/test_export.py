@@ -81,6 +81,7 @@ class ExportTests(CLITestCase):
             (["--index", f"sqlite:{self.tmp / 'none'}", *RANGE, "--out", out], 1, "no such directory"),
             (["--index", self.index, *RANGE, "--out", "s3://Bad_Bucket"], 2, "not a valid bucket name"),
             (["--index", self.index, *RANGE, "--out", out, "--bucket-seconds", "7"], 2, "divide 3600"),
+            (["--index", self.index, *RANGE, "--out", "ftp://host/x"], 2, "unsupported archive URL"),
         ]
         for args, status, message in cases:
             error = self.assertUserError(logship("export", *args), status)
