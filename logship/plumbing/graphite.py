@@ -63,7 +63,7 @@ def graphite_lines(families: Iterable[Metric], prefix: str, timestamp: int) -> b
             parts = [prefix, path_part(name)]
             for label, value in sample.labels.items():
                 parts += [path_part(label), path_part(value)]
-            lines.append(f"{'.'.join(parts)} {sample.value!r} {timestamp}\n")
+            lines.append(f"{'.'.join(parts)} {float(sample.value)!r} {timestamp}\n")
     return "".join(lines).encode("ascii")
 
 

@@ -25,7 +25,8 @@ from typing import TypeVar
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily
-from twisted.web.resource import Resource
+from twisted.web.pages import notFound
+from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
 
 import logship
@@ -121,11 +122,20 @@ class MetricsPage(Resource):
     render_HEAD = render_GET
 
 
+class _Root(Resource):
+    """
+    C{/metrics}, and "not found" for any other path.
+    """
+
+    def getChild(self, path: bytes, request: Request) -> IResource:
+        return notFound()
+
+
 def metrics_site(registry: CollectorRegistry) -> Site:
     """
     The site of a C{--metrics} endpoint: C{/metrics}, nothing else.
     """
-    root = Resource()
+    root = _Root()
     root.putChild(METRICS_PATH, MetricsPage(registry))
     site = Site(root)
     site.noisy = False
