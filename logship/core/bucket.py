@@ -147,6 +147,7 @@ def count_records(path: Path, start: int, end: int) -> int:
     offset = start
     block_start, block = start, b""
     with open(path, "rb") as f:
+        end = min(end, os.fstat(f.fileno()).st_size)
         while offset + 2 <= end:
             if offset + 2 > block_start + len(block):
                 f.seek(offset)
