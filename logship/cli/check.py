@@ -170,6 +170,16 @@ def parse_count(text: str) -> float:
     return float(value)
 
 
+def _number(value: float) -> str:
+    """
+    A number in perfdata: whole ones without a fraction, never in
+    exponent notation.
+    """
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:f}".rstrip("0")
+
+
 def show_size(value: float) -> str:
     """
     Bytes for people: C{812 B}, C{80.0 MiB}.
@@ -225,7 +235,7 @@ class Limits:
         """
         A threshold in perfdata's range syntax (C{N:} when below is bad).
         """
-        return f"{threshold:g}:" if self.below else f"{threshold:g}"
+        return f"{_number(threshold)}:" if self.below else _number(threshold)
 
 
 @dataclass(frozen=True)
@@ -300,12 +310,12 @@ def _backlog(series: dict[str, Samples], warning: float | None, critical: float 
                     2**30 if critical is None else critical)
     backlog = _one(series, "logship_tailer_backlog_bytes")
     state, text = _judged(f"backlog {show_size(backlog)}", backlog, limits, show_size)
-    perf = [f"backlog_bytes={backlog:g}B;{limits.perf(limits.warning)};"
+    perf = [f"backlog_bytes={_number(backlog)}B;{limits.perf(limits.warning)};"
             f"{limits.perf(limits.critical)};0;"]
     events = series.get("logship_tailer_backlog_events", [({}, math.nan)])[0][1]
     if not math.isnan(events):
         text += f" ({events:.0f} events)"
-        perf.append(f"backlog_events={events:g};;;0;")
+        perf.append(f"backlog_events={_number(events)};;;0;")
     return Outcome(state, text, tuple(perf))
 
 
