@@ -4,7 +4,7 @@
      registry is collected and each sample becomes one line
      C{PATH VALUE TIMESTAMP\\n} (L{graphite_lines}): the path is the prefix,
      the series name without its C{logship_} prefix, then each label as
-     C{.NAME.VALUE} (characters other than letters, digits, C{_} and C{-}
+     C{.NAME.VALUE}, by name (characters other than letters, digits, C{_} and C{-}
      become C{_}).
   2. The lines go out on the one connection of a L{ClientService}
      (reconnecting with backoff and jitter), in one write.
@@ -61,7 +61,7 @@ def graphite_lines(families: Iterable[Metric], prefix: str, timestamp: int) -> b
                 continue
             name = sample.name.removeprefix("logship_")
             parts = [prefix, path_part(name)]
-            for label, value in sample.labels.items():
+            for label, value in sorted(sample.labels.items()):
                 parts += [path_part(label), path_part(value)]
             lines.append(f"{'.'.join(parts)} {float(sample.value)!r} {timestamp}\n")
     return "".join(lines).encode("ascii")
