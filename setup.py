@@ -73,6 +73,7 @@ setup(
         "treq>=23.11",
         "zope.interface>=6.0",
         "botocore>=1.31",
+        "prometheus_client>=0.20",
     ],
     extras_require={
         "test": [

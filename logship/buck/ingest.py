@@ -84,6 +84,8 @@ class BatchIngest:
                 peer_node=peer.peer_node,
                 error=str(e),
             )
+            for c in (mine, total):
+                c.events_unwritable += count
             raise self._rejected(
                 peer, batch, f"batch {batch.batch_id}: the buck cannot write it ({e})"
             )

@@ -1,4 +1,4 @@
-"""The C{logship} command: parse, import, cat, keygen, credential, revoke, verify, search, export, reindex, history, demo.
+"""The C{logship} command: parse, import, cat, keygen, credential, revoke, verify, search, export, reindex, history, check, demo.
 
 Every user mistake ends in one line on stderr, never a traceback: exit
 status 2 for bad usage (unknown option, missing file), 1 for bad data (a
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
 
 from logship.archive import ArchiveError
+from logship.cli.check import add_check_parser
 from logship.cli.credentials import (
     CredentialCommandError,
     add_credential_arguments,
@@ -449,6 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_search_parser(commands)
     add_export_parser(commands)
     add_reindex_parser(commands)
+    add_check_parser(commands)
 
     sub = add("history", cmd_history, "load a past time range into a history index (via the porter)")
     add_history_arguments(sub)

@@ -245,6 +245,8 @@ class TailerService(MultiService):
         self._drain_timeout = drain_timeout
         self.lines_read = 0
         self.events_stored = 0
+        self.events_sent = 0  # handed to the delivery (live ones too)
+        self.events_acked = 0  # delivered: acknowledged by enough bucks
         factories = []
         for name, endpoint in bucks.items():
             factory = buck_factory(
@@ -520,6 +522,7 @@ class TailerService(MultiService):
         return kept
 
     def _send_live(self, events: list[Event]) -> None:
+        self.events_sent += len(events)
         for start in range(0, len(events), self._batch_events):
             self.delivery.send([encode(e) for e in events[start : start + self._batch_events]], "live")
 
@@ -535,10 +538,12 @@ class TailerService(MultiService):
             else:
                 return
             d = self.delivery.send(chunk.events, durability)
+            self.events_sent += len(chunk.events)
             d.addCallback(self._delivered, spool, chunk)
 
     def _delivered(self, _: None, spool: Spool, chunk: Any) -> None:
         spool.delivered(chunk)
+        self.events_acked += len(chunk.events)
         self._changed()
         if not self._stopping:
             self._pump()
