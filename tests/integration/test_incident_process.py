@@ -57,11 +57,25 @@ def command(*args: str) -> list[str]:
     return [sys.executable, "-m", "logship", *args]
 
 
+#: The x86-64 number of the futex system call (/proc/PID/syscall).
+FUTEX = 202
+
+#: Objects the interrupted reindex loads before the one it blocks on.
+BEFORE_BLOCK = 24
+
+
 def test_interrupted_reindex_resumes(tmp_path: Path) -> None:
     """
     SIGINT during a reindex: exit status 130 and a line saying how to
     resume; the same command then loads only what was left, and the index
     is the original's (same identities, events and counts).
+
+    Where the interruption falls does not depend on how busy the machine
+    is: object 25 is a named pipe, so the reindex waits there (its read,
+    on a thread, blocks until a writer comes).  Once 24 objects are done,
+    the test sends SIGINT, waits until the reactor stopped (the main
+    thread then waits for the blocked thread: a futex), and lets the read
+    end (an empty pipe).
     """
     log = tmp_path / "sample.log"
     log.write_bytes(b"\n".join(sample_lines(12000, start=1795685820, rate=4)) + b"\n")
@@ -71,40 +85,48 @@ def test_interrupted_reindex_resumes(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     make_index(buckets, tmp_path / "original")
     archive = tmp_path / "archive"
-    for start, path in list_buckets(buckets):
+    objects = list_buckets(buckets)
+    for start, path in objects:
         target = archive / archive_key(start, SMALL_BUCKETS)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(pack(merge([read_bucket(path, print)])))
-    objects = len(list_buckets(buckets))
+    blocker = archive / archive_key(objects[BEFORE_BLOCK][0], SMALL_BUCKETS)
+    content = blocker.read_bytes()
+    blocker.unlink()
+    os.mkfifo(blocker)
     state = tmp_path / "rebuilt" / "recent.reindex.json"
     argv = command("reindex", "--archive", f"dir:{archive}", "--from", "2026-01-01",
                    "--to", "2027-01-01", "--index", f"sqlite:{tmp_path / 'rebuilt'}")
-    # At the lowest priority: on a loaded machine the reindex then slows
-    # down with this test instead of finishing all its objects while the
-    # test waits for a turn to look (it did, under two CPU hogs).
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               preexec_fn=lambda: os.nice(19))
-    try:
-        def some_done() -> bool:
-            try:
-                return len(json.loads(state.read_text())["done"]) >= 20
-            except (OSError, ValueError):
-                return False
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
-        wait_until_blocking(some_done, 60, "20 objects loaded")
+    def done_before_block() -> bool:
+        try:
+            return len(json.loads(state.read_text())["done"]) == BEFORE_BLOCK
+        except (OSError, ValueError):
+            return False
+
+    def stopped() -> bool:
+        return Path(f"/proc/{process.pid}/syscall").read_text().split()[0] == str(FUTEX)
+
+    try:
+        wait_until_blocking(done_before_block, 120, f"{BEFORE_BLOCK} objects loaded")
         process.send_signal(signal.SIGINT)
+        wait_until_blocking(stopped, 60, "the reactor stopped, waiting for the blocked read")
+        os.close(os.open(blocker, os.O_WRONLY | os.O_NONBLOCK))
         _, err = process.communicate(timeout=60)
     finally:
         process.kill()
         process.wait()
     assert process.returncode == 130, err
     assert b"Traceback" not in err
-    done = len(json.loads(state.read_text())["done"])
-    assert 20 <= done < objects
-    assert f"interrupted after {done} of {objects} objects; the same command resumes".encode() in err
+    assert len(json.loads(state.read_text())["done"]) == BEFORE_BLOCK
+    message = f"interrupted after {BEFORE_BLOCK} of {len(objects)} objects; the same command resumes"
+    assert message.encode() in err
+    blocker.unlink()
+    blocker.write_bytes(content)
     again = subprocess.run(argv, capture_output=True, timeout=300)
     assert again.returncode == 0, again.stderr
-    assert f"{done} objects done before".encode() in again.stderr
+    assert f"{BEFORE_BLOCK} objects done before".encode() in again.stderr
     assert index_contents(tmp_path / "rebuilt") == index_contents(tmp_path / "original")
     assert not state.exists()
 
