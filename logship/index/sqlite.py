@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 import os
 import sqlite3
 import struct
@@ -712,6 +713,20 @@ class SqliteStore:
         ).fetchone()
         return 0 if top is None else top - first + 1
 
+    def _write_trigrams(self, ids: list[int], texts: Sequence[str]) -> None:
+        """
+        On the trigram thread: add the trigram rows of a chunk, in one
+        statement over one JSON array of C{[id, text]} pairs, so that the
+        whole chunk is written in C with the GIL released (row by row,
+        C{executemany} takes the GIL back after every row, and waits for it
+        while the other threads run Python).
+        """
+        self._tg.execute(
+            "INSERT INTO trigrams (rowid, text)"
+            " SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)",
+            (json.dumps(list(zip(ids, texts)), ensure_ascii=False),),
+        )
+
     def _stored(self, row_id: int) -> bool:
         return self._db.execute("SELECT 1 FROM events WHERE id = ?", (row_id,)).fetchone() is not None
 
@@ -722,9 +737,7 @@ class SqliteStore:
         thread, while this one writes the tokens).
         """
         db = self._db
-        self._tg_pending.append(self._tg_writer.submit(
-            self._tg.executemany, "INSERT INTO trigrams (rowid, text) VALUES (?, ?)",
-            zip(ids, trigrams)))
+        self._tg_pending.append(self._tg_writer.submit(self._write_trigrams, ids, trigrams))
         db.executemany("INSERT INTO tokens (rowid, toks) VALUES (?, ?)", zip(ids, tokens))
         shift = _BLOCK_ID_SHIFT
         blocks = Counter(row_id >> shift for row_id in ids)
