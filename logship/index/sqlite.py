@@ -456,12 +456,12 @@ class SqliteStore:
             f"file:logship-trigrams-{next(_MEMORY_NAMES)}?mode=memory&cache=shared"
             if memory else trigram_path(self.path)
         )
+        self._memory = memory
+        self._tg: sqlite3.Connection  # the trigram file's, once the main file is an index
         self._tg_writer = ThreadPoolExecutor(1, thread_name_prefix="logship-trigrams")
         self._tg_pending: list[Future[Any]] = []
         try:
             self._db = sqlite3.connect(path, isolation_level=None, uri=memory)
-            self._tg = sqlite3.connect(self._trigram_file, isolation_level=None, uri=memory,
-                                       check_same_thread=False)
         except sqlite3.Error as e:
             self._tg_writer.shutdown()
             raise IndexUnavailable(f"{self.path}: cannot open: {e}") from None
@@ -476,28 +476,35 @@ class SqliteStore:
 
     def _setup(self, cache_mib: int, synchronous: str, create: bool) -> None:
         db = self._db
-        for connection in (db, self._tg):
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute(f"PRAGMA synchronous = {synchronous}")
-            connection.execute(f"PRAGMA cache_size = {-1024 * int(cache_mib)}")
+        settings = ["PRAGMA journal_mode = WAL", f"PRAGMA synchronous = {synchronous}",
+                    f"PRAGMA cache_size = {-1024 * int(cache_mib)}"]
+        for setting in settings:
+            db.execute(setting)
         db.execute("PRAGMA temp_store = MEMORY")
-        db.execute("ATTACH DATABASE ? AS tg", (str(self._trigram_file),))
         version = None
-        if db.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'meta'").fetchone():
+        is_index = bool(db.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'meta'").fetchone())
+        if is_index:
             row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             version = row and row[0]
-            if version in UPGRADABLE:
-                self._upgrade(version)
-            elif version != SCHEMA_VERSION:
+            if version not in UPGRADABLE and version != SCHEMA_VERSION:
                 raise IndexUnavailable(
                     f"{self.path}: schema version {version}, this logship reads {SCHEMA_VERSION}"
                 )
+        elif not create:
+            raise IndexUnavailable(f"{self.path}: not a logship index")
+        # an index (or one to make): its trigram file beside it
+        self._tg = sqlite3.connect(self._trigram_file, isolation_level=None, uri=self._memory,
+                                   check_same_thread=False)
+        for setting in settings:
+            self._tg.execute(setting)
+        db.execute("ATTACH DATABASE ? AS tg", (str(self._trigram_file),))
+        if is_index:
+            if version in UPGRADABLE:
+                self._upgrade(version)
             elif not self._has_trigram_table():
                 self._log.warn("{path}: the trigram table's file is missing: made again",
                                path=str(self.path))
                 self._fill_trigrams()
-        elif not create:
-            raise IndexUnavailable(f"{self.path}: not a logship index")
         else:
             self._fill_trigrams()
             with self._transaction():
@@ -925,7 +932,8 @@ class SqliteStore:
     def _close_connections(self) -> None:
         self._tg_writer.shutdown()
         self._db.close()
-        self._tg.close()
+        if "_tg" in vars(self):
+            self._tg.close()
 
     def destroy(self) -> None:
         """

@@ -529,6 +529,9 @@ class FileTests(SynchronousTestCase):
         sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
         with self.assertRaises(IndexUnavailable):
             SqliteStore(other, create=False)
+        # and nothing is made beside what is refused
+        self.assertFalse(os.path.exists(path + "-trigrams"))
+        self.assertFalse(os.path.exists(other + "-trigrams"))
 
 
 class TotalCapTests(SynchronousTestCase):
