@@ -48,7 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +182,7 @@ def installed(package: str) -> bool:
     return done.returncode == 0 and done.stdout.endswith(" installed")
 
 
-def ensure_rsyslog(install: bool, say: Any) -> None:
+def ensure_rsyslog(install: bool, say: Callable[[str], None]) -> None:
     """
     Install C{rsyslog} and C{rsyslog-relp} if C{rsyslogd} or omrelp is
     missing (not over an installed C{syslog-ng-core}, which apt would
@@ -199,7 +199,7 @@ def ensure_rsyslog(install: bool, say: Any) -> None:
     apt_get(["install", "--no-install-recommends", "rsyslog", "rsyslog-relp"])
 
 
-def unpacked_syslog_ng(cache: Path, install: bool, say: Any) -> Path | None:
+def unpacked_syslog_ng(cache: Path, install: bool, say: Callable[[str], None]) -> Path | None:
     """
     The root of an unpacked C{syslog-ng-core} in C{cache}, unpacked there
     first (with its libraries installed) if it is not yet; None when
