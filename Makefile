@@ -6,11 +6,14 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: test demo bench clean
 
-$(STAMP): setup.py
+# The editable install builds the compiled hot path in place
+# (logship/core/_speedups.c, docs/speedups.md); a change to it reinstalls.
+$(STAMP): setup.py logship/core/_speedups.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/pip install --quiet --config-settings editable_mode=compat -e '.[test]'
 	$(BIN)/python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"
+	$(BIN)/python -c "from logship.core import speedups; print('logship codec:', speedups.describe())"
 	touch $(STAMP)
 
 # The browser tests drive Debian's chromium (Playwright for Python, with
@@ -22,14 +25,16 @@ $(CHROMIUM):
 
 # The chaos harness (tests/integration/test_chaos.py, bench/chaos.py) runs
 # the tailer under Debian's libfaketime to step its clock back.
-FAKETIME := /usr/bin/faketime
+# (Not named FAKETIME: that is libfaketime's own variable, which make
+# would export with this value under `faketime "+400 days" make test`.)
+LIBFAKETIME_CMD := /usr/bin/faketime
 
-$(FAKETIME):
+$(LIBFAKETIME_CMD):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime
 
 # The type check first (mypy.ini; a few seconds, under a second with its
 # cache), then the tests.
-test: $(STAMP) $(CHROMIUM) $(FAKETIME)
+test: $(STAMP) $(CHROMIUM) $(LIBFAKETIME_CMD)
 	$(BIN)/mypy logship
 	$(BIN)/python -m pytest -q tests
 
@@ -40,4 +45,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/codec.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info logship/core/_speedups*.so

@@ -169,3 +169,109 @@ def sequencer_states() -> st.SearchStrategy[SequencerState]:
             seq=st.integers(0, 10),
         ).filter(lambda s: s.seq < s.resolution),
     )
+
+
+def _joined(*choices: list[bytes]) -> st.SearchStrategy[bytes]:
+    """
+    One piece from each list, joined.
+    """
+    return st.tuples(*(st.sampled_from(c) for c in choices)).map(b"".join)
+
+
+#: Pieces of header lines, right and wrong, for each shape the parser knows.
+_PRIS = [b"", b"<0>", b"<13>", b"<191>", b"<192>", b"<01>", b"<1000>", b"<>", b"<13> "]
+_MONTHS = [b"Jan", b"dec", b"jUN", b"Xyz", b"Ja", b"J4n"]
+_DAYS = [b" 1", b"  1", b" 01", b" 31", b" 32", b" 0", b" 123", b" 1x", b"   1"]
+_TIMES = [b" 00:00:00", b" 23:59:59", b" 24:00:00", b" 12:60:00", b" 12:00:60", b" 1:00:00",
+          b" 12:00:00.5", b" 12:00:00:", b" 2008 12:00:00", b" 12:00"]  # fmt: skip
+_HOSTS = [b" host", b" h:", b" " + b"a" * 255, b" " + b"a" * 256, b" h\x7f", b" \xc3\xa4",
+          b"", b" -", b"  two"]  # fmt: skip
+_TAGS = [b" su:", b" sshd[123]:", b" app[1]:x", b" app[]:", b" a[b[c]:", b" app:x", b" app",
+         b" [x]:", b"", b" a:", b" " + b"t" * 256 + b":", b" p[" + b"9" * 256 + b"]:",
+         b" app[1] :", b" app[1]:  two", b" a\x00b:"]  # fmt: skip
+_RESTS = [b"", b" msg", b" key=value 10.0.0.1", b" \xff\x00", b"\n"]
+_ISO_DATES = [b"2026-11-26", b"2026-02-29", b"2024-02-29", b"1969-12-31", b"9999-12-31",
+              b"2026-13-01", b"2026-1-01"]  # fmt: skip
+_ISO_SEPS = [b"T", b" ", b"t", b"x"]
+_ISO_TIMES = [b"09:37:01", b"23:59:59", b"24:00:00", b"09:60:01", b"09:37:60", b"9:37:01"]
+_FRACTIONS = [b"", b".1", b",747", b".12345678", b".123456789012", b".1234567890123", b".",
+              b".x"]  # fmt: skip
+_OFFSETS = [b"", b"Z", b"+01:00", b"-0130", b"+1:00", b"+01:0", b"+0100x", b"+23:59", b"+24:00",
+            b"-00:60", b"Zx"]  # fmt: skip
+_AFTER = [b"", b" ", b"x", b"  "]
+_HDFS = [b"081109 203615", b"081109 203660", b"081309 203615", b"991231 235959", b"081109 20361",
+         b"0811092 03615", b"081109  203615"]  # fmt: skip
+_APACHE = [b"[Sun Dec 04 04:47:44 2005]", b"[Mon Dec 04 04:47:44 2005]", b"[Sun Dec  4 04:47:44 2005]",
+           b"[Sun Dec 4 04:47:44 2005]", b"[Sun Dec 04 04:47:44.123 2005]", b"[sun Dec 04 04:47:44 2005]",
+           b"[Sun Dec 04 04:47:44 2005", b"[Sun Dec 04 04:47:44.1234567890123 2005]",
+           b"[Thu Feb 29 00:00:00 2024]", b"[Sun Dec 04 04:47:60 2005]"]  # fmt: skip
+
+
+def header_lines() -> st.SearchStrategy[bytes]:
+    """
+    Log lines whose headers are near the shapes the parser knows (RFC 3164
+    with and without PRI, ISO 8601, HDFS, Apache), right and subtly wrong,
+    and arbitrary bytes: the inputs that tell a fast path from the
+    reference.
+    """
+    syslog = _joined(_PRIS, _MONTHS, _DAYS, _TIMES, _HOSTS, _TAGS, _RESTS).map(
+        lambda line: line.replace(b"> ", b">", 1) if line.startswith(b"<13> ") else line
+    )
+    iso = _joined(_PRIS[:2], _ISO_DATES, _ISO_SEPS, _ISO_TIMES, _FRACTIONS, _OFFSETS, _AFTER,
+                  _HOSTS, _TAGS, _RESTS)  # fmt: skip
+    hdfs = _joined(_HDFS, _AFTER, _RESTS)
+    apache = _joined(_APACHE, _AFTER, _RESTS)
+    rfc5424 = _joined([b"<13>1 ", b"<13>1"], [b"2026-11-26T09:37:01Z", b"-"],
+                      [b" host app 12 ID47 - ", b" - - - - -", b" h a p m [x@1 a=\"1\"] "],
+                      _RESTS)  # fmt: skip
+    return st.one_of(syslog, iso, hdfs, apache, rfc5424, st.binary(max_size=80), messages(200))
+
+
+def forged_events() -> st.SearchStrategy[bytes]:
+    """
+    Byte strings laid out like serialized events, with every field drawn
+    freely: versions and flags known and not, lengths right and wrong, marks
+    and tokens that match or not, a crc that is right (computed from the
+    message the fields rebuild, when they rebuild one) or not.
+    """
+    import struct
+    import zlib
+
+    def build(t: tuple) -> bytes:  # type: ignore[type-arg]
+        vb, point, pri, origin, shn, app, marks, tokens, line, right_crc, cut = t
+        marks_field = marks if marks is not None else bytes((len(line) >> 3) + 1)
+        crc = 0
+        if right_crc:
+            pieces = tokens.split(b" ") if tokens else []
+            if vb & 0x40 and pieces:
+                pieces.pop(0)
+            positions = [
+                8 * j + k for j, b in enumerate(marks_field) for k in range(8) if b & (0x80 >> k)
+            ]
+            message, at = b"", 0
+            for position, token in zip(positions, pieces):
+                message += line[at:position] + token
+                at = position
+            crc = zlib.crc32(message + line[at:])
+        data = (
+            struct.pack(">BQIB", vb, point, crc, pri) + origin
+            + bytes((len(shn),)) + shn + bytes((len(app),)) + app
+            + struct.pack(">H", len(marks_field)) + marks_field
+            + struct.pack(">H", len(tokens)) + tokens
+            + struct.pack(">H", len(line)) + line
+        )  # fmt: skip
+        return data[:cut] if cut is not None else data
+
+    return st.tuples(
+        st.sampled_from([1, 2, 0x42, 0x41, 0x82, 0x22, 0xE2, 0x62, 0, 3, 0x1F]),
+        points(),
+        pris(),
+        st.sampled_from([b"", b"\x00" * 12, b"\x01" * 12, b"\x02" * 5]),
+        st.binary(max_size=8),
+        st.binary(max_size=8),
+        st.one_of(st.none(), st.binary(max_size=6)),
+        st.lists(st.sampled_from([b"a", b"bc", b"", b"%s", b"\xff"]), max_size=6).map(b" ".join),
+        st.lists(st.sampled_from([b" ", b"=", b"%", b"x", b"\x00"]), max_size=30).map(b"".join),
+        st.booleans(),
+        st.one_of(st.none(), st.integers(0, 80)),
+    ).map(build)

@@ -4,14 +4,18 @@
         [--index sqlite:porter-data/index] [--porter http://127.0.0.1:4490]
         [--live ws://127.0.0.1:4481/live]... [--token FILE] [--web DIR]
         [--public-name NAME]... [--porter-token FILE]
-        [--dedup-seconds 10] [--live-rate 2000] [--config archie.toml]
+        [--dedup-seconds 10] [--live-rate 2000]
+        [--metrics tcp:9404:interface=127.0.0.1] [--graphite HOST:PORT
+         [--graphite-interval 60] [--graphite-prefix logship.HOST]]
+        [--config archie.toml]
 
 L{Options} checks what it can before twistd starts: the endpoint, the
 index URL, the porter and live URLs, the web directory, the public names,
 and that a token is given when archie listens beyond loopback
 (L{logship.archie.access}).  L{makeService} builds the site: the page
 (C{web/}, static files) and the JSON API (L{logship.archie.api}) behind
-the access L{PageGuard}.
+the access L{PageGuard}; with C{--metrics} or C{--graphite}, its metrics
+(L{logship.archie.metrics}: the API's requests timed).
 """
 
 from __future__ import annotations
@@ -34,10 +38,11 @@ from logship.archie.access import PageGuard
 from logship.archie.api import Api
 from logship.archie.history import HistoryWatches, PorterClient
 from logship.archie.indexes import Indexes
-from logship.plumbing.config import ConfigOptions
+from logship.archie.metrics import ArchieMetrics
 from logship.index import check_url
 from logship.plumbing.listeners import Listener, check_listen, is_loopback
-from logship.plumbing.tapsupport import positive_float, positive_int
+from logship.plumbing.metrics import new_registry
+from logship.plumbing.tapsupport import MetricsOptions, log_codec, node_name, positive_float, positive_int
 from logship.plumbing.webaccess import PublicName, read_token
 
 DEFAULT_LISTEN = "tcp:4480:interface=127.0.0.1"
@@ -96,7 +101,7 @@ def porter_url(text: str) -> str:
     return text.rstrip("/")
 
 
-class Options(ConfigOptions):
+class Options(MetricsOptions):
     """
     The options of C{twistd logship-archie}; see C{etc/archie.toml}.
     """
@@ -214,7 +219,11 @@ class _Closer(Service):
 
 
 def build_site(
-    api: Api, web: Path, token: str | None, names: Sequence[PublicName] = ()
+    api: Api,
+    web: Path,
+    token: str | None,
+    names: Sequence[PublicName] = (),
+    metrics: ArchieMetrics | None = None,
 ) -> Site:
     """
     The site: the page from C{web}, the API under C{/api}, behind the
@@ -222,9 +231,11 @@ def build_site(
 
     @param token: the token requests must present, or C{None}.
     @param names: the names archie is reached under besides its address.
+    @param metrics: times the API's requests, if given.
     """
     page = _Page(str(web))
-    page.putChild(b"api", api.resource())
+    tree = api.resource()
+    page.putChild(b"api", tree if metrics is None else metrics.timed(tree))
     site = Site(PageGuard(page, token, names))
     site.noisy = False
     site.displayTracebacks = False
@@ -238,6 +249,7 @@ def makeService(config: Options, reactor: Any = None) -> IService:
     @param config: the parsed L{Options}.
     @param reactor: the reactor (the global one if C{None}).
     """
+    log_codec("logship-archie")
     if reactor is None:
         from twisted.internet import reactor  # the edge: only here
     porter = PorterClient(config["porter"], reactor, token=config.porter_token)
@@ -254,7 +266,16 @@ def makeService(config: Options, reactor: Any = None) -> IService:
     _Closer(api).setServiceParent(top)
     if config.token is None:
         _log.info("logship-archie: no token; listening on loopback only")
-    site = build_site(api, Path(config["web"]), config.token, config["public-name"])
+    node = node_name(None, "archie")
+    registry = new_registry()
+    services = config.metrics_services(registry, reactor, "logship-archie", node)
+    metrics = None
+    if services:
+        metrics = ArchieMetrics(reactor, node)
+        registry.register(metrics)
+    site = build_site(api, Path(config["web"]), config.token, config["public-name"], metrics)
     endpoint = endpoints.serverFromString(reactor, config["listen"])
     Listener("logship-archie", config["listen"], endpoint, site).setServiceParent(top)
+    for service in services:
+        service.setServiceParent(top)
     return top

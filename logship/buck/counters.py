@@ -24,6 +24,8 @@ class Counters:
     @ivar events_live: their events.
     @ivar batches_rejected: batches refused (corrupt event, write error).
     @ivar events_rejected: their events.
+    @ivar events_unwritable: those of them refused because the store could
+        not write them (the others: a corrupt event, or refused hosts).
     @ivar uploads_started: whole-bucket uploads begun.
     @ivar uploads_merged: uploads verified, merged and acknowledged.
     @ivar upload_events: events in the merged uploads.
@@ -51,6 +53,7 @@ class Counters:
     events_live: int = 0
     batches_rejected: int = 0
     events_rejected: int = 0
+    events_unwritable: int = 0
     uploads_started: int = 0
     uploads_merged: int = 0
     upload_events: int = 0

@@ -2,13 +2,14 @@
 
 Steps, per L{Batch} (docs/design.md "Delivery", C{docs/buck.md}):
 
-  1. Durability C{ack1}, C{ack2} or C{ack2+fsync}: every event is decoded;
-     one corrupt event rejects the batch (nothing written, the connection
+  1. Durability C{ack1}, C{ack2} or C{ack2+fsync}: every event is checked
+     as decoding would check it (layout, message rebuilt, crc; no event
+     object is made); one corrupt event rejects the batch (nothing written, the connection
      closed with the reason, counted).  Otherwise the events are appended
      to their bucket files and handed to the kernel (fsynced for
      C{ack2+fsync}), only then is the L{Ack} sent, then the events are
-     published on the channel.
-  2. Durability C{live}: decoded (a corrupt one is rejected as above),
+     published on the channel (decoded only if someone subscribed).
+  2. Durability C{live}: checked (a corrupt one is rejected as above),
      published on the channel, neither written nor acknowledged.
   3. In credential mode, an event whose host the sender's credential does
      not allow (L{IPeerConnection.hosts}) refuses the batch before
@@ -65,7 +66,8 @@ class BatchIngest:
         allow = None if hosts is None else hosts.allows
         try:
             if live:
-                written = self._store.decode_batch(batch.events, allow)
+                self._store.check_batch(batch.events, allow)
+                written = batch.events
             else:
                 written = self._store.write_batch(
                     batch.events, sync=batch.durability == "ack2+fsync", allow=allow
@@ -82,6 +84,8 @@ class BatchIngest:
                 peer_node=peer.peer_node,
                 error=str(e),
             )
+            for c in (mine, total):
+                c.events_unwritable += count
             raise self._rejected(
                 peer, batch, f"batch {batch.batch_id}: the buck cannot write it ({e})"
             )
@@ -94,7 +98,7 @@ class BatchIngest:
             for c in (mine, total):
                 c.batches_written += 1
                 c.events_written += count
-        self._channel.publish(written)
+        self._channel.publish_serialized(written)
 
     def _refuse(self, peer: IPeerConnection, batch: Batch, error: HostNotAllowed) -> None:
         """

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from logship.core.event import Event
+from logship.core.event import Event, decode
 
 #: Pending events a subscription holds at most, by default.
 DEFAULT_MAX_PENDING = 10_000
@@ -324,6 +324,19 @@ class Channel:
                     name=subscription.name,
                 )
                 subscription.close()
+
+    def publish_serialized(self, events: Sequence[bytes]) -> None:
+        """
+        L{publish} events given serialized (checked already: a buck's
+        batch), decoding them only when someone subscribed.
+
+        @param events: serialized events that decode, in the order they
+            were written.
+        """
+        if not self._subscriptions:
+            self.published += len(events)
+            return
+        self.publish([decode(data) for data in events])
 
     def stats(self) -> dict[str, object]:
         """

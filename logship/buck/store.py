@@ -57,7 +57,13 @@ from logship.core.bucket import (
     iter_records,
     list_buckets,
 )
-from logship.core.event import CorruptEvent, Event, decode, host_field, identity_key
+from logship.core.event import (
+    CorruptEvent,
+    check_event,
+    decode,
+    host_field,
+    identity_key,
+)
 from logship.core.receipts import file_sha256
 
 #: Writers kept open at most (least recently used ones are closed first).
@@ -309,21 +315,21 @@ class BucketStore:
 
     def write_batch(
         self, events: Iterable[bytes], sync: bool, allow: HostCheck | None = None
-    ) -> list[Event]:
+    ) -> list[bytes]:
         """
         Append a batch of serialized events to their bucket files.
 
-        Every event is decoded (and its crc checked, and its host checked
-        with C{allow}) before anything is written: a corrupt one, or one of
-        a host not allowed, rejects the whole batch.  When this returns,
-        the records are in the kernel (a crash of the buck loses nothing);
-        with C{sync} they, and the directory entries of files this batch
-        created, are on disk.
+        Every event is checked (L{check_batch}: its layout and crc, and its
+        host with C{allow}) before anything is written: a corrupt one, or
+        one of a host not allowed, rejects the whole batch.  When this
+        returns, the records are in the kernel (a crash of the buck loses
+        nothing); with C{sync} they, and the directory entries of files
+        this batch created, are on disk.
 
         @param events: serialized events (without record lengths).
         @param sync: fsync the files touched.
         @param allow: the hosts the sender may send for (any if C{None}).
-        @return: the decoded events, in batch order.
+        @return: the events written, in batch order (as given).
         @raise CorruptBatch: if an event does not decode; nothing written.
         @raise HostNotAllowed: if an event's host is not allowed; nothing
             written.
@@ -337,9 +343,9 @@ class BucketStore:
         last_start = -1
         group: list[bytes] = []
         events = list(events)
-        decoded = self.decode_batch(events, allow)
-        for event, data in zip(decoded, events):
-            start = bucket_start(event.point, seconds)
+        points = self.check_batch(events, allow)
+        for point, data in zip(points, events):
+            start = bucket_start(point, seconds)
             if start != last_start:
                 group = groups.setdefault(start, [])
                 last_start = start
@@ -349,9 +355,7 @@ class BucketStore:
         for start, records in groups.items():
             writer = self._writer(start, created)
             try:
-                append = writer.append
-                for data in records:
-                    append(data)
+                writer.append_all(records)
                 writer.flush()
             except OSError:
                 self._discard(start)
@@ -363,35 +367,35 @@ class BucketStore:
                 self._sync_file(writer.path)
             self._sync_dirs(created)
         self.stats.batches += 1
-        self.stats.events_written += len(decoded)
-        return decoded
+        self.stats.events_written += len(events)
+        return events
 
-    def decode_batch(
-        self, events: Iterable[bytes], allow: HostCheck | None = None
-    ) -> list[Event]:
+    def check_batch(self, events: list[bytes], allow: HostCheck | None = None) -> list[int]:
         """
-        Decode a batch without writing it (for C{live} batches), checking
-        its hosts with C{allow}.
+        Check a batch as L{write_batch} does, without writing it (alone for
+        C{live} batches): every event's layout and crc, as decoding would
+        (L{check_event}, no L{Event} is made), and its host with C{allow}.
 
         @param events: serialized events.
         @param allow: the hosts the sender may send for (any if C{None}).
-        @return: the decoded events.
+        @return: the events' points, in batch order.
         @raise CorruptBatch: if an event does not decode.
         @raise HostNotAllowed: if an event's host is not allowed.
         """
-        decoded: list[Event] = []
-        append = decoded.append
+        points: list[int] = []
+        append = points.append
         for index, data in enumerate(events):
             try:
-                event = decode(data)
+                append(check_event(data))
             except CorruptEvent as e:
                 self.stats.rejected_batches += 1
                 raise CorruptBatch(index, str(e)) from None
-            if allow is not None and not allow(event.shn):
-                self.stats.rejected_batches += 1
-                raise HostNotAllowed(f"event {index}", event.shn)
-            append(event)
-        return decoded
+            if allow is not None:
+                host = host_field(data)
+                if not allow(host):
+                    self.stats.rejected_batches += 1
+                    raise HostNotAllowed(f"event {index}", host)
+        return points
 
     def _writer(self, start: int, created: list[Path]) -> BucketWriter:
         """

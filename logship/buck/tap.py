@@ -7,6 +7,8 @@
         [--live tcp:4480:interface=127.0.0.1 [--live-token FILE]
          [--live-origin PATTERN]... [--live-clients-per-address 32]
          [--live-filter-timeout 10]]
+        [--metrics tcp:9401:interface=127.0.0.1] [--graphite HOST:PORT
+         [--graphite-interval 60] [--graphite-prefix logship.NODE]]
 
 L{Options} checks everything it can before twistd starts the service (the
 key file, the bucket interval, the data directory), so that a mistake is a
@@ -15,7 +17,9 @@ disk) stops twistd with one line too.  L{makeService} builds a L{MultiService}: 
 L{BuckService} (ingest, store, channel, periodic jobs) and one
 L{StreamServerEndpointService} per C{--listen} endpoint string, and with
 C{--live} the live-tail WebSocket (L{logship.buck.live}, C{docs/live.md})
-on the buck's channel, announced as "logship-buck live listening on ...".
+on the buck's channel, announced as "logship-buck live listening on ...";
+with C{--metrics} or C{--graphite}, its metrics (L{logship.buck.metrics},
+C{docs/metrics.md}).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from logship.buck.live.endpoint import normalize_live
+from logship.buck.metrics import BuckMetrics
 from logship.buck.live.factory import (
     DEFAULT_FILTER_TIMEOUT,
     DEFAULT_MAX_PER_ADDRESS,
@@ -40,7 +45,8 @@ from logship.buck.service import DEFAULT_STATS_INTERVAL, BuckService
 from logship.buck.store import DEFAULT_OPEN_BUCKETS, BucketStore, StoreError, prepare_data_dir
 from logship.buck.uploads import DEFAULT_MAX_UPLOAD
 from logship.plumbing.listeners import Listener, check_listen, is_loopback
-from logship.plumbing.tapsupport import ClusterOptions, positive_float, positive_int
+from logship.plumbing.metrics import new_registry
+from logship.plumbing.tapsupport import ClusterOptions, log_codec, positive_float, positive_int
 from logship.plumbing.webaccess import read_token
 
 DEFAULT_LISTEN = "tcp:4401:interface=127.0.0.1"
@@ -148,6 +154,7 @@ def makeService(config: Options, reactor: Any = None) -> IService:
     @raise SystemExit: with one line, if the data directory cannot be
         opened (a full disk, an I/O error).
     """
+    log_codec("logship-buck")
     if reactor is None:
         from twisted.internet import reactor  # the edge: only here
     top = MultiService()
@@ -195,4 +202,8 @@ def makeService(config: Options, reactor: Any = None) -> IService:
         )
         endpoint = endpoints.serverFromString(reactor, config["live"])
         Listener("logship-buck live", config["live"], endpoint, live).setServiceParent(top)
+    registry = new_registry()
+    registry.register(BuckMetrics(buck))
+    for service in config.metrics_services(registry, reactor, "logship-buck", config["node"]):
+        service.setServiceParent(top)
     return top

@@ -1,4 +1,4 @@
-"""The C{logship} command: parse, import, cat, keygen, credential, revoke, verify, search, history, demo.
+"""The C{logship} command: parse, import, cat, keygen, credential, revoke, verify, search, export, reindex, history, check, demo.
 
 Every user mistake ends in one line on stderr, never a traceback: exit
 status 2 for bad usage (unknown option, missing file), 1 for bad data (a
@@ -12,13 +12,14 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import tzinfo
 from itertools import chain
 from pathlib import Path
-from typing import BinaryIO, NoReturn, TextIO
+from typing import Any, BinaryIO, NoReturn
 
 from logship.archive import ArchiveError
+from logship.cli.check import add_check_parser
 from logship.cli.credentials import (
     CredentialCommandError,
     add_credential_arguments,
@@ -32,9 +33,23 @@ from logship.cli.history import (
     add_history_arguments,
     request_history,
 )
+from logship.cli.export import add_export_parser
 from logship.cli.importer import import_files
-from logship.cli.reading import bucket_files, read_bucket
+from logship.cli.progress import Progress
+from logship.cli.reading import (
+    Unreadable,
+    archive_bucket_keys,
+    bucket_files,
+    in_range,
+    is_archive_url,
+    object_key,
+    open_existing_archive,
+    read_file,
+    read_object,
+)
+from logship.cli.reindex import add_reindex_parser
 from logship.cli.search import add_search_parser
+from logship.cli.timerange import add_range_arguments, parse_range
 from logship.cli.verify import run_verify
 from logship.core.bucket import check_bucket_seconds
 from logship.core.event import Event
@@ -108,40 +123,6 @@ def _existing(path: Path) -> Path:
     return path
 
 
-class Progress:
-    """
-    A one-line progress bar on a terminal's stderr; silent elsewhere.
-    """
-
-    def __init__(
-        self, stream: TextIO = sys.stderr, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._stream = stream
-        self._clock = clock
-        self._enabled = stream.isatty()
-        self._last = 0.0
-        self._shown = False
-
-    def __call__(self, path: Path, done: int, total: int) -> None:
-        now = self._clock()
-        if not self._enabled or now - self._last < 0.2:
-            return
-        self._last = now
-        percent = 100 * done // total if total else 100
-        bar = "#" * (percent // 5)
-        self._stream.write(f"\r{path.name[:30]:30} [{bar:20}] {percent:3d}%")
-        self._stream.flush()
-        self._shown = True
-
-    def done(self) -> None:
-        """
-        Clear the bar before the summary is printed.
-        """
-        if self._shown:
-            self._stream.write("\r" + " " * 60 + "\r")
-            self._stream.flush()
-
-
 def _stderr(text: str) -> None:
     print(text, file=sys.stderr)
 
@@ -209,7 +190,8 @@ def cmd_import(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
 
 def cmd_cat(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
-    C{logship cat}: decode bucket files to text lines or JSON, each file's
+    C{logship cat}: decode bucket files, archive objects and the buckets of
+    archives (L{logship.cli.reading}) to text lines or JSON, each file's
     events in point order, long lines joined again.
     """
     problems = []
@@ -219,16 +201,71 @@ def cmd_cat(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
         _stderr(f"logship cat: {problem}")
 
     try:
-        files = bucket_files(args.paths)
+        start, end = parse_range(args, now)
+        keys = [object_key(k) for k in args.key]
+    except ValueError as e:
+        raise CommandError(str(e), USAGE_ERROR) from None
+    archives = [p for p in args.paths if is_archive_url(p)]
+    if keys and not archives:
+        raise CommandError("--key names objects of an archive: give one (dir:PATH or s3://...)",
+                           USAGE_ERROR)
+    if archives and not keys and start is None and end is None:
+        raise CommandError("an archive is read by time range or by key: give --from/--to or --key",
+                           USAGE_ERROR)
+    try:
+        files = bucket_files([Path(p) for p in args.paths if not is_archive_url(p)])
     except FileNotFoundError as e:
         raise CommandError(str(e), USAGE_ERROR) from None
-    events = whole_lines(e for path in files for e in read_bucket(path, report))
-    if args.json:
-        _write_json(out, events)
-    else:
-        for event in events:
-            out.write(event_text(event) + b"\n")
+
+    def write(events: Iterable[Event]) -> None:
+        shown = whole_lines(in_range(events, start, end))
+        if args.json:
+            _write_json(out, shown)
+        else:
+            for event in shown:
+                out.write(event_text(event) + b"\n")
+
+    def file_events(path: Path) -> list[Event]:
+        try:
+            return read_file(path, report)
+        except Unreadable as e:
+            report(str(e))
+            return []
+
+    write(e for path in files for e in file_events(path))
+    if archives:
+        try:
+            run_on_reactor(lambda reactor: cat_archives(reactor, archives, keys, start, end,
+                                                        write, report))
+        except (ValueError, ArchiveError) as e:
+            raise CommandError(str(e), USAGE_ERROR) from None
     return DATA_ERROR if problems else 0
+
+
+async def cat_archives(
+    reactor: Any,
+    urls: Sequence[str],
+    keys: Sequence[str],
+    start: int | None,
+    end: int | None,
+    write: Callable[[list[Event]], None],
+    report: Callable[[str], None],
+) -> None:
+    """
+    Write the events of C{keys} (or else of the range) of each archive,
+    object by object; an object that cannot be read goes to C{report}.
+    """
+    for url in urls:
+        archive = open_existing_archive(url, reactor)
+        try:
+            wanted = keys or [key for _, key in await archive_bucket_keys(archive, start, end)]
+            for key in wanted:
+                try:
+                    write(sorted(await read_object(archive, key), key=lambda e: e.point))
+                except Unreadable as e:
+                    report(f"{url}: {e}")
+        finally:
+            await archive.close()
 
 
 def cmd_verify(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
@@ -240,8 +277,9 @@ def cmd_verify(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
         _existing(path)
     try:
         return run_verify(args, out, run_on_reactor, now)
-    except (ValueError, IndexUnavailable, ArchiveError) as e:
-        raise CommandError(str(e), DATA_ERROR if isinstance(e, IndexUnavailable) else USAGE_ERROR) from None
+    except (ValueError, IndexUnavailable, ArchiveError, Unreadable) as e:
+        data = isinstance(e, (IndexUnavailable, Unreadable))
+        raise CommandError(str(e), DATA_ERROR if data else USAGE_ERROR) from None
     except OSError as e:
         problem = str(e) if e.filename is None else f"{e.filename}: {e.strerror}"
         raise CommandError(problem, USAGE_ERROR) from None
@@ -369,8 +407,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="bucket interval in seconds (default: 60)",
     )
 
-    sub = add("cat", cmd_cat, "decode bucket files (or directories of them) in time order")
-    sub.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    sub = add("cat", cmd_cat, "decode bucket files, archive objects, directories of them,"
+              " or an archive's buckets, in time order")
+    sub.add_argument("paths", nargs="+", metavar="PATH|ARCHIVE",
+                     help="a bucket file (.b), an archive object (.lsp), a directory of them,"
+                     " or an archive: dir:PATH or s3://BUCKET[/PREFIX]?endpoint=URL")
+    add_range_arguments(sub)
+    sub.add_argument("--key", action="append", default=[], metavar="KEY",
+                     help="an archive's bucket object to read (buckets/2026/11/26/09/37.lsp,"
+                     " or 2026/11/26/09/37); repeatable; instead of --from/--to")
     sub.add_argument("--json", action="store_true", help="print JSON objects")
 
     sub = add("verify", cmd_verify, "compare log files with the events stored of them")
@@ -403,6 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_revoke_arguments(sub)
 
     add_search_parser(commands)
+    add_export_parser(commands)
+    add_reindex_parser(commands)
+    add_check_parser(commands)
 
     sub = add("history", cmd_history, "load a past time range into a history index (via the porter)")
     add_history_arguments(sub)

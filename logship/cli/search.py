@@ -22,7 +22,8 @@ from typing import Any, BinaryIO, TextIO
 
 from logship.index import IndexUnavailable, _split_url, check_name
 from logship.plumbing.onreactor import run_on_reactor
-from logship.core.query import MAX_LIMIT, Query, SearchResult, parse_q, parse_time
+from logship.cli.timerange import add_range_arguments, parse_range
+from logship.core.query import MAX_LIMIT, Query, SearchResult, parse_q
 from logship.core.render import event_json, event_text
 
 USAGE_ERROR = 2
@@ -42,9 +43,7 @@ def add_search_parser(
     sub.add_argument("--index", required=True, metavar="URL",
                      help="sqlite:DIR or elasticsearch:http://HOST:PORT")
     sub.add_argument("--name", default="recent", help="index name (default: recent)")
-    sub.add_argument("--from", dest="start", metavar="T",
-                     help="first time (ISO 8601, epoch seconds, now, -15m, -2h, -7d)")
-    sub.add_argument("--to", dest="end", metavar="T", help="end time, excluded")
+    add_range_arguments(sub)
     sub.add_argument("--host", action="append", default=[], metavar="H")
     sub.add_argument("--app", action="append", default=[], metavar="A")
     sub.add_argument("--term", action="append", default=[], metavar="WORD",
@@ -71,9 +70,10 @@ def build_query(args: argparse.Namespace, now: float) -> Query:
         limit = int(args.limit)
     except ValueError:
         raise ValueError(f"--limit must be a whole number, not {args.limit!r}") from None
+    start, end = parse_range(args, now)
     return Query(
-        start=None if args.start is None else parse_time(args.start, now),
-        end=None if args.end is None else parse_time(args.end, now),
+        start=start,
+        end=end,
         hosts=tuple(_arg_bytes(h) for h in args.host),
         apps=tuple(_arg_bytes(a) for a in args.app),
         terms=tuple(args.term) + terms,

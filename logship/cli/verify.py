@@ -42,12 +42,17 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from logship.archive import open_archive
-from logship.cli.reading import bucket_files, read_bucket
-from logship.core.bucket import start_of_relpath
+from logship.cli.reading import (
+    Unreadable,
+    archive_bucket_keys,
+    bucket_files,
+    is_archive_url,
+    open_existing_archive,
+    read_file,
+    read_object,
+)
 from logship.core.event import Event, join_parts
 from logship.core.ingest import FILE_TAG_HEAD, LineEncoder, file_source_tag, lines_at
-from logship.core.pack import unpack
 from logship.core.parse import TICKS_PER_SECOND
 from logship.core.query import MAX_LIMIT, Query
 from logship.core.render import event_text, whole_lines
@@ -141,10 +146,11 @@ def target_events(
         an index or an archive).
     @raise ValueError: a bad URL.
     @raise OSError: a bucket path cannot be read.
+    @raise Unreadable: an archive object is missing or corrupt.
     """
     if target.startswith(("sqlite:", "elasticsearch:")):
         events = run(lambda reactor: _index_events(target, name, window, reactor))
-    elif target.startswith(("dir:", "s3://")):
+    elif is_archive_url(target):
         events = run(lambda reactor: _archive_events(target, window, reactor))
     else:
         events = _bucket_events(Path(target), window)
@@ -157,10 +163,13 @@ def _bucket_events(path: Path, window: Window) -> list[Event]:
     def report(problem: str) -> None:
         print(f"logship verify: {problem}", file=sys.stderr)
 
-    return [
-        e for file in bucket_files([path]) for e in read_bucket(file, report)
-        if e.shn in window.hosts
-    ]
+    events: list[Event] = []
+    for file in bucket_files([path]):
+        try:
+            events += (e for e in read_file(file, report) if e.shn in window.hosts)
+        except Unreadable as e:
+            report(str(e))
+    return events
 
 
 async def _index_events(url: str, name: str, window: Window, reactor: Any) -> list[Event]:
@@ -179,19 +188,11 @@ async def _index_events(url: str, name: str, window: Window, reactor: Any) -> li
 
 
 async def _archive_events(url: str, window: Window, reactor: Any) -> list[Event]:
-    archive = open_archive(url, reactor)
-    # a bucket starts at most a day before its events (the longest interval)
-    first = window.start // TICKS_PER_SECOND - 86400
-    last = window.end // TICKS_PER_SECOND
+    archive = open_existing_archive(url, reactor)
     events: list[Event] = []
     try:
-        for key in await archive.keys("buckets/"):
-            try:
-                start = start_of_relpath(key[len("buckets/") : -len(".lsp")] + ".b")
-            except ValueError:
-                continue
-            if first <= start <= last:
-                events += (e for e in unpack(await archive.get(key)) if e.shn in window.hosts)
+        for _, key in await archive_bucket_keys(archive, window.start, window.end):
+            events += (e for e in await read_object(archive, key) if e.shn in window.hosts)
         return events
     finally:
         await archive.close()

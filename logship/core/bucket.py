@@ -133,6 +133,35 @@ def encode_record(event_bytes: bytes) -> bytes:
     return _LENGTH.pack(len(event_bytes)) + event_bytes
 
 
+def count_records(path: Path, start: int, end: int) -> int:
+    """
+    How many records a bucket file holds between two record boundaries,
+    hopping from length to length (only their headers are looked at).
+
+    @param start: the offset of a record's start.
+    @param end: the offset where counting stops (a record's start, or the
+        file's end); a record reaching past it, or past the file's end, is
+        not counted.
+    """
+    count = 0
+    offset = start
+    block_start, block = start, b""
+    with open(path, "rb") as f:
+        end = min(end, os.fstat(f.fileno()).st_size)
+        while offset + 2 <= end:
+            if offset + 2 > block_start + len(block):
+                f.seek(offset)
+                block_start, block = offset, f.read(min(_READ_SIZE, end - offset))
+                if len(block) < 2:
+                    break
+            (length,) = _LENGTH.unpack_from(block, offset - block_start)
+            offset += 2 + length
+            if offset > end:
+                break
+            count += 1
+    return count
+
+
 def iter_records(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
     """
     Read records from a bucket file, streaming, in bounded memory.
@@ -256,6 +285,25 @@ class BucketWriter:
         self._file.write(_LENGTH.pack(len(event_bytes)))
         self._file.write(event_bytes)
         self.written += 2 + len(event_bytes)
+
+    def append_all(self, events: list[bytes]) -> None:
+        """
+        Append serialized events, framed in one buffer and written at once
+        (what a buck does with a batch).
+
+        @raise ValueError: if one is longer than a record can hold (nothing
+            of them is written).
+        """
+        pack = _LENGTH.pack
+        parts: list[bytes] = []
+        for event_bytes in events:
+            if len(event_bytes) > MAX_EVENT_SIZE:
+                raise ValueError(f"event of {len(event_bytes)} bytes is too long")
+            parts.append(pack(len(event_bytes)))
+            parts.append(event_bytes)
+        data = b"".join(parts)
+        self._file.write(data)
+        self.written += len(data)
 
     def flush(self, sync: bool = False) -> None:
         """

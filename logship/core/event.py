@@ -33,7 +33,7 @@ from itertools import chain
 from operator import getitem
 from typing import Iterable, Sequence
 
-from logship.core import tokenize
+from logship.core import speedups, tokenize
 
 #: Flags kept in the high bits of the version byte (see docs/format.md).
 FLAG_CONTINUED = 0x80  # this event's message continues in the next event
@@ -227,6 +227,9 @@ _names_decode_cache: dict[bytes, tuple[bytes, bytes]] = {}
 
 _pack_u16 = struct.Struct(">H").pack
 
+#: The pure-Python tokenizer, whatever L{tokenize.split} is bound to.
+_split = speedups.pure("logship.core.tokenize", "split")
+
 
 def _template(key: bytes) -> tuple[bytes, bytes]:
     """
@@ -301,7 +304,7 @@ def encode_fields(
     @raise ValueError: a field out of range, or the result would exceed
         L{MAX_EVENT_SIZE} (split long messages with L{split_message}).
     """
-    parts = tokenize.split(message)
+    parts = _split(message)
     key = _SEP.join(parts[0::2])
     marks_field, line_field = _template_cache.get(key) or _template(key)
     if len(origin) == ORIGIN_SIZE:
@@ -345,6 +348,10 @@ def encode_fields(
     return data
 
 
+#: The pure-Python encoder, whatever L{encode_fields} is bound to.
+_encode_fields = encode_fields
+
+
 def encode(event: Event) -> bytes:
     """
     Serialize C{event} (without the 2-byte record length).
@@ -355,7 +362,7 @@ def encode(event: Event) -> bytes:
         result would exceed L{MAX_EVENT_SIZE}; callers split long messages
         first with L{split_message}.
     """
-    return encode_fields(
+    return _encode_fields(
         event.point,
         event.pri,
         event.shn,
@@ -440,16 +447,13 @@ def _names_decoded(field: bytes) -> tuple[bytes, bytes]:
     return names
 
 
-def decode(data: bytes | bytearray | memoryview) -> Event:
+def _checked(data: bytes | bytearray | memoryview) -> tuple[bytes, int, int, int, bytes, bytes | None, bytes]:
     """
-    Deserialize one event and verify its crc.
+    Walk one serialized event and rebuild its message, checking everything
+    L{decode} promises.
 
-    Decoding does not re-run the tokenizer: any tokens and marks that
-    rebuild a message matching the crc are accepted (so the tokenizer rule
-    may change without making old events unreadable).
-
-    @param data: exactly one serialized event (without a record length).
-    @return: the event, its message rebuilt byte for byte.
+    @return: C{(data as bytes, version byte, point, pri, names field, pid,
+        message)}.
     @raise CorruptEvent: on any malformed input or a crc mismatch.
     """
     if type(data) is not bytes:
@@ -490,6 +494,22 @@ def decode(data: bytes | bytearray | memoryview) -> Event:
         raise CorruptEvent(
             f"crc mismatch: stored {crc:08x}, message has {zlib.crc32(message):08x}"
         )
+    return data, vb, point, pri, names, pid, message
+
+
+def decode(data: bytes | bytearray | memoryview) -> Event:
+    """
+    Deserialize one event and verify its crc.
+
+    Decoding does not re-run the tokenizer: any tokens and marks that
+    rebuild a message matching the crc are accepted (so the tokenizer rule
+    may change without making old events unreadable).
+
+    @param data: exactly one serialized event (without a record length).
+    @return: the event, its message rebuilt byte for byte.
+    @raise CorruptEvent: on any malformed input or a crc mismatch.
+    """
+    data, vb, point, pri, names, pid, message = _checked(data)
     shn, app = _names_decode_cache.get(names) or _names_decoded(names)
     return Event(
         point,
@@ -500,8 +520,25 @@ def decode(data: bytes | bytearray | memoryview) -> Event:
         message,
         vb & FLAG_CONTINUED != 0,
         vb & FLAG_STRUCTURED != 0,
-        data[14:names_at],
+        data[14 : _NAMES_AT[vb & VERSION_MASK]],
     )
+
+
+def check_event(data: bytes | bytearray | memoryview) -> int:
+    """
+    Check one serialized event exactly as L{decode} does (layout, message
+    rebuilt, crc), without making the L{Event}: what a buck does with every
+    event it receives.
+
+    @param data: exactly one serialized event (without a record length).
+    @return: the event's point (to find its bucket).
+    @raise CorruptEvent: where L{decode} raises it, with the same reason.
+    """
+    return _checked(data)[2]
+
+
+#: The pure-Python decoder, whatever L{decode} is bound to.
+_decode = decode
 
 
 def decode_with_tokens(data: bytes | bytearray | memoryview) -> tuple[Event, list[bytes]]:
@@ -513,7 +550,7 @@ def decode_with_tokens(data: bytes | bytearray | memoryview) -> tuple[Event, lis
     @return: C{(event, tokens)}; the tokens do not include the pid.
     @raise CorruptEvent: as L{decode}.
     """
-    event = decode(data)
+    event = _decode(data)
     toks = tokens_field(bytes(data)).split(b" ")
     if toks == [b""]:
         toks = []
@@ -746,3 +783,12 @@ def decode_all(serialized: Iterable[bytes]) -> Decoded:
             if result.first_error is None:
                 result.first_error = str(e)
     return result
+
+
+speedups.install(
+    globals(),
+    ("encode", "encode_fields", "decode", "decode_with_tokens", "check_event"),
+    lambda compiled: compiled.configure_event(
+        Event, CorruptEvent, encode, encode_fields, decode, decode_with_tokens, check_event
+    ),
+)

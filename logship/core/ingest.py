@@ -20,7 +20,8 @@ from logship.core.event import (
     split_event,
     split_message,
 )
-from logship.core.parse import Parsed, parse_line
+from logship.core import parse
+from logship.core.parse import Parsed
 from logship.core.points import PointSequencer
 
 
@@ -149,7 +150,7 @@ class LineEncoder:
         """
         head = self._unended
         if head is None:
-            parsed = parse_line(raw, now=now, tz=self._tz, year=self._year)
+            parsed = parse.parse_line(raw, now=now, tz=self._tz, year=self._year)
             head = (parsed, self._host if parsed.host is None else parsed.host)
             message = parsed.message
         else:

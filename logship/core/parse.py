@@ -76,6 +76,8 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from itertools import product
 
+from logship.core import speedups
+
 #: Points are counted in 10^-8 s ticks since the Unix epoch.
 TICKS_PER_SECOND = 100_000_000
 
@@ -750,3 +752,12 @@ def parse_line(
         return _parse(raw, now, tz, year)
     except Exception:
         return _headerless(raw, now)
+
+
+speedups.install(
+    globals(),
+    ("parse_line",),
+    lambda compiled: compiled.configure_parse(
+        Parsed, parse_line, _syslog_minute, _iso_minute, _apache_minute
+    ),
+)

@@ -3,7 +3,8 @@
 Every service that listens (the buck's wire and live tail, the porter's
 API, archie's web site) takes Twisted endpoint strings
 (C{tcp:4401:interface=127.0.0.1}, C{tcp:0} for any free port).
-L{check_listen} checks a string while the options are parsed;
+L{check_listen} checks a string while the options are parsed
+(L{loopback_shorthand} reads a bare port as loopback's);
 L{is_loopback} tells whether it only accepts connections from this
 machine (the web surfaces want a token otherwise); L{Listener} logs C{"PROGRAM listening on HOST:PORT
 (DESCRIPTION)"} once bound (with the real port, which tests read from the
@@ -41,6 +42,16 @@ def check_listen(option: str, description: str) -> None:
         endpoints.serverFromString(_NOT_A_REACTOR, description)
     except (ValueError, TypeError, KeyError) as e:
         raise usage.UsageError(f"{option} {description}: {e}") from None
+
+
+def loopback_shorthand(description: str) -> str:
+    """
+    An endpoint option's value as an endpoint string: a bare port number
+    means C{tcp:PORT:interface=127.0.0.1}; anything else is as given.
+    """
+    if description.isdigit():
+        return f"tcp:{description}:interface=127.0.0.1"
+    return description
 
 
 def _endpoint_fields(description: str) -> tuple[str, list[str], dict[str, str]]:

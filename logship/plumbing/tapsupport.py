@@ -1,9 +1,16 @@
 """Checks that every logship tap makes of its options before twistd starts.
 
+Each tap also says, in one log line when it builds its service, which
+implementation of the codec's hot path runs (L{log_codec}).
+
 The taps of the cluster's members (tailer, buck, porter) derive their
 C{Options} from L{ClusterOptions}, which declares and checks the options
 they share: how the node secures the wire, C{--node NAME} and
-C{--bucket-seconds N} (and, from L{ConfigOptions}, C{--config FILE}).
+C{--bucket-seconds N} (and, from L{MetricsOptions}, the metrics options;
+from L{ConfigOptions}, C{--config FILE}).  Archie's C{Options} derive from
+L{MetricsOptions}: every service serves and pushes its metrics the same way
+(C{--metrics}, C{--graphite}, C{--graphite-interval}, C{--graphite-prefix};
+C{docs/metrics.md}).
 
 A node secures the wire in one of three ways (C{docs/security.md}):
 
@@ -22,6 +29,10 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
+from prometheus_client import CollectorRegistry
+from twisted.application.service import IService
+from twisted.internet import endpoints
+from twisted.logger import Logger
 from twisted.python import usage
 
 from logship.core.bucket import check_bucket_seconds
@@ -34,9 +45,32 @@ from logship.core.credentials import (
     verify_credential,
 )
 from logship.core.keys import KeyFileError, KeyKind, read_key, read_public_keys, read_signing_key
+from logship.core import speedups
 from logship.core.revocation import DEFAULT_INTERVAL, RevocationFile, RevocationFileError
 from logship.plumbing.config import ConfigOptions
+from logship.plumbing.graphite import DEFAULT_INTERVAL as DEFAULT_GRAPHITE_INTERVAL
+from logship.plumbing.graphite import GraphitePusher, path_part
+from logship.plumbing.listeners import Listener, check_listen, loopback_shorthand
+from logship.plumbing.metrics import metrics_site
 from logship.wire.messages import MAX_NODE
+
+
+_log = Logger()
+
+
+def log_codec(service: str) -> None:
+    """
+    Say which implementation of the codec's hot path runs, compiled or
+    pure Python, and why (L{logship.core.speedups}): one line at startup.
+
+    @param service: e.g. C{"logship-tailer"}.
+    """
+    _log.info(
+        "{service}: codec {codec}",
+        service=service,
+        codec=speedups.describe(),
+        implementation=speedups.active,
+    )
 
 
 def positive_int(text: str) -> int:
@@ -59,7 +93,76 @@ def positive_float(text: str) -> float:
     return value
 
 
-class ClusterOptions(ConfigOptions):
+class MetricsOptions(ConfigOptions):
+    """
+    The metrics options every service takes: C{--metrics ENDPOINT} (the
+    Prometheus page) and C{--graphite HOST:PORT} with its interval and
+    prefix.  Checked in C{postOptions}, right after the config file is
+    applied; L{metrics_services} builds what they ask for.
+
+    @ivar graphite_endpoint: C{--graphite} as a client endpoint string.
+    """
+
+    graphite_endpoint: str | None = None
+
+    optParameters: ClassVar[list[list[Any]]] = [
+        ["metrics", None, None,
+         "Serve the metrics in Prometheus text format (path /metrics) on this"
+         " endpoint, e.g. tcp:9401:interface=127.0.0.1 (a bare port means that);"
+         " default: none."],
+        ["graphite", None, None,
+         "Push the metrics to graphite's plaintext protocol at HOST:PORT; default: none."],
+        ["graphite-interval", None, DEFAULT_GRAPHITE_INTERVAL,
+         "Seconds between two pushes to graphite.", positive_float],
+        ["graphite-prefix", None, None,
+         "The prefix of the graphite paths (default: logship.NODE)."],
+    ]
+
+    def postOptions(self) -> None:
+        super().postOptions()
+        if self["metrics"] is not None:
+            self["metrics"] = loopback_shorthand(self["metrics"])
+            check_listen("--metrics", self["metrics"])
+        if self["graphite"] is not None:
+            self.graphite_endpoint = host_port_endpoint("--graphite", self["graphite"])
+        elif self["graphite-prefix"] is not None:
+            raise usage.UsageError("--graphite-prefix without --graphite")
+
+    def metrics_services(
+        self, registry: CollectorRegistry, reactor: Any, program: str, node: str
+    ) -> list[IService]:
+        """
+        The services of the metrics options: the C{--metrics} listener
+        (announced as "PROGRAM metrics listening on ...") and the graphite
+        pusher, each if asked for.
+
+        @param registry: the service's metrics.
+        @param reactor: the reactor (endpoints, clock).
+        @param program: the service's name in the log lines.
+        @param node: the node name (in the default graphite prefix).
+        """
+        services: list[IService] = []
+        if self["metrics"] is not None:
+            endpoint = endpoints.serverFromString(reactor, self["metrics"])
+            services.append(
+                Listener(f"{program} metrics", self["metrics"], endpoint, metrics_site(registry))
+            )
+        if self.graphite_endpoint is not None:
+            prefix = self["graphite-prefix"] or f"logship.{path_part(node)}"
+            services.append(
+                GraphitePusher(
+                    registry,
+                    endpoints.clientFromString(reactor, self.graphite_endpoint),
+                    reactor,
+                    prefix=prefix,
+                    interval=self["graphite-interval"],
+                    where=self["graphite"],
+                )
+            )
+        return services
+
+
+class ClusterOptions(MetricsOptions):
     """
     The options every member of the cluster takes.  A tap's C{Options}
     adds its own to these; its C{postOptions} calls C{super().postOptions()}
@@ -238,9 +341,20 @@ def buck_endpoint(text: str) -> str:
     A C{--buck} value as a client endpoint description: C{HOST:PORT}, or
     an endpoint string (C{tcp:host=...:port=...}, C{unix:path=...}).
     """
+    return host_port_endpoint("--buck", text)
+
+
+def host_port_endpoint(option: str, text: str) -> str:
+    """
+    An option's C{HOST:PORT} value (or an endpoint string: C{tcp:},
+    C{unix:}, C{tls:}) as a client endpoint description.
+
+    @param option: the option, for the message (C{"--buck"}).
+    @raise usage.UsageError: if it is neither.
+    """
     if text.startswith(("tcp:", "unix:", "tls:")):
         return text
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit():
-        raise usage.UsageError(f"--buck {text}: expected HOST:PORT")
+        raise usage.UsageError(f"{option} {text}: expected HOST:PORT")
     return f"tcp:host={host.strip('[]')}:port={port}"

@@ -209,6 +209,9 @@ class PorterService(MultiService):
         self._history_queue: list[str] = []
         self._history: Deferred[None] | None = None
         self._manifest_checked = False
+        #: The time up to which the recent index held every closed bucket
+        #: of the connected bucks at the end of a round with no failure.
+        self.indexed_until: float | None = None
         #: The last listing of each buck: C{{name: {start: size}}}.
         self.listings: dict[str, dict[int, int]] = {}
         self.links: dict[str, BuckLink] = {}
@@ -286,6 +289,7 @@ class PorterService(MultiService):
             await self._recover_manifest()
             self._manifest_checked = True
         now = self._clock.seconds()
+        failures = self.stats.buck_failures
         self.listings = await self._list_all()
         starts = sorted({start for files in self.listings.values() for start in files})
         for start in starts:
@@ -303,6 +307,9 @@ class PorterService(MultiService):
                 )
         await self._index.drop_before(int((now - self._recent_seconds) * TICKS_PER_SECOND))
         await self._expire_histories(now)
+        if self.stats.buck_failures == failures:
+            # every closed bucket of the connected bucks is loaded
+            self.indexed_until = now - self._seconds
 
     async def _list_all(self) -> dict[str, dict[int, int]]:
         listings = {}
@@ -352,15 +359,25 @@ class PorterService(MultiService):
                     await self._load(name, start, loaded, tails.get(name), size)
         if start + self._seconds + self._quiet > now:
             return
-        copies = self.state.copies(start)
-        digests = self.state.archived_digests(start)
-        if any(
-            copies.get(name, (0, None))[1] != size or name not in digests
-            for name, size in holders.items()
-        ):
+        if not self.archived_as_listed(start, holders):
             await self._archive_bucket(start, holders, now)
         else:
-            await self._tell_archived(start, holders, digests)
+            await self._tell_archived(start, holders, self.state.archived_digests(start))
+
+    def archived_as_listed(self, start: int, holders: dict[str, int]) -> bool:
+        """
+        Whether the archive holds bucket C{start} as the bucks list it:
+        each holder's file, at its listed size, was merged into the
+        archived object.
+
+        @param holders: the size of each buck's file, by buck name.
+        """
+        copies = self.state.copies(start)
+        digests = self.state.archived_digests(start)
+        return not any(
+            copies.get(name, (0, None))[1] != size or name not in digests
+            for name, size in holders.items()
+        )
 
     async def _load(
         self, name: str, start: int, loaded: int, known: LoadedTail | None, size: int

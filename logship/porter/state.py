@@ -386,6 +386,13 @@ class PorterState:
         row = self._db.execute("SELECT * FROM history WHERE id = ?", (job_id,)).fetchone()
         return None if row is None else HistoryJob.from_row(row)
 
+    def history_counts(self) -> dict[str, int]:
+        """
+        How many history jobs are in each state (states with none left out).
+        """
+        rows = self._db.execute("SELECT state, count(*) FROM history GROUP BY state")
+        return {str(state): int(count) for state, count in rows}
+
     def histories(self) -> list[HistoryJob]:
         """
         Every history job, newest first.

@@ -7,12 +7,15 @@
         [--api tcp:4490:interface=127.0.0.1] [--api-token FILE]
         [--api-public-name NAME]... [--max-history-jobs 4]
         [--max-history-days 31] [--max-history-events 50000000]
+        [--metrics tcp:9403:interface=127.0.0.1] [--graphite HOST:PORT
+         [--graphite-interval 60] [--graphite-prefix logship.NODE]]
         [--config porter.toml]
 
 L{Options} checks what it can before twistd starts (the key, the URLs,
 the endpoint, that the API has a token when it listens beyond loopback);
 L{makeService} opens the recent index and the archive and builds the
-L{PorterService} and the listener of its JSON API.
+L{PorterService} and the listener of its JSON API, and with C{--metrics}
+or C{--graphite} its metrics (L{logship.porter.metrics}).
 """
 
 from __future__ import annotations
@@ -30,12 +33,15 @@ from logship.archive import open_archive
 from logship.index import check_url, open_index
 from logship.plumbing.listeners import Listener, check_listen, is_loopback
 from logship.plumbing.webaccess import PublicName, read_token
+from logship.plumbing.metrics import new_registry
 from logship.porter.api import HistoryLimits, api_site
+from logship.porter.metrics import PorterMetrics
 from logship.porter.service import DEFAULT_QUIET, DEFAULT_RECENT_DAYS, PorterService
 from logship.porter.state import PorterState, StateError
 from logship.plumbing.tapsupport import (
     ClusterOptions,
     buck_endpoint,
+    log_codec,
     positive_float,
     positive_int,
 )
@@ -137,6 +143,7 @@ def makeService(config: Options, reactor: Any = None) -> IService:
     @raise SystemExit: with one line, if the state cannot be opened (a
         full disk, an I/O error).
     """
+    log_codec("logship-porter")
     if reactor is None:
         from twisted.internet import reactor  # the edge: only here
     try:  # what only opening finds (a full disk): one line, not a traceback
@@ -176,4 +183,16 @@ def makeService(config: Options, reactor: Any = None) -> IService:
                     token=config.api_token, names=config["api-public-name"])
     endpoint = endpoints.serverFromString(reactor, config["api"])
     Listener("logship-porter", config["api"], endpoint, site).setServiceParent(top)
+    registry = new_registry()
+    registry.register(
+        PorterMetrics(
+            porter,
+            node=config["node"],
+            clock=reactor,
+            bucket_seconds=config["bucket-seconds"],
+            quiet=config["quiet"],
+        )
+    )
+    for service in config.metrics_services(registry, reactor, "logship-porter", config["node"]):
+        service.setServiceParent(top)
     return top

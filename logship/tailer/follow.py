@@ -323,9 +323,7 @@ class Follower:
         out: list[Line] = []
         budget = self._max_read
         more = False
-        if not self._started:
-            self._started = True
-            self._start()
+        self.start()
         for _ in range(_MAX_STEPS):
             source = self._source
             if source is None:
@@ -374,6 +372,20 @@ class Follower:
         return ReadResult(out, self.state, more)
 
     # -- starting ---------------------------------------------------------
+
+    def start(self) -> None:
+        """
+        Decide what to read, from the saved state or the path, and open it,
+        without reading (once; the first L{poll} does it otherwise).
+
+        Following begins with the file at the path now: if it is rotated
+        before the first poll, it is read under its new name, not taken
+        for history that was there before (as rotated files present at a
+        first start are).
+        """
+        if not self._started:
+            self._started = True
+            self._start()
 
     def _start(self) -> None:
         """

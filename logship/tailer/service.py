@@ -245,6 +245,8 @@ class TailerService(MultiService):
         self._drain_timeout = drain_timeout
         self.lines_read = 0
         self.events_stored = 0
+        self.events_sent = 0  # handed to the delivery (live ones too)
+        self.events_acked = 0  # delivered: acknowledged by enough bucks
         factories = []
         for name, endpoint in bucks.items():
             factory = buck_factory(
@@ -408,7 +410,9 @@ class TailerService(MultiService):
         """
         Start following C{path}, from its saved state if there is one.
 
-        A path followed for the first time (or saved before source tags
+        The file is opened now (L{Follower.start}), not at the first read:
+        lines written before a rotation that comes first are read from the
+        rotated file.  A path followed for the first time (or saved before source tags
         existed) gets a random source tag, saved at once: every line read
         from it is then identified the same way after a crash.
         """
@@ -422,8 +426,10 @@ class TailerService(MultiService):
         new_source = not (isinstance(source, int) and 0 <= source < 1 << 32)
         if not isinstance(source, int) or new_source:
             source = self._rng.getrandbits(32)
+        follower = Follower(path, state)
+        follower.start()
         self._files[path] = _Followed(
-            Follower(path, state),
+            follower,
             LineEncoder(host=self._host, tz=self._tz, source=source, points=points),
             durability,
             source,
@@ -516,6 +522,7 @@ class TailerService(MultiService):
         return kept
 
     def _send_live(self, events: list[Event]) -> None:
+        self.events_sent += len(events)
         for start in range(0, len(events), self._batch_events):
             self.delivery.send([encode(e) for e in events[start : start + self._batch_events]], "live")
 
@@ -531,10 +538,12 @@ class TailerService(MultiService):
             else:
                 return
             d = self.delivery.send(chunk.events, durability)
+            self.events_sent += len(chunk.events)
             d.addCallback(self._delivered, spool, chunk)
 
     def _delivered(self, _: None, spool: Spool, chunk: Any) -> None:
         spool.delivered(chunk)
+        self.events_acked += len(chunk.events)
         self._changed()
         if not self._stopping:
             self._pump()

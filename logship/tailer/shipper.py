@@ -248,6 +248,18 @@ class Shipper:
             self._ask_archived(files)
         self._prune(files, now)
 
+    def oldest_unshipped(self) -> int | None:
+        """
+        The start of the oldest local bucket not shipped whole at its
+        present size (open, undelivered or not yet due ones included), or
+        C{None} if there is none.
+        """
+        files = sorted(f for spool in self._spools for f in spool.files())
+        for start, path, size, _ in files:
+            if size > self._shipped.get(self._key(path), (0, None, None))[0]:
+                return start
+        return None
+
     def _shipped_whole(self, path: Path, size: int, delivered: int) -> tuple[str, str] | None:
         """
         The buck that took C{path} and the upload's SHA-256 (hex) if it was

@@ -18,10 +18,14 @@ delivered once R bucks acknowledged it.  Each file has three offsets::
      the files and any directory it created when C{sync}); only then are
      they C{flushed}, and only flushed records are ever handed out, so a
      half-written record never is.
-  3. L{Spool.next_chunk} reads, from disk with a bounded C{pread}, records
-     of one file from its C{reserved} offset on, oldest bucket first among
-     the files with flushed records not handed out yet; C{reserved} moves
-     past them.  Several chunks of one file may be out at once.
+  3. L{Spool.next_chunk} hands out records of one file from its
+     C{reserved} offset on, oldest bucket first among the files with
+     flushed records not handed out yet; C{reserved} moves past them.
+     Several chunks of one file may be out at once.  Records appended
+     lately are still in memory (the last contiguous run of each file, at
+     most C{max_fresh} bytes in all): those are handed out as they are,
+     without reading them back; older ones (a backlog) are read from disk
+     with a bounded C{pread}.
   4. L{Spool.delivered} may come in any order: C{delivered} advances over
      the contiguous prefix of delivered ranges, later ranges wait in a
      small heap until the gap before them fills.
@@ -69,6 +73,9 @@ STATE_VERSION = 1
 #: L{Spool.next_chunk} takes files up again from disk at most this many
 #: times in one call before it gives up (a file damaged again and again).
 _MAX_RETAKES = 4
+
+#: Bytes of lately appended records kept in memory by default.
+DEFAULT_MAX_FRESH = 4 << 20
 
 #: At most this many successive recoveries of one file when restoring (each
 #: cuts one more record that frames correctly but does not decode).
@@ -126,6 +133,10 @@ class _File:
     done: list[tuple[int, int]] = field(default_factory=list)
     writer: BucketWriter | None = None
     dirty: bool = False
+    #: the records appended last, still in memory, from C{fresh_start} on
+    fresh: list[bytes] = field(default_factory=list)
+    fresh_start: int = 0
+    fresh_bytes: int = 0
 
 
 class Spool:
@@ -139,7 +150,13 @@ class Spool:
     _log = Logger()
 
     def __init__(
-        self, root: Path, bucket_seconds: int, *, sync: bool = False, max_open: int = 16
+        self,
+        root: Path,
+        bucket_seconds: int,
+        *,
+        sync: bool = False,
+        max_open: int = 16,
+        max_fresh: int = DEFAULT_MAX_FRESH,
     ) -> None:
         """
         @param root: the directory of the bucket files (created if needed).
@@ -148,6 +165,8 @@ class Spool:
             C{ack2+fsync} durability).
         @param max_open: how many bucket files may be open for appending
             at once; the least recently used is closed beyond that.
+        @param max_fresh: bytes of records appended lately kept in memory
+            to be handed out without reading them back (0: always read).
         """
         if max_open < 1:
             raise ValueError("max_open must be at least 1")
@@ -155,6 +174,8 @@ class Spool:
         self.bucket_seconds = bucket_seconds
         self.sync = sync
         self.max_open = max_open
+        self.max_fresh = max_fresh
+        self._fresh_total = 0
         self._files: dict[str, _File] = {}
         #: open writers, least recently used first
         self._writers: OrderedDict[str, _File] = OrderedDict()
@@ -325,10 +346,36 @@ class Spool:
                 self._log.failure("Spool {path}: append failed", path=str(entry.path))
                 self._resync(entry)
                 raise
+            self._keep_fresh(entry, data)
             entry.appended += 2 + len(data)
             entry.dirty = True
             total += 2 + len(data)
         return total
+
+    def _keep_fresh(self, entry: _File, data: bytes) -> None:
+        """
+        Keep a record just appended at C{entry.appended} in memory, if it
+        continues the file's run of fresh records and the budget allows.
+        """
+        if entry.fresh and entry.fresh_start + entry.fresh_bytes != entry.appended:
+            self._drop_fresh(entry)
+        size = 2 + len(data)
+        if self._fresh_total + size > self.max_fresh:
+            return
+        if not entry.fresh:
+            entry.fresh_start = entry.appended
+        entry.fresh.append(data)
+        entry.fresh_bytes += size
+        self._fresh_total += size
+
+    def _drop_fresh(self, entry: _File) -> None:
+        """
+        Forget the records of C{entry} kept in memory (they are read from
+        disk instead).
+        """
+        self._fresh_total -= entry.fresh_bytes
+        entry.fresh = []
+        entry.fresh_bytes = 0
 
     def _file_for(self, start: int) -> _File:
         """
@@ -386,6 +433,7 @@ class Spool:
             size=size,
             tracked=entry.appended,
         )
+        self._drop_fresh(entry)
         entry.flushed = entry.appended = size
         if size < entry.reserved:
             entry.reserved = min(entry.reserved, size)
@@ -513,6 +561,10 @@ class Spool:
         @raise SpoolError: if it did not and C{last_try}.
         """
         start = entry.reserved
+        if entry.fresh:
+            chunk = self._fresh_chunk(entry, max_events, max_bytes)
+            if chunk is not None:
+                return chunk
         available = entry.flushed - start
         try:
             fd = self._reader_for(entry)
@@ -549,6 +601,48 @@ class Spool:
         entry.reserved = start + position
         return Chunk(entry.relpath, start, start + position, events)
 
+    def _fresh_chunk(self, entry: _File, max_events: int, max_bytes: int) -> Chunk | None:
+        """
+        The next chunk of C{entry} from its records in memory, if they
+        start at its C{reserved} offset (fresh records already passed by
+        reading from disk are forgotten first); else C{None}.
+        """
+        start = entry.reserved
+        fresh = entry.fresh
+        at = entry.fresh_start
+        skip = 0
+        while skip < len(fresh) and at < start:
+            at += 2 + len(fresh[skip])
+            skip += 1
+        if skip:
+            dropped = at - entry.fresh_start
+            del fresh[:skip]
+            entry.fresh_start = at
+            entry.fresh_bytes -= dropped
+            self._fresh_total -= dropped
+        if not fresh or at != start:
+            if fresh and at < start:  # not on a boundary: not ours to trust
+                self._drop_fresh(entry)
+            return None
+        end = start
+        count = 0
+        limit = entry.flushed
+        while count < len(fresh) and count < max_events:
+            size = 2 + len(fresh[count])
+            if end + size > limit or (count and end + size - start > max_bytes):
+                break
+            end += size
+            count += 1
+        if not count:
+            return None
+        events = fresh[:count]
+        del fresh[:count]
+        entry.fresh_start = end
+        entry.fresh_bytes -= end - start
+        self._fresh_total -= end - start
+        entry.reserved = end
+        return Chunk(entry.relpath, start, end, events)
+
     def _reader_for(self, entry: _File) -> int:
         """
         A read-only descriptor of C{entry}'s file (the last one is kept).
@@ -575,6 +669,7 @@ class Spool:
         """
         if self._reader is not None and self._reader[0] == entry.relpath:
             self._close_reader()
+        self._drop_fresh(entry)
         if entry.writer is not None:
             del self._writers[entry.relpath]
             try:
@@ -665,6 +760,7 @@ class Spool:
         entry = self._files.pop(relpath, None)
         if entry is None:
             return
+        self._drop_fresh(entry)
         if self._reader is not None and self._reader[0] == relpath:
             self._close_reader()
         if entry.writer is not None:

@@ -4,10 +4,13 @@
         --state DIR (--credential FILE --node-key FILE --authority FILE
         [--revoked FILE] | --key FILE | --insecure)  [--replicas 2]
         [--durability ack2] [--source DURABILITY:GLOB]... [--bucket-seconds 60]
+        [--metrics tcp:9402:interface=127.0.0.1] [--graphite HOST:PORT
+         [--graphite-interval 60] [--graphite-prefix logship.NODE]]
         [--config tailer.toml] FILE-OR-GLOB...
 
 L{Options} checks what it can before twistd starts; L{makeService} builds
-the L{TailerService}, which keeps a reconnecting client per buck.
+the L{TailerService}, which keeps a reconnecting client per buck, and
+with C{--metrics} or C{--graphite} its metrics (L{logship.tailer.metrics}).
 """
 
 from __future__ import annotations
@@ -17,13 +20,17 @@ from typing import Any, ClassVar
 
 from twisted.application.service import IService
 from twisted.internet import endpoints
+from twisted.internet.threads import deferToThreadPool
 from twisted.python import usage
 
 from logship.core.ingest import check_host, this_host
+from logship.plumbing.metrics import new_registry
+from logship.tailer.metrics import TailerMetrics
 from logship.tailer.service import Source, TailerService
 from logship.plumbing.tapsupport import (
     ClusterOptions,
     buck_endpoint,
+    log_codec,
     positive_float,
     positive_int,
 )
@@ -112,14 +119,16 @@ def _zone(text: str) -> Any:
 
 def makeService(config: Options, reactor: Any = None) -> IService:
     """
-    Build the tailer.
+    Build the tailer, and with C{--metrics} or C{--graphite} its metrics
+    (children of the tailer's service).
 
     @param config: the parsed L{Options}.
     @param reactor: the reactor (the global one if C{None}).
     """
+    log_codec("logship-tailer")
     if reactor is None:
         from twisted.internet import reactor  # the edge: only here
-    return TailerService(
+    tailer = TailerService(
         sources=config["sources"],
         state_dir=Path(config["state"]),
         bucks={d: endpoints.clientFromString(reactor, d) for d in config["buck"]},
@@ -141,3 +150,19 @@ def makeService(config: Options, reactor: Any = None) -> IService:
         revocations=config.revocations,
         revocation_interval=config["revocation-interval"],
     )
+    registry = new_registry()
+    metrics = TailerMetrics(
+        tailer,
+        node=config["node"],
+        bucks=config["buck"],
+        clock=reactor,
+        bucket_seconds=config["bucket-seconds"],
+        blocking=lambda f, *args: deferToThreadPool(reactor, reactor.getThreadPool(), f, *args),
+    )
+    registry.register(metrics)
+    services = config.metrics_services(registry, reactor, "logship-tailer", config["node"])
+    if services:
+        metrics.setServiceParent(tailer)
+        for service in services:
+            service.setServiceParent(tailer)
+    return tailer

@@ -47,6 +47,22 @@ class FrameTooLarge(WireError):
         self.limit = limit
 
 
+def frame_prefix(body: bytes, max_frame: int = MAX_FRAME) -> bytes:
+    """
+    The length prefix of one frame: write it, then the body, with the
+    transport's C{writeSequence}, and the body is not copied.
+
+    @param body: the frame body.
+    @param max_frame: the cap to respect (the receiver's).
+    @return: the 4-byte big-endian length.
+    @raise FrameTooLarge: if C{body} is longer than C{max_frame}; a frame
+        the peer would reject is never sent.
+    """
+    if len(body) > max_frame:
+        raise FrameTooLarge(len(body), max_frame)
+    return _LENGTH.pack(len(body))
+
+
 def encode_frame(body: bytes, max_frame: int = MAX_FRAME) -> bytes:
     """
     Frame one body: its 4-byte big-endian length, then the body.
@@ -54,12 +70,9 @@ def encode_frame(body: bytes, max_frame: int = MAX_FRAME) -> bytes:
     @param body: the frame body.
     @param max_frame: the cap to respect (the receiver's).
     @return: the bytes to write to the transport.
-    @raise FrameTooLarge: if C{body} is longer than C{max_frame}; a frame
-        the peer would reject is never sent.
+    @raise FrameTooLarge: as L{frame_prefix}.
     """
-    if len(body) > max_frame:
-        raise FrameTooLarge(len(body), max_frame)
-    return _LENGTH.pack(len(body)) + body
+    return frame_prefix(body, max_frame) + body
 
 
 class Framer:

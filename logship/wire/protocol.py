@@ -84,7 +84,7 @@ from logship.core.credentials import (
     Refusal,
 )
 from logship.wire import WireError
-from logship.wire.framing import MAX_FRAME, Framer, encode_frame
+from logship.wire.framing import MAX_FRAME, Framer, encode_frame, frame_prefix
 from logship.wire.handshake import Ephemeral, check_proof, proof_message, session_keys, transcript
 from logship.wire.messages import (
     PROTOCOL_VERSION,
@@ -857,8 +857,9 @@ class WireProtocol(Protocol):
         return True
 
     def _write(self, body: bytes) -> None:
+        # the length and the body as two buffers: a batch body is not copied
         assert self.transport is not None
-        self.transport.write(encode_frame(body, self.settings.max_frame))
+        self.transport.writeSequence((frame_prefix(body, self.settings.max_frame), body))
 
     # -- endings
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from logship.buck.store import HostCheck
-from logship.core.event import Event, decode
+from logship.core.event import decode
 from logship.wire.messages import Ack, Batch
 from tests.buck import T0, corrupt, make_event, messages, read_bucket
 from tests.buck.common import BuckTestCase
@@ -35,7 +35,7 @@ class BatchTests(BuckTestCase):
         client, pair = self.connect()
         write_batch = self.store.write_batch
 
-        def spy(events: list[bytes], sync: bool, allow: HostCheck | None = None) -> list[Event]:
+        def spy(events: list[bytes], sync: bool, allow: HostCheck | None = None) -> list[bytes]:
             self.order.append("write")
             result = write_batch(events, sync, allow)
             self.order.append("written")
@@ -139,7 +139,7 @@ class BatchTests(BuckTestCase):
         """
         client, pair = self.connect()
 
-        def failing(events: list[bytes], sync: bool, allow: HostCheck | None = None) -> list[Event]:
+        def failing(events: list[bytes], sync: bool, allow: HostCheck | None = None) -> list[bytes]:
             raise OSError(28, "No space left on device")
 
         self.store.write_batch = failing  # type: ignore[method-assign]

@@ -58,6 +58,21 @@ class PublishTests(ChannelTestCase):
         self.channel.publish([])
         self.assertEqual(self.channel.published, 100)
 
+    def test_serialized_decoded_only_for_subscribers(self) -> None:
+        """
+        Serialized events are counted without being decoded while nobody
+        subscribed (bytes that would not decode pass), and decoded for
+        subscribers.
+        """
+        self.channel.publish_serialized([b"not decoded", b"at all"])
+        self.assertEqual(self.channel.published, 2)
+        subscription = self.channel.subscribe("a")
+        self.channel.publish_serialized([make_event(1), make_event(2)])
+        self.assertEqual(
+            subscription.pull().events, [decode(make_event(1)), decode(make_event(2))]
+        )
+        self.assertEqual(self.channel.published, 4)
+
     def test_pull_some(self) -> None:
         subscription = self.channel.subscribe("a")
         self.channel.publish(events(0, 5))

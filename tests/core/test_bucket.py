@@ -17,6 +17,7 @@ from logship.core.bucket import (
     bucket_relpath,
     bucket_start,
     check_bucket_seconds,
+    count_records,
     encode_record,
     iter_records,
     list_buckets,
@@ -211,3 +212,33 @@ class TruncationTests(SynchronousTestCase):
             writer.close()
             with open(path, "rb") as f:
                 assert [d for _, d in iter_records(f)] == complete + [make_event(1000)]
+
+
+class CountRecordsTests(SynchronousTestCase):
+    """
+    L{count_records}: records between two boundaries, by their lengths.
+    """
+
+    def setUp(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.tmp)
+        self.path = self.tmp / "b"
+        self.sizes = [20, 40000, 7, 65535, 100] * 30
+        self.path.write_bytes(b"".join(encode_record(b"x" * n) for n in self.sizes))
+        self.offsets = [0]
+        for n in self.sizes:
+            self.offsets.append(self.offsets[-1] + 2 + n)
+
+    def test_ranges(self) -> None:
+        count = len(self.sizes)
+        self.assertEqual(count_records(self.path, 0, self.offsets[-1]), count)
+        self.assertEqual(count_records(self.path, self.offsets[3], self.offsets[-1]), count - 3)
+        self.assertEqual(count_records(self.path, self.offsets[3], self.offsets[9]), 6)
+        self.assertEqual(count_records(self.path, self.offsets[5], self.offsets[5]), 0)
+
+    def test_torn_tail_not_counted(self) -> None:
+        with open(self.path, "ab") as f:
+            f.write(encode_record(b"y" * 50)[:30])
+        size = self.path.stat().st_size
+        self.assertEqual(count_records(self.path, 0, size), len(self.sizes))
+        self.assertEqual(count_records(self.path, 0, size + 100), len(self.sizes))

@@ -39,6 +39,9 @@ from logship.core.event import (
 from tests import strategies
 from tests.corpus import LOG_NAMES, corpus_lines
 
+#: Each test runs through the compiled and the pure-Python codec (tests/core/conftest.py).
+pytestmark = pytest.mark.usefixtures("implementation")
+
 #: An origin for events of these tests.
 ORIGIN = pack_origin(7, 1, 2)
 

@@ -30,6 +30,9 @@ from logship.core.parse import (
 )
 from tests.corpus import corpus_file, corpus_lines
 
+#: Each test runs through the compiled and the pure-Python codec (tests/core/conftest.py).
+pytestmark = pytest.mark.usefixtures("implementation")
+
 UTC = timezone.utc
 NY = ZoneInfo("America/New_York")
 

@@ -11,6 +11,9 @@ from hypothesis import strategies as st
 from logship.core import tokenize
 from tests import strategies
 
+#: Each test runs through the compiled and the pure-Python codec (tests/core/conftest.py).
+pytestmark = pytest.mark.usefixtures("implementation")
+
 WORD = re.compile(rb"[0-9A-Za-z_\x80-\xff]")
 
 EXAMPLES = [

@@ -41,9 +41,10 @@ from typing import Any
 from tests.integration.waiting import WaitTimeout, wait_until, wait_until_blocking
 
 #: What a logship service logs once it listens (see C{logship/buck/tap.py}).
-#: Not the buck's live tail ("logship-buck live listening on ..."): its
-#: wire port is the one tests want.
-LISTENING = re.compile(r"(?<!live )listening on (?P<host>\S+):(?P<port>\d+)")
+#: Not the buck's live tail ("logship-buck live listening on ...") nor a
+#: metrics page ("... metrics listening on ..."): the wire's port is the
+#: one tests want.
+LISTENING = re.compile(r"(?<!live )(?<!metrics )listening on (?P<host>\S+):(?P<port>\d+)")
 
 #: Seconds a process may take to become ready.
 START_TIMEOUT = 20.0

@@ -7,11 +7,16 @@ import socket
 import tempfile
 from pathlib import Path
 
+from twisted.internet.testing import MemoryReactorClock
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
+from logship.archie.tap import Options as ArchieOptions
 from logship.buck.tap import Options as BuckOptions
 from logship.core.keys import write_new_key
+from logship.plumbing.graphite import GraphitePusher
+from logship.plumbing.listeners import Listener
+from logship.plumbing.metrics import new_registry
 from logship.plumbing.tapsupport import ClusterOptions
 from logship.porter.tap import Options as PorterOptions
 from logship.tailer.tap import Options as TailerOptions
@@ -180,3 +185,77 @@ class CredentialOptionsTests(SynchronousTestCase):
             (["--credential", str(key), *files[2:]], "--credential"),
         ):
             self.assertIn(needle, self.error(*argv), argv)
+
+
+class MetricsOptionsTests(SynchronousTestCase):
+    """
+    The metrics options, the same for every service (archie's included).
+    """
+
+    def setUp(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.tmp)
+
+    def parse(self, *argv: str) -> Member:
+        options = Member()
+        options.parseOptions(["--insecure", *argv])
+        return options
+
+    def test_defaults(self) -> None:
+        options = self.parse()
+        self.assertEqual(
+            (options["metrics"], options["graphite"], options["graphite-interval"],
+             options["graphite-prefix"]),
+            (None, None, 60.0, None),
+        )
+        self.assertEqual(options.metrics_services(new_registry(), MemoryReactorClock(),
+                                                  "logship-tester", "n1"), [])
+
+    def test_bare_port_is_loopback(self) -> None:
+        self.assertEqual(self.parse("--metrics", "9401")["metrics"],
+                         "tcp:9401:interface=127.0.0.1")
+        self.assertEqual(self.parse("--metrics", "tcp:9401")["metrics"], "tcp:9401")
+
+    def test_graphite(self) -> None:
+        options = self.parse("--graphite", "carbon.example:2003", "--graphite-interval", "15")
+        self.assertEqual(options.graphite_endpoint, "tcp:host=carbon.example:port=2003")
+        reactor = MemoryReactorClock()
+        services = options.metrics_services(new_registry(), reactor, "logship-tester", "n.1")
+        (pusher,) = services
+        self.assertIsInstance(pusher, GraphitePusher)
+        self.assertEqual(pusher._prefix, "logship.n_1")  # type: ignore[attr-defined]
+
+    def test_from_config(self) -> None:
+        config = self.tmp / "member.toml"
+        config.write_text('insecure = true\nmetrics = "9401"\ngraphite = "h:2003"\n'
+                          'graphite_prefix = "ops.logs"\n')
+        options = Member()
+        options.parseOptions(["--config", str(config)])
+        self.assertEqual((options["metrics"], options["graphite-prefix"]),
+                         ("tcp:9401:interface=127.0.0.1", "ops.logs"))
+
+    def test_listener(self) -> None:
+        options = self.parse("--metrics", "tcp:0:interface=127.0.0.1")
+        (listener,) = options.metrics_services(
+            new_registry(), MemoryReactorClock(), "logship-tester", "n1"
+        )
+        assert isinstance(listener, Listener)
+        self.assertEqual(listener.program, "logship-tester metrics")
+
+    def test_refused(self) -> None:
+        for argv, needle in (
+            (["--metrics", "nonsense:1"], "--metrics nonsense:1"),
+            (["--graphite", "nohost"], "--graphite nohost: expected HOST:PORT"),
+            (["--graphite-prefix", "x"], "--graphite-prefix without --graphite"),
+            (["--graphite", "h:1", "--graphite-interval", "0"], "must be more than 0"),
+        ):
+            with self.assertRaises(usage.UsageError) as caught:
+                self.parse(*argv)
+            self.assertIn(needle, str(caught.exception), argv)
+
+    def test_every_service_has_them(self) -> None:
+        for options in (TailerOptions(), BuckOptions(), PorterOptions(), ArchieOptions()):
+            text = " ".join(str(options).split())
+            for option in ("--metrics=", "--graphite=", "--graphite-interval=",
+                           "--graphite-prefix="):
+                self.assertIn(option, text, type(options).__module__)

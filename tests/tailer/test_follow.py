@@ -458,6 +458,27 @@ class GrowthTests(FollowTestCase):
         self.path.write_bytes(b"now\n")
         self.assertEqual(data(self.follower().poll().lines), [b"now"])
 
+    def test_started_file_rotated_before_first_poll(self) -> None:
+        """
+        Once started, the file at the path is the one followed: renamed
+        before the first poll, it is read under its new name, then the new
+        file; and a state saved right after the start finds it too.
+        """
+        self.path.write_bytes(b"before\n")
+        follower = self.follower()
+        follower.start()
+        started = follower.state
+        self.path.rename(self.directory / "app.log.1")
+        self.path.write_bytes(b"after\n")
+        tailer = Tailer(self.path)
+        tailer.follower = follower
+        tailer.drain()
+        self.assertEqual(tailer.lines(), [b"before", b"after"])
+        restarted = Tailer(self.path)
+        restarted.follower = self.follower(started)
+        restarted.drain()
+        self.assertEqual(restarted.lines(), [b"before", b"after"])
+
     def test_state_path_mismatch(self) -> None:
         """
         A state saved for another path is refused.

@@ -136,6 +136,24 @@ class ShipperTests(ShipperTestCase):
         self.shipper.tick()
         self.assertEqual(len(self.sent()), len(puts), "shipped once")
 
+    def test_oldest_unshipped(self) -> None:
+        """
+        The oldest local bucket not shipped whole at its size: none at
+        first, the first bucket until it is shipped and acknowledged, then
+        the next; a late event makes the first one unshipped again.
+        """
+        self.assertIsNone(self.shipper.oldest_unshipped())
+        self.store(10)
+        self.store(10, at=T0 + 60)
+        self.assertEqual(self.shipper.oldest_unshipped(), T0)
+        self.deliver_all()
+        self.at(T0 + 120)
+        self.tick_past_delay()
+        self.ack()
+        self.assertEqual(self.shipper.oldest_unshipped(), T0 + 60)
+        self.store(1)
+        self.assertEqual(self.shipper.oldest_unshipped(), T0)
+
     def test_undelivered_is_not_shipped(self) -> None:
         self.store(10)
         self.at(T0 + 1000)

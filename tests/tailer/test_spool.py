@@ -237,10 +237,11 @@ class HandOutTests(_SpoolTestCase):
 
     def test_reads_from_disk(self) -> None:
         """
-        Chunks are read from the file, not kept in memory: what the file
-        holds is what comes out.
+        Without a budget for fresh records (C{max_fresh=0}), chunks are
+        read from the file, not kept in memory: what the file holds is what
+        comes out.
         """
-        spool = self.spool()
+        spool = self.spool(max_fresh=0)
         spool.append([make_event(0), make_event(1)])
         spool.flush()
         path = self.root / relpath_of(0)
@@ -251,6 +252,36 @@ class HandOutTests(_SpoolTestCase):
         assert chunk is not None
         self.assertEqual(chunk.events[1][:-1], encode(make_event(1))[:-1])
         self.assertNotEqual(chunk.events[1], encode(make_event(1)))
+
+    def test_fresh_records_from_memory(self) -> None:
+        """
+        Records appended lately are handed out as they were appended,
+        without reading them back; records beyond the memory budget (a
+        backlog) are read from disk; the chunks are the same either way.
+        """
+        events = [make_event(n) for n in range(40)]
+        size = 2 + len(encode(events[0]))
+        chunks = {}
+        for budget in (0, 10 * size, 1 << 20):
+            root = self.root / f"budget-{budget}"
+            spool = Spool(root, SECONDS, max_fresh=budget)
+            spool.restore(None)
+            spool.append(events[:25])
+            spool.flush()
+            first = spool.next_chunk(max_events=7)
+            spool.append(events[25:])
+            spool.flush()
+            if budget == 1 << 20:
+                # what is in memory is what was appended, whatever the disk holds
+                (root / relpath_of(0)).write_bytes(b"")
+            got = [first]
+            while (chunk := spool.next_chunk(max_events=7)) is not None:
+                got.append(chunk)
+            chunks[budget] = [(c.start, c.end, c.events) for c in got if c is not None]
+            spool.close()
+        self.assertEqual(chunks[0], chunks[10 * size])
+        self.assertEqual(chunks[0], chunks[1 << 20])
+        self.assertEqual([e for _, _, batch in chunks[0] for e in batch], [encode(e) for e in events])
 
     def test_bad_limits(self) -> None:
         """
@@ -539,9 +570,11 @@ class RestartTests(_SpoolTestCase):
     def test_file_cut_while_running(self) -> None:
         """
         A file cut from outside while the spool runs is taken up again from
-        disk: what is left of it is handed out again, whole.
+        disk: what is left of it is handed out again, whole.  (Records read
+        back from disk: those still in memory would go out as appended,
+        L{HandOutTests.test_fresh_records_from_memory}.)
         """
-        spool = self.spool()
+        spool = self.spool(max_fresh=0)
         events = [make_event(i) for i in range(5)]
         spool.append(events)
         spool.flush()

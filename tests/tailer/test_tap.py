@@ -14,7 +14,9 @@ from twisted.trial.unittest import SynchronousTestCase
 from logship.core.keys import write_new_key
 from logship.tailer.service import Source, TailerService
 from logship.tailer.tap import Options, makeService
+from logship.plumbing.listeners import Listener
 from logship.plumbing.tapsupport import buck_endpoint
+from logship.tailer.metrics import TailerMetrics
 
 
 class OptionsTests(SynchronousTestCase):
@@ -90,3 +92,19 @@ class OptionsTests(SynchronousTestCase):
         self.assertIsInstance(service, TailerService)
         clients = [s for s in service if isinstance(s, ClientService)]
         self.assertEqual(len(clients), 2)
+        self.assertFalse([s for s in service if isinstance(s, (TailerMetrics, Listener))])
+
+    def test_make_service_with_metrics(self) -> None:
+        """
+        With C{--metrics}, the tailer's metrics and their listener are
+        children of the tailer's service.
+        """
+        options = self.parse(
+            "--key", str(self.key), "--state", str(self.tmp / "st"),
+            "--buck", "127.0.0.1:1", "--metrics", "9402", "a.log",
+        )
+        service = makeService(options, reactor=MemoryReactorClock())
+        self.assertIsInstance(service, TailerService)
+        self.assertEqual(len([s for s in service if isinstance(s, TailerMetrics)]), 1)
+        (listener,) = [s for s in service if isinstance(s, Listener)]
+        self.assertEqual(listener.description, "tcp:9402:interface=127.0.0.1")

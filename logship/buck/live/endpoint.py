@@ -7,12 +7,12 @@ reachable from elsewhere.
 
 from __future__ import annotations
 
+from logship.plumbing.listeners import loopback_shorthand
+
 
 def normalize_live(description: str) -> str:
     """
     A C{--live} value as an endpoint string: a bare port number means
     C{tcp:PORT:interface=127.0.0.1}.
     """
-    if description.isdigit():
-        return f"tcp:{description}:interface=127.0.0.1"
-    return description
+    return loopback_shorthand(description)

@@ -204,14 +204,20 @@ def test_live_line_shows_once(cluster: WebCluster, page: Page) -> None:
     marker = f"{RUN}-live-{uuid.uuid4().hex[:6]}"
     append_lines(cluster.log, [f"<14>hello from the live test {marker}".encode()])
     expect(live_rows(page, marker)).to_have_count(1, timeout=10_000)
-    page.wait_for_function(f"Logship.live.stats().duplicates > {before}", timeout=5_000)
+    # Polled from here: page.wait_for_function compiles its predicate in the
+    # page, which the page's CSP (script-src 'self') refuses once the first
+    # evaluation was false, as it is when the second copy comes late.
+    wait_until_blocking(
+        lambda: stats(page)["duplicates"] > before, 10, "the second copy counted as a duplicate"
+    )
     expect(live_rows(page, marker)).to_have_count(1)
     received = sum(b["received"] for b in stats(page)["bucks"])
     assert received >= 2
     if os.environ.get("LOGSHIP_SCREENSHOTS"):
         sample = list(sample_lines(40, start=time.time(), rate=20, seed=5))
         append_lines(cluster.log, sample)
-        page.wait_for_function(f"Logship.live.stats().shown >= {stats(page)['shown'] + 40}")
+        shown = stats(page)["shown"] + 40
+        wait_until_blocking(lambda: stats(page)["shown"] >= shown, 10, "40 more lines shown")
         keep_screenshot(page, "live")
 
 
