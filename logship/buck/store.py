@@ -464,11 +464,7 @@ class BucketStore:
             touched.append(writer)
         if sync:
             for writer in touched:
-                try:
-                    self._sync_file(writer.path)
-                except OSError as e:
-                    self._disk_error(writer.path, e)
-                    raise
+                self._sync_file(writer.path)
             self._sync_dirs(created)
         self.stats.batches += 1
         self.stats.events_written += len(events)
@@ -546,14 +542,19 @@ class BucketStore:
     def _sync_file(self, path: Path) -> None:
         """
         fsync a file through a descriptor of its own: all of the file's
-        written data reaches the disk, whichever descriptor wrote it.
+        written data reaches the disk, whichever descriptor wrote it (an
+        error may take its disk out of service).
         """
-        fd = os.open(path, os.O_RDONLY)
         try:
-            self._fsync(fd)
-            self.stats.fsyncs += 1
-        finally:
-            os.close(fd)
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                self._fsync(fd)
+                self.stats.fsyncs += 1
+            finally:
+                os.close(fd)
+        except OSError as e:
+            self._disk_error(path, e)
+            raise
 
     def _sync_dirs(self, created: list[Path]) -> None:
         """

@@ -164,6 +164,20 @@ class FailureTests(DisksTestCase):
             store.write_batch(self.start_on(1)[:1], sync=False)
         self.assertIn(self.disks[1], store.failed)
 
+    def test_failed_fsync(self) -> None:
+        """
+        EIO from fsync (C{ack2+fsync}) takes the file's disk out too.
+        """
+
+        def failing(fd: int) -> None:
+            raise OSError(errno.EIO, "injected")
+
+        store = BucketStore(self.disks[0], 60, self.clock, fsync=failing, more_data=self.disks[1:])
+        self.addCleanup(store.close)
+        with self.assertRaises(OSError):
+            store.write_batch(self.start_on(1)[:1], sync=True)
+        self.assertEqual(list(store.failed), [self.disks[1]])
+
     def test_other_errors_and_a_single_disk_keep_it(self) -> None:
         """
         An error that does not say the disk is failing (EACCES), or any
