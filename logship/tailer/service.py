@@ -229,11 +229,7 @@ class TailerService(MultiService):
             replicas=replicas, clock=clock, ack_timeout=ack_timeout, rng=rng
         )
         self.spools: dict[Durability, Spool] = {
-            durability: Spool(
-                state_dir / "spool" / durability,
-                bucket_seconds,
-                sync=durability == "ack2+fsync",
-            )
+            durability: self._new_spool(durability)
             for durability in sorted({s.durability for s in sources} - {"live"})
         }
         self.shipper = Shipper(
@@ -292,6 +288,16 @@ class TailerService(MultiService):
         """
         return self._state_dir / CHECKPOINT
 
+    def _new_spool(self, durability: Durability) -> Spool:
+        """
+        The spool of the files of C{durability} (not restored yet).
+        """
+        return Spool(
+            self._state_dir / "spool" / durability,
+            self._bucket_seconds,
+            sync=durability == "ack2+fsync",
+        )
+
     def _add_buck(self, name: str, endpoint: IStreamClientEndpoint) -> None:
         """
         Keep a connection to buck C{name} (started at once if the tailer runs).
@@ -334,11 +340,7 @@ class TailerService(MultiService):
         self._sources = sources
         self.delivery.replicas = replicas
         for durability in {s.durability for s in sources} - {"live"} - set(self.spools):
-            spool = Spool(
-                self._state_dir / "spool" / durability,
-                self._bucket_seconds,
-                sync=durability == "ack2+fsync",
-            )
+            spool = self._new_spool(durability)
             spool.restore(None)
             self.spools[durability] = spool
             self.shipper.add_spool(spool)
