@@ -13,10 +13,13 @@ from twisted.internet.defer import Deferred
 from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import globalLogPublisher
 
+from logship.core.credentials import Credentials, revocation_line
+from logship.core.revocation import RevocationFile
 from logship.core.sample import sample_lines
 from logship.tailer.reload import Reloader, ReloadOnSignal
 from logship.tailer.service import Source, TailerService
 from logship.tailer.tap import Options
+from tests.credentials import identity, trust
 from tests.tailer.test_service import T0, ServiceTestCase
 
 
@@ -54,27 +57,26 @@ class ReconfigureTests(ServiceTestCase):
             f.write(b"".join(line + b"\n" for line in lines))
         return [line.split(b": ", 1)[1] for line in lines]
 
-    def settle(self) -> None:
-        self.clock.advance(1)
-        while True:
+    def settle(self, service: TailerService) -> None:
+        """
+        Let C{service} scan for files and read everything there is.
+        """
+        self.clock.advance(2)
+        while service._again is not None:
             self.clock.advance(0)
-            if not self.clock.getDelayedCalls() or all(
-                c.getTime() > self.clock.seconds() for c in self.clock.getDelayedCalls()
-            ):
-                break
 
     def test_new_file_is_followed(self) -> None:
         a = self.append("a.log", 10, 0)
         service = self.tailer("a.log")
         b = self.append("b.log", 10, 1)
-        self.settle()
+        self.settle(service)
         self.assertEqual(sorted(self.spooled()), sorted(a))
         service.reconfigure(
             sources=[Source(str(self.tmp / "a.log"), "ack2"), Source(str(self.tmp / "b.log"), "ack2")],
             bucks={},
             replicas=2,
         )
-        self.settle()
+        self.settle(service)
         self.assertEqual(sorted(self.spooled()), sorted(a + b))
         self.stop(service)
 
@@ -85,17 +87,17 @@ class ReconfigureTests(ServiceTestCase):
         in the checkpoint, so following it again goes on from there.
         """
         service = self.tailer("a.log", "b.log")
-        self.settle()
+        self.settle(service)
         a = self.append("a.log", 20000, 0)  # ~2 MB: two polls at least
         service.reconfigure(sources=[Source(str(self.tmp / "b.log"), "ack2")], bucks={}, replicas=2)
-        self.settle()
+        self.settle(service)
         self.assertEqual(sorted(self.spooled()), sorted(a))
         self.assertNotIn(str(self.tmp / "a.log"), service._files)
         later = self.append("a.log", 10, 1)
-        self.settle()
+        self.settle(service)
         self.assertEqual(len(self.spooled()), len(a))
         service.reconfigure(sources=[Source(str(self.tmp / "*.log"), "ack2")], bucks={}, replicas=2)
-        self.settle()
+        self.settle(service)
         self.assertEqual(sorted(self.spooled()), sorted(a + later))
         self.stop(service)
 
@@ -105,7 +107,7 @@ class ReconfigureTests(ServiceTestCase):
             sources=[Source(str(self.tmp / "a.log"), "ack1")], bucks={}, replicas=1
         )
         lines = self.append("a.log", 10, 0)
-        self.settle()
+        self.settle(service)
         self.assertIn("ack1", service.spools)
         ack1 = sorted((self.tmp / "state" / "spool" / "ack1").rglob("*.b"))
         self.assertTrue(ack1)
@@ -125,6 +127,38 @@ class ReconfigureTests(ServiceTestCase):
         self.assertIs(service._clients["y"], old_y)
         self.assertTrue(service._clients["z"].running)
         self.assertEqual(sorted(service._factories), ["y", "z"])
+        self.stop(service)
+
+
+    def test_revocation_list_looked_at_now(self) -> None:
+        """
+        In credential mode a reconfigure reads a changed revocation list at
+        once, not at the next look (every C{revocation_interval}).
+        """
+        own = Credentials(identity("web-1", "tailer", ["*"]), trust())
+        revoked = self.tmp / "revoked.txt"
+        revoked.write_text("")
+        os.utime(revoked, (1000, 1000))
+        service = TailerService(
+            sources=[Source(str(self.tmp / "a.log"), "ack2")],
+            state_dir=self.tmp / "state",
+            bucks={},
+            key=None,
+            node="web-1",
+            host=b"h",
+            tz=timezone.utc,
+            clock=self.clock,
+            credentials=own,
+            revocations=RevocationFile(revoked, own.trust),
+            revocation_interval=3600,
+        )
+        service.startService()
+        other = identity("db-1", "tailer", ["db-*"]).credential
+        revoked.write_text(revocation_line(other) + "\n")
+        os.utime(revoked, (2000, 2000))
+        self.assertFalse(own.trust.revocations.revokes(other))
+        service.reconfigure(sources=service._sources, bucks={}, replicas=2)
+        self.assertTrue(own.trust.revocations.revokes(other))
         self.stop(service)
 
 
@@ -163,7 +197,7 @@ class ReloaderTests(ServiceTestCase):
 
     def test_reload_follows_a_new_file(self) -> None:
         (self.tmp / "b.log").write_bytes(b"Nov 30 10:00:00 h p: hello\n")
-        self.settings(["a.log", "b.log"], 'buck = ["127.0.0.1:2"]\n'.replace("buck", "source = []\n#"))
+        self.settings(["a.log", "b.log"])
         self.assertTrue(self.reloader.reload())
         self.clock.advance(1)
         self.assertIn(str(self.tmp / "b.log"), self.tailer._files)
