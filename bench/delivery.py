@@ -24,8 +24,8 @@ and measures:
     the bucks publish C{live} events without writing them);
   - CPU seconds (utime + stime from C{/proc/PID/stat}) of each process
     during that time, and their sum per line in microseconds, the figure
-    to compare with other shippers (C{bench/peers.py} runs them side by
-    side);
+    to compare with other shippers (C{bench/compare.py} runs them side
+    by side);
   - peak RSS (C{VmHWM} from C{/proc/PID/status}) of each process.
 
 With C{--backlog-mb M} it instead stops the bucks, appends M MiB of lines

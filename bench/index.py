@@ -10,7 +10,11 @@ path of C{load_serialized}; C{--events-api}: decoded Events through
 L{prepare}, the path of C{load}), then each query is run several times and
 the median is reported, first page (100 events, newest first) and count
 separately.  Prints one JSON object; C{cpu_us_per_event} is the process's
-CPU time per loaded event (both threads).
+CPU time per loaded event (all threads), C{cpu_us_per_event_by_thread} its
+share: the writing thread, the preparing thread (C{--sequential}: none) and
+the others (the index's trigram thread), and
+C{events_per_s_busiest_thread} the rate the busiest of them allows when
+each has a core of its own (what a loaded machine cannot show in wall time).
 """
 
 from __future__ import annotations
@@ -82,13 +86,22 @@ def load(store: SqliteStore, count: int, rate: float, batch: int, pipeline: bool
     """
     spent = 0.0
     cpu = 0.0
+    writer = 0.0
+    preparing = [0.0]
     new = 0
-    prep = (lambda c: prepare_serialized(c)[0]) if serialized else prepare
+    prepare_chunk = (lambda c: prepare_serialized(c)[0]) if serialized else prepare
+
+    def prep(chunk: list) -> list:
+        started = time.thread_time()
+        try:
+            return prepare_chunk(chunk)
+        finally:
+            preparing[0] += time.thread_time() - started
     with ThreadPoolExecutor(1) as helper:
         for chunk in batches(count, rate, batch):
             if serialized:
                 chunk = [encode(e) for e in chunk]
-            t, c = time.perf_counter(), time.process_time()
+            t, c, w = time.perf_counter(), time.process_time(), time.thread_time()
             parts = [chunk[i : i + LOAD_CHUNK] for i in range(0, len(chunk), LOAD_CHUNK)]
             store.begin()
             if pipeline:
@@ -104,8 +117,15 @@ def load(store: SqliteStore, count: int, rate: float, batch: int, pipeline: bool
             store.commit()
             spent += time.perf_counter() - t
             cpu += time.process_time() - c
+            writer += time.thread_time() - w
+    per_event = 1e6 / max(new, 1)
+    threads = {"writer": writer, "prepare": preparing[0] if pipeline else 0.0}
+    threads["others"] = max(cpu - sum(threads.values()), 0.0)
+    busiest = max(threads.values())
     return {"events": new, "seconds": round(spent, 1), "events_per_s": round(new / spent),
-            "cpu_us_per_event": round(cpu / max(new, 1) * 1e6, 1),
+            "cpu_us_per_event": round(cpu * per_event, 1),
+            "cpu_us_per_event_by_thread": {k: round(v * per_event, 1) for k, v in threads.items()},
+            "events_per_s_busiest_thread": round(new / busiest) if busiest else None,
             "pipeline": pipeline, "serialized": serialized}
 
 
@@ -144,6 +164,16 @@ def queries(count: int, rate: float) -> dict[str, Query]:
     }
 
 
+def remove(files: list[str]) -> None:
+    """
+    Remove database files with their WAL and shared-memory files.
+    """
+    for name in files:
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(name + suffix):
+                os.remove(name + suffix)
+
+
 def main() -> None:
     """
     Run the benchmark and print its figures as JSON.
@@ -167,10 +197,9 @@ def main() -> None:
     path = args.dir / f"bench-{args.events}.sqlite"
     out: dict = {"events": args.events, "rate": args.rate, "batch": args.batch,
                  "automerge": args.automerge}
+    files = [str(path), str(path) + "-trigrams"]  # the trigram table's file (schema 4)
     if not (args.keep and path.exists()):
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(str(path) + suffix):
-                os.remove(str(path) + suffix)
+        remove(files)
         store = SqliteStore(path, synchronous=args.synchronous)
         if args.automerge is not None:
             for table in ("tokens", "trigrams"):
@@ -179,7 +208,7 @@ def main() -> None:
         out["load"] = load(store, args.events, args.rate, args.batch, not args.sequential,
                            not args.events_api)
         store.close()
-    out["file_bytes"] = path.stat().st_size
+    out["file_bytes"] = sum(os.path.getsize(f) for f in files if os.path.exists(f))
     out["bytes_per_event"] = round(out["file_bytes"] / args.events)
     store = SqliteStore(path, create=False)
     results = {}
@@ -193,9 +222,7 @@ def main() -> None:
     out["disk_free_after"] = shutil.disk_usage(args.dir).free
     store.close()
     if not args.keep:
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(str(path) + suffix):
-                os.remove(str(path) + suffix)
+        remove(files)
     print(json.dumps(out, indent=2))
 
 

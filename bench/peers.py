@@ -1,19 +1,16 @@
-"""Side by side on this machine: logship against rsyslog and syslog-ng, same input.
+"""The contenders of C{bench/compare.py}: rsyslog, syslog-ng and logship, one run each.
 
-Run it by hand (it is not part of C{make test}; a few minutes):
-
-    .venv/bin/python bench/peers.py --lines 200000
-    .venv/bin/python bench/peers.py --lines 1000000 --peer syslog-ng --peer logship
-    .venv/bin/python bench/peers.py --syslog-ng-root /opt/syslog-ng   # an unpacked syslog-ng-core
-
-One input file of N lines (L{logship.core.sample.sample_lines}, the same
-file C{bench/delivery.py} makes) is shipped by each contender in turn, on
-127.0.0.1 only:
+A library of C{bench/compare.py} (which installs the programs, makes the
+input and prints the tables), not a command.  Each run ships one input
+file of N lines on 127.0.0.1 only:
 
   - C{rsyslog-relp}: rsyslog reads the file (imfile) and sends every line
     over RELP (omrelp, C{windowSize="4096"}: librelp's default window of 128
     stalls on loopback) to a second rsyslogd (imrelp), which writes it to a
     file (omfile);
+  - C{rsyslog-relp-da}: the same with the sending action behind a
+    disk-assisted queue (an in-memory queue with a C{queue.filename}: it
+    spills to disk when full, and is saved to disk at shutdown);
   - C{rsyslog-relp-disk}: the same with the sending action behind a disk
     queue (C{queue.type="Disk"}): every line is on the sender's disk first;
   - C{rsyslog-tcp}: the same over plain TCP (omfwd / imtcp): no
@@ -24,57 +21,43 @@ file C{bench/delivery.py} makes) is shipped by each contender in turn, on
     file;
   - C{syslog-ng-disk}: the same with C{disk-buffer(reliable(yes))} on the
     sending side;
-  - C{logship}: a tailer following the file and 3 bucks, as twistd
-    processes, at C{ack2} (every event on 2 bucks' disks and in the
-    tailer's local copy), through C{bench/delivery.py}.
+  - logship (L{run_logship}): a tailer following the file and 3 bucks, as
+    twistd processes, at one durability level, through
+    C{bench/delivery.py}.
 
 The peers send each line as C{<133>} and the line, and their receivers write
 the message back without the priority, so the output file can be compared
 with the input line by line.  Each peer's daemons run in the foreground with
-configuration files written by this script into the work directory (nothing
-of the system's configuration is read), and are stopped by their process id.
+configuration files written here into the work directory (nothing of the
+system's configuration is read), and are stopped by their process id.
 
-Measured, per contender:
+Measured, per run:
 
   - lines/s: N over the time from the sender's start (the peers; the file is
     already complete) or the first byte appended (logship; its tailer is
     already running) until the receiver's file holds N lines (the peers) or
-    the tailer says every line is acknowledged by 2 bucks (logship);
+    the tailer says every line is acknowledged (logship; C{live}: the bucks
+    received 2 copies of every line);
   - CPU seconds: utime + stime (all threads, C{/proc/PID/stat}) of every
     process of the contender at that moment (sender and receiver; for
-    logship the tailer and the 3 bucks), and their sum per line in
-    microseconds: the steadiest figure on a busy machine;
+    logship the tailer and each of the 3 bucks);
   - peak RSS (C{VmHWM}) of the sending and of the (largest) receiving process;
   - lines lost and duplicated: the peers' output against the input, as
     multisets (and whether it is the input, byte for byte, or the same lines
     in another order); for logship, the events in the bucks' bucket files,
     by identity: lost = lines without an event on any buck, duplicated =
-    events a buck holds twice, and how many events are on fewer than 2 bucks.
-
-This script installs nothing.  It needs Debian's C{rsyslog} and
-C{rsyslog-relp} for the rsyslog contenders and C{syslog-ng-core} for the
-syslog-ng ones; a contender whose programs are missing is skipped with a
-line that says what to install, and the exit status is then 1.  Debian's
-rsyslog and syslog-ng-core conflict (both provide C{system-log-daemon}), so
-to have both, install rsyslog and unpack syslog-ng-core without installing
-it: C{apt-get install libcap2 libglib2.0-0 libivykis0 libjson-c5 libnet1
-libpcre3 libwrap0} (its libraries), C{apt-get download syslog-ng-core}, C{dpkg-deb -x
-syslog-ng-core_*.deb DIR}, then C{--syslog-ng-root DIR}.  Installing the
-packages must not start the system's daemons (on Debian, a
-C{/usr/sbin/policy-rc.d} that exits 101 prevents it); this script never
-uses them.
+    events a buck holds twice, and how many events are on fewer than 2
+    bucks (C{live} writes nothing: its figures are the copies the bucks
+    counted as received, against 2 per line).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -82,7 +65,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from delivery import Cluster, cpu_seconds, load, make_input, peak_rss_mib, run_durability
+from delivery import Cluster, buck_total_received, cpu_seconds, load, peak_rss_mib, run_durability
 
 from logship.core.bucket import TornRecord, iter_records, list_buckets
 from logship.core.event import decode
@@ -104,15 +87,17 @@ def rsyslog_sender(work: Path, input_path: Path, port: int, protocol: str) -> st
     """
     An rsyslogd that reads C{input_path} with imfile and forwards each line.
 
-    @param protocol: C{relp}, C{relp-disk} or C{tcp}.
+    @param protocol: C{relp}, C{relp-da} (disk-assisted queue),
+        C{relp-disk} (disk queue) or C{tcp}.
     """
     common = f'target="127.0.0.1" port="{port}" template="ship" action.resumeRetryCount="-1"'
     if protocol == "tcp":
         action = f'action(type="omfwd" protocol="tcp" {common})'
     else:
         action = f'action(type="omrelp" windowSize="4096" {common}'
-        if protocol == "relp-disk":
-            action += (f' queue.type="Disk" queue.filename="relp-queue"'
+        if protocol in ("relp-da", "relp-disk"):
+            kind = "Disk" if protocol == "relp-disk" else "LinkedList"
+            action += (f' queue.type="{kind}" queue.filename="relp-queue"'
                        f' queue.spoolDirectory="{work}/sender-state" queue.maxDiskSpace="4g"'
                        ' queue.saveOnShutdown="on"')
         action += ")"
@@ -201,9 +186,9 @@ class Programs:
         Why the rsyslog contender of C{protocol} cannot run, or None.
         """
         if shutil.which("rsyslogd") is None:
-            return "rsyslogd not found: apt-get install rsyslog rsyslog-relp"
+            return "rsyslogd not found (bench/compare.py installs rsyslog unless --no-install)"
         if protocol != "tcp" and not (RSYSLOG_MODULES / "omrelp.so").exists():
-            return f"no omrelp in {RSYSLOG_MODULES}: apt-get install rsyslog-relp"
+            return f"no omrelp in {RSYSLOG_MODULES} (bench/compare.py installs rsyslog-relp)"
         return None
 
     def rsyslog(self, conf: Path, pidfile: Path) -> tuple[list[str], dict[str, str]]:
@@ -229,9 +214,9 @@ class Programs:
         if self.syslog_ng_binary() is not None:
             return None
         if self.syslog_ng_root is not None:
-            return f"no usr/sbin/syslog-ng under {self.syslog_ng_root} (see --help: unpack syslog-ng-core)"
-        return ("syslog-ng not found: apt-get install syslog-ng-core, or, beside rsyslog,"
-                " unpack it and give --syslog-ng-root (see --help)")
+            return f"no usr/sbin/syslog-ng under {self.syslog_ng_root}"
+        return ("syslog-ng not found (bench/compare.py unpacks syslog-ng-core unless"
+                " --no-install)")
 
     def syslog_ng(self, conf: Path, work: Path, role: str) -> tuple[list[str], dict[str, str]]:
         """
@@ -406,6 +391,8 @@ PEERS = {
     peer.name: peer
     for peer in [
         rsyslog_peer("rsyslog-relp", "rsyslog imfile -> RELP (window 4096) -> omfile", "relp"),
+        rsyslog_peer("rsyslog-relp-da",
+                     "as rsyslog-relp, sending action behind a disk-assisted queue", "relp-da"),
         rsyslog_peer("rsyslog-relp-disk", "as rsyslog-relp, sending action behind a disk queue",
                      "relp-disk"),
         rsyslog_peer("rsyslog-tcp", "rsyslog imfile -> plain TCP (no acks) -> omfile", "tcp"),
@@ -413,7 +400,6 @@ PEERS = {
         syslog_ng_peer("syslog-ng-disk", "as syslog-ng, with disk-buffer(reliable(yes))", True),
     ]
 }
-CONTENDERS = [*PEERS, "logship"]
 
 
 def run_peer(
@@ -489,8 +475,7 @@ def run_peer(
         "lines": count,
         "seconds": elapsed,
         "lines_per_s": delivered / elapsed,
-        "cpu_sender": cpu["sender"],
-        "cpu_receivers": cpu["receiver"],
+        "cpu": cpu,
         "cpu_us_per_line": 1e6 * sum(cpu.values()) / count,
         "rss_sender": rss["sender"],
         "rss_receiver": rss["receiver"],
@@ -536,123 +521,41 @@ def run_logship(
     workdir: Path, input_path: Path, count: int, durability: str, timeout: float
 ) -> dict[str, Any]:
     """
-    One run of logship (tailer and 3 bucks, C{bench/delivery.py}), with
-    what the bucks hold counted before they stop.
+    One run of logship (tailer and 3 bucks, C{bench/delivery.py}) at
+    C{durability}, with what the bucks hold counted before they stop
+    (C{live}: what they received, as they write nothing).
     """
     load_before = load()
+    live = durability == "live"
     run = run_durability(workdir, durability, input_path, count, timeout, None,
-                         inspect=buck_holdings)
-    cpu, rss = run["cpu"], run["rss_mib"]
-    return {
+                         inspect=live_copies if live else buck_holdings)
+    rss = run["rss_mib"]
+    result = {
         "name": f"logship-{durability}",
         "what": f"logship tailer -> 3 bucks, {durability} (R = 2)",
         "lines": count,
         "seconds": run["seconds"],
         "lines_per_s": run["lines_per_s"],
-        "cpu_sender": cpu["tailer"],
-        "cpu_receivers": sum(v for k, v in cpu.items() if k != "tailer"),
+        "cpu": run["cpu"],
         "cpu_us_per_line": run["cpu_us_per_line"],
         "rss_sender": rss["tailer"],
         "rss_receiver": max(v for k, v in rss.items() if k != "tailer"),
         "stalled": False,
         "load": f"{load_before} -> {load()}",
-        "lost": max(count - run["distinct_events"], 0),
-        "dup": run["buck_duplicates"],
-        "foreign": max(run["distinct_events"] - count, 0),
-        "order": f"{run['under_2_copies']} events on < 2 bucks",
     }
+    if live:
+        received = run["copies_received"]
+        result.update(lost=max(2 * count - received, 0), dup=max(received - 2 * count, 0),
+                      foreign=0, order=f"copies received: {received:,} of {2 * count:,}")
+    else:
+        result.update(lost=max(count - run["distinct_events"], 0), dup=run["buck_duplicates"],
+                      foreign=max(run["distinct_events"] - count, 0),
+                      order=f"{run['under_2_copies']:,} events on < 2 bucks")
+    return result
 
 
-# --- the table ------------------------------------------------------------------
-
-
-def row(result: dict[str, Any]) -> str:
+def live_copies(cluster: Cluster) -> dict[str, Any]:
     """
-    One Markdown table row of a result.
+    The copies the bucks received (and published) in a C{live} run.
     """
-    stalled = " (stalled)" if result["stalled"] else ""
-    return (
-        f"| {result['name']} | {result['lines_per_s']:,.0f}{stalled}"
-        f" | {result['cpu_sender']:.2f} / {result['cpu_receivers']:.2f}"
-        f" | **{result['cpu_us_per_line']:.1f}**"
-        f" | {result['rss_sender']:.0f} / {result['rss_receiver']:.0f}"
-        f" | {result['lost']} / {result['dup']}"
-        + (f" / {result['foreign']} foreign" if result["foreign"] else "")
-        + f" | {result['order']} | {result['load']} |"
-    )
-
-
-HEADER = (
-    "| contender | lines/s | CPU s sender / receivers | CPU µs per line | peak RSS MiB"
-    " sender / receiver | lost / dup | output | load before -> after |\n"
-    "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"
-)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """
-    Run the chosen contenders one after the other and print the table.
-
-    @return: the exit status: 1 if a contender was skipped.
-    """
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__[__doc__.index("This script installs nothing"):],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lines", type=int, default=200_000, help="lines in the input (200,000)")
-    parser.add_argument("--peer", action="append", choices=CONTENDERS,
-                        help="a contender to run (repeatable; default: all)")
-    parser.add_argument("--durability", default="ack2",
-                        choices=("live", "ack1", "ack2", "ack2+fsync"),
-                        help="logship's durability (ack2)")
-    parser.add_argument("--syslog-ng-root", type=Path,
-                        help="an unpacked syslog-ng-core (dpkg-deb -x), instead of syslog-ng on PATH")
-    parser.add_argument("--workdir", type=Path, help="where to run (default: a temporary directory)")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory")
-    parser.add_argument("--stall", type=float, default=30,
-                        help="seconds without progress after which a peer's run ends (30)")
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds per run at most")
-    args = parser.parse_args(argv)
-
-    programs = Programs(args.syslog_ng_root)
-    chosen = args.peer or CONTENDERS
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="logship-peers-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    skipped = []
-    results = []
-    print(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {os.cpu_count()} CPUs, load {load()},"
-          f" workdir {workdir}", flush=True)
-    try:
-        input_path = workdir / f"input-{args.lines}.log"
-        size = make_input(input_path, args.lines)
-        print(f"input: {args.lines:,} lines, {size / 1e6:.1f} MB ({size / args.lines:.0f} B/line)",
-              flush=True)
-        for name in chosen:
-            if name == "logship":
-                result = run_logship(workdir, input_path, args.lines, args.durability, args.timeout)
-            else:
-                peer = PEERS[name]
-                why = peer.missing(programs)
-                if why is not None:
-                    print(f"{name}: skipped: {why}", flush=True)
-                    skipped.append(name)
-                    continue
-                result = run_peer(peer, programs, workdir, input_path, args.lines,
-                                  args.stall, args.timeout)
-            results.append(result)
-            print(f"{result['name']}: {result['what']}: {result['seconds']:.2f} s", flush=True)
-            print(row(result), flush=True)
-    finally:
-        if not args.keep and args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
-    print()
-    print(HEADER)
-    for result in results:
-        print(row(result))
-    if skipped:
-        print(f"\nskipped (programs missing): {', '.join(skipped)}")
-    return 1 if skipped else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return {"copies_received": buck_total_received(cluster)}

@@ -107,4 +107,9 @@ class BuckMetrics:
             counter("logship_buck_live_dropped",
                     "Events the live subscribers were too slow to take.", buck.channel.dropped),
             *self._disk(),
+            gauge("logship_buck_disk_in_service",
+                  "1 for a data directory in service, 0 for one taken out of service"
+                  " (an I/O error or a full disk: its buckets are refused).",
+                  {(str(d),): int(d not in buck.store.failed) for d in buck.store.disks},
+                  ["data"]),
         ]

@@ -15,6 +15,14 @@ for a while.  Every batch is handed to the kernel before C{write_batch}
 returns, and fsynced (files, and the directories of new files) when the
 caller asks.
 
+With several data directories (one per disk, C{--data} repeated), each
+bucket's file is written on one disk chosen by a stable hash of its start
+(L{disk_index}); uploads in progress and the archived record stay on the
+first.  An error that says a disk cannot take more (EIO, ENOSPC, EROFS,
+EDQUOT) takes that disk out of service: batches and uploads of its buckets
+are refused (L{DiskOutOfService}, the tailer sends them to other bucks)
+until a restart, while its files are still listed and read for the porter.
+
 L{BucketStore.merge_bucket} merges a whole bucket file uploaded by a tailer
 into the buck's own file for that interval: only records whose identity
 (C{shn}, C{app}, C{point}, C{crc}) the file does not hold yet are appended,
@@ -38,9 +46,11 @@ file (see C{docs/buck.md} for its cost).
 from __future__ import annotations
 
 import enum
+import errno
 import os
+import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -81,6 +91,25 @@ class StoreError(Exception):
     """
     The store cannot be opened or used (the message says why).
     """
+
+
+class DiskOutOfService(StoreError):
+    """
+    A bucket's file is on a disk taken out of service (L{BucketStore}
+    with several data directories); nothing of the batch was written.
+    """
+
+
+#: The errors that take a disk out of service: it cannot take more data.
+DISK_FAILURES = frozenset({errno.EIO, errno.ENOSPC, errno.EROFS, errno.EDQUOT})
+
+
+def disk_index(start: int, disks: int) -> int:
+    """
+    The disk of bucket C{start} among C{disks}: a stable hash (CRC-32 of
+    its start), the same in every run and on every buck.
+    """
+    return zlib.crc32(b"%d" % start) % disks
 
 
 class CorruptBatch(ValueError):
@@ -233,12 +262,14 @@ def _recorded_seconds(data: Path) -> int | None:
 
 class BucketStore:
     """
-    Bucket files under C{DATA/buckets}, written batch by batch and merged
-    upload by upload.
+    Bucket files under C{DATA/buckets} (of one or several disks), written
+    batch by batch and merged upload by upload.
 
     @ivar data: the data directory.
     @ivar buckets: C{DATA/buckets}.
     @ivar incoming: C{DATA/incoming}, where uploads are received.
+    @ivar disks: the data directories, one per disk (C{data} first).
+    @ivar failed: the disks taken out of service, with why.
     @ivar seconds: the bucket interval.
     @ivar stats: the counters.
     @ivar archived: the buckets deleted because they were archived.
@@ -255,9 +286,12 @@ class BucketStore:
         open_buckets: int = DEFAULT_OPEN_BUCKETS,
         idle_seconds: float = DEFAULT_IDLE_SECONDS,
         fsync: Callable[[int], None] = os.fsync,
+        more_data: Sequence[Path] = (),
+        open_writer: Callable[[Path], BucketWriter] = BucketWriter,
     ) -> None:
         """
-        Open (creating it if needed) the data directory C{data}.
+        Open (creating it if needed) the data directory C{data}, and the
+        other disks' directories C{more_data}.
 
         Partial uploads left in C{DATA/incoming} by an earlier run are
         removed; a data directory written with another bucket interval is
@@ -270,6 +304,11 @@ class BucketStore:
         @param idle_seconds: L{close_idle} closes writers unused this long.
         @param fsync: called with a file descriptor to make it durable
             (L{os.fsync}; tests count the calls).
+        @param more_data: more data directories, one per disk: each
+            bucket's file is written on one of C{data} and these, chosen by
+            L{disk_index}; uploads and the archived record stay on C{data}.
+        @param open_writer: opens a bucket file for appending
+            (L{BucketWriter}; tests give failing ones).
         @raise StoreError: if the directory cannot be used.
         @raise ValueError: if C{seconds} or C{open_buckets} are invalid.
         """
@@ -279,6 +318,9 @@ class BucketStore:
         self.data = data
         self.buckets = data / BUCKETS
         self.incoming = data / INCOMING
+        self.disks = [data, *more_data]
+        self.failed: dict[Path, str] = {}
+        self._open_writer = open_writer
         self.stats = StoreStats()
         self._clock = clock
         self._open_buckets = open_buckets
@@ -295,7 +337,8 @@ class BucketStore:
     # -- opening
 
     def _prepare(self) -> None:
-        prepare_data_dir(self.data, self.seconds)
+        for disk in self.disks:
+            prepare_data_dir(disk, self.seconds)
         try:
             for stale in self.incoming.iterdir():
                 stale.unlink()
@@ -307,9 +350,60 @@ class BucketStore:
 
     def path_of(self, start: int) -> Path:
         """
-        The bucket file of the bucket starting at C{start}.
+        The bucket file of the bucket starting at C{start}: on its disk
+        (L{disk_index}), unless another disk already holds a file of it
+        (the disks were listed otherwise when it was written).
         """
-        return self.buckets / bucket_relpath(start, self.seconds)
+        relative = bucket_relpath(start, self.seconds)
+        chosen = self.disks[disk_index(start, len(self.disks))] / BUCKETS / relative
+        if len(self.disks) == 1 or chosen.exists():
+            return chosen
+        for disk in self.disks:
+            if (disk / BUCKETS / relative).exists():
+                return disk / BUCKETS / relative
+        return chosen
+
+    def disk_of(self, path: Path) -> Path:
+        """
+        The data directory a bucket file C{path} is on.
+        """
+        return next(d for d in self.disks if path.is_relative_to(d / BUCKETS))
+
+    def _check_disk(self, start: int) -> None:
+        """
+        @raise DiskOutOfService: if bucket C{start}'s file is on a disk
+            taken out of service.
+        """
+        if self.failed:
+            disk = self.disk_of(self.path_of(start))
+            if disk in self.failed:
+                raise DiskOutOfService(
+                    f"its bucket's disk {disk} is out of service ({self.failed[disk]})"
+                )
+
+    def _disk_error(self, path: Path, error: OSError) -> None:
+        """
+        An I/O error writing C{path}: an error that says the disk cannot
+        take more (L{DISK_FAILURES}) takes it out of service, if the buck
+        has another.
+        """
+        if error.errno not in DISK_FAILURES or len(self.disks) == 1:
+            return
+        disk = self.disk_of(path)
+        if disk in self.failed:
+            return
+        self.failed[disk] = os.strerror(error.errno)
+        for start in [s for s, e in self._writers.items() if self.disk_of(e.writer.path) == disk]:
+            self._close_writer(start, "disk out of service")
+        self._log.error(
+            "Disk {disk} taken out of service: {error} writing {path}; its buckets"
+            " are refused until a restart, {left} of {disks} disks left",
+            disk=str(disk),
+            error=str(error),
+            path=str(path),
+            left=len(self.disks) - len(self.failed),
+            disks=len(self.disks),
+        )
 
     # -- writing batches
 
@@ -333,9 +427,12 @@ class BucketStore:
         @raise CorruptBatch: if an event does not decode; nothing written.
         @raise HostNotAllowed: if an event's host is not allowed; nothing
             written.
+        @raise DiskOutOfService: if a bucket of the batch is on a disk out
+            of service; nothing written.
         @raise StoreError: if the store is closed.
         @raise OSError: if writing failed (the writers involved are closed;
-            reopening cuts any torn record off).
+            reopening cuts any torn record off; an error saying the disk
+            cannot take more takes it out of service).
         """
         self._check_open()
         groups: dict[int, list[bytes]] = {}
@@ -350,6 +447,8 @@ class BucketStore:
                 group = groups.setdefault(start, [])
                 last_start = start
             group.append(data)
+        for start in groups:
+            self._check_disk(start)
         created: list[Path] = []
         touched: list[BucketWriter] = []
         for start, records in groups.items():
@@ -357,8 +456,9 @@ class BucketStore:
             try:
                 writer.append_all(records)
                 writer.flush()
-            except OSError:
+            except OSError as e:
                 self._discard(start)
+                self._disk_error(writer.path, e)
                 raise
             self.stats.bytes_written += 2 * len(records) + sum(map(len, records))
             touched.append(writer)
@@ -416,12 +516,13 @@ class BucketStore:
         if not path.exists():
             created.append(path)
         try:
-            writer = BucketWriter(path)
+            writer = self._open_writer(path)
         except OSError as e:
             self.stats.write_errors += 1
             self._log.error(
                 "Cannot open bucket file {path}: {error}", path=str(path), error=str(e)
             )
+            self._disk_error(path, e)
             raise
         self.stats.files_opened += 1
         recovery = writer.recovery
@@ -441,14 +542,19 @@ class BucketStore:
     def _sync_file(self, path: Path) -> None:
         """
         fsync a file through a descriptor of its own: all of the file's
-        written data reaches the disk, whichever descriptor wrote it.
+        written data reaches the disk, whichever descriptor wrote it (an
+        error may take its disk out of service).
         """
-        fd = os.open(path, os.O_RDONLY)
         try:
-            self._fsync(fd)
-            self.stats.fsyncs += 1
-        finally:
-            os.close(fd)
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                self._fsync(fd)
+                self.stats.fsyncs += 1
+            finally:
+                os.close(fd)
+        except OSError as e:
+            self._disk_error(path, e)
+            raise
 
     def _sync_dirs(self, created: list[Path]) -> None:
         """
@@ -461,7 +567,7 @@ class BucketStore:
             while directory not in done:
                 done.add(directory)
                 self._sync_file(directory)
-                if directory == self.buckets:
+                if directory.name == BUCKETS and directory.parent in self.disks:
                     break
                 directory = directory.parent
 
@@ -561,6 +667,7 @@ class BucketStore:
         except BadUpload:
             self.stats.rejected_merges += 1
             raise
+        self._check_disk(start)
         created: list[Path] = []
         writer = self._writer(start, created)
         try:
@@ -578,8 +685,9 @@ class BucketStore:
                     new += 1
                     added += 2 + len(data)
             writer.flush()
-        except OSError:
+        except OSError as e:
             self._discard(start)
+            self._disk_error(writer.path, e)
             raise
         self._sync_file(writer.path)
         self._sync_dirs(created)
@@ -655,14 +763,15 @@ class BucketStore:
         """
         self._check_open()
         found: list[tuple[int, int]] = []
-        for start, path in list_buckets(self.buckets):
+        starts = sorted({start for disk in self.disks for start, _ in list_buckets(disk / BUCKETS)})
+        for start in starts:
             if start < since:
                 continue
             if len(found) == limit:
                 return found, True
             try:
-                found.append((start, path.stat().st_size))
-            except FileNotFoundError:
+                found.append((start, self.path_of(start).stat().st_size))
+            except OSError:  # gone, or on a failed disk that cannot be read
                 continue
         return found, False
 

@@ -1,7 +1,7 @@
 """twistd entry point of C{logship-buck}.
 
     twistd -n logship-buck [--listen tcp:4401:interface=127.0.0.1]...
-        --data DIR (--credential FILE --node-key FILE --authority FILE
+        --data DIR [--data DIR]... (--credential FILE --node-key FILE --authority FILE
         [--revoked FILE] | --key FILE | --insecure)  [--bucket-seconds 60]
         [--node NAME] [--config buck.toml]
         [--live tcp:4480:interface=127.0.0.1 [--live-token FILE]
@@ -69,7 +69,6 @@ class Options(ClusterOptions):
 
     role = "buck"
     optParameters: ClassVar[list[list[Any]]] = [
-        ["data", "d", DEFAULT_DATA, "The data directory (bucket files go to DATA/buckets)."],
         ["stats-interval", None, DEFAULT_STATS_INTERVAL,
          "Seconds between two stats lines in the log.", positive_float],
         ["open-buckets", None, DEFAULT_OPEN_BUCKETS,
@@ -94,6 +93,7 @@ class Options(ClusterOptions):
     def __init__(self) -> None:
         super().__init__()
         self["listen"] = []
+        self["data-dirs"] = []
         self["live-origin"] = []
         self.live_token: str | None = None
 
@@ -103,6 +103,16 @@ class Options(ClusterOptions):
         (repeatable; default tcp:4401:interface=127.0.0.1).
         """
         self["listen"].append(description)
+
+    def opt_data(self, directory: str) -> None:
+        """
+        A data directory: bucket files go to DATA/buckets (repeatable, one
+        per disk: each bucket is written on one, chosen by a stable hash;
+        default buck-data).
+        """
+        self["data-dirs"].append(directory)
+
+    opt_d = opt_data
 
     def opt_live_origin(self, pattern: str) -> None:
         """
@@ -119,10 +129,16 @@ class Options(ClusterOptions):
         self.check_cluster_options()
         for description in self["listen"]:
             check_listen("--listen", description)
-        try:
-            prepare_data_dir(Path(self["data"]), self["bucket-seconds"])
-        except StoreError as e:
-            raise usage.UsageError(f"--data: {e}") from None
+        if not self["data-dirs"]:
+            self["data-dirs"] = [DEFAULT_DATA]
+        if len({Path(d).resolve() for d in self["data-dirs"]}) < len(self["data-dirs"]):
+            raise usage.UsageError("--data: a directory is given twice")
+        self["data"] = self["data-dirs"][0]
+        for data in self["data-dirs"]:
+            try:
+                prepare_data_dir(Path(data), self["bucket-seconds"])
+            except StoreError as e:
+                raise usage.UsageError(f"--data: {e}") from None
         self._check_live()
 
     def _check_live(self) -> None:
@@ -164,6 +180,7 @@ def makeService(config: Options, reactor: Any = None) -> IService:
             config["bucket-seconds"],
             reactor,
             open_buckets=config["open-buckets"],
+            more_data=[Path(d) for d in config["data-dirs"][1:]],
         )
     except StoreError as e:  # e.g. a full disk: the options' checks wrote nothing
         raise SystemExit(f"logship-buck: --data: {e}") from None

@@ -23,7 +23,13 @@ C{docs/index.md}; in short:
     term, host and app conditions are one FTS5 query.
   - C{trigrams}: an FTS5 C{trigram} table over the message decoded as UTF-8
     (invalid bytes replaced), a prefilter for substrings; each candidate is
-    checked with C{instr} on the message bytes, so results are exact.
+    checked with C{instr} on the message bytes, so results are exact.  It
+    lives in a database file of its own, C{DIR/<name>.sqlite-trigrams}
+    (attached as C{tg}), written during a load by a second connection on a
+    thread of its own, in parallel with the C{events} and C{tokens} rows,
+    and committed first: the trigram table always holds at least the
+    events of the main file (a stale trigram row only adds a candidate that
+    C{instr} rejects).
   - C{blocks}: the number of events per 2^33-tick block (86 s), so that
     counting a time range reads two edge blocks, not the range.
 """
@@ -31,12 +37,15 @@ C{docs/index.md}; in short:
 from __future__ import annotations
 
 import base64
+import itertools
+import json
 import os
 import sqlite3
 import struct
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
@@ -101,10 +110,13 @@ LOAD_CHUNK = 10000
 #: Rows deleted per transaction by L{SqliteStore.drop_before}.
 DELETE_CHUNK = 20000
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: The schema versions L{SqliteStore} upgrades in place when it opens them.
-UPGRADABLE = (2,)
+UPGRADABLE = (2, 3)
+
+#: What the trigram table's database file adds to the index's file name.
+TRIGRAM_SUFFIX = "-trigrams"
 
 FLAG_CONTINUED = 1
 FLAG_STRUCTURED = 2
@@ -129,11 +141,15 @@ CREATE VIRTUAL TABLE IF NOT EXISTS tokens USING fts5 (
     toks, tokenize = "ascii tokenchars '_.-/@:%'", content = '', detail = 'none',
     columnsize = 0
 );
-CREATE VIRTUAL TABLE IF NOT EXISTS trigrams USING fts5 (
+CREATE TABLE IF NOT EXISTS blocks (block INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+"""
+
+#: The trigram table, in its own file (schema C{tg}).
+_TRIGRAM_TABLE = """
+CREATE VIRTUAL TABLE tg.trigrams USING fts5 (
     text, tokenize = 'trigram case_sensitive 1', content = '', detail = 'none',
     columnsize = 0
-);
-CREATE TABLE IF NOT EXISTS blocks (block INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+)
 """
 
 #: FTS5 collects this many bytes of new index data before writing a
@@ -326,7 +342,7 @@ class _Plan:
         tq = self._token_match(query)
         gq = self._trigram_match(query)
         if gq is not None:
-            self.source = "trigrams g CROSS JOIN events e ON e.id = g.rowid"
+            self.source = "tg.trigrams g CROSS JOIN events e ON e.id = g.rowid"
             self.key = "g.rowid"
             self.where.append("trigrams MATCH :gq")
             self.params["gq"] = gq
@@ -404,7 +420,13 @@ class _Plan:
 
 class SqliteStore:
     """
-    One index in one SQLite database, used synchronously by one thread.
+    One index in one SQLite database (and its trigram table's file), used
+    synchronously by one thread.
+
+    During a load, the trigram rows are written by a second connection on a
+    thread of the store's own, while the calling thread writes the events
+    and tokens rows; L{commit} waits for them and commits the trigram file
+    first.
 
     @ivar path: the database file.
     """
@@ -416,10 +438,12 @@ class SqliteStore:
         """
         Open (and by default create) the database.
 
-        @param path: the database file, C{DIR/<name>.sqlite}.
+        @param path: the database file, C{DIR/<name>.sqlite}; the trigram
+            table is in C{DIR/<name>.sqlite-trigrams}.  C{":memory:"} keeps
+            both in memory.
         @param create: create the file and its schema if missing; else a
             missing file raises L{IndexUnavailable}.
-        @param cache_mib: SQLite's page cache size.
+        @param cache_mib: SQLite's page cache size (of each file).
         @param synchronous: SQLite's C{synchronous} setting; C{FULL} makes a
             finished load survive a power cut.
         @raise IndexUnavailable: the file cannot be opened or is not an index.
@@ -427,64 +451,117 @@ class SqliteStore:
         self.path = Path(path)
         if not create and not self.path.is_file():
             raise IndexUnavailable(f"{self.path}: no such index")
+        memory = str(path) == ":memory:"
+        self._trigram_file = (
+            f"file:logship-trigrams-{next(_MEMORY_NAMES)}?mode=memory&cache=shared"
+            if memory else trigram_path(self.path)
+        )
+        self._memory = memory
+        self._tg: sqlite3.Connection  # the trigram file's, once the main file is an index
+        self._tg_writer = ThreadPoolExecutor(1, thread_name_prefix="logship-trigrams")
+        self._tg_pending: list[Future[Any]] = []
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._db = sqlite3.connect(path, isolation_level=None, uri=memory)
         except sqlite3.Error as e:
+            self._tg_writer.shutdown()
             raise IndexUnavailable(f"{self.path}: cannot open: {e}") from None
         self._db.create_function("logship_text", 1, trigram_text, deterministic=True)
         try:
             self._setup(cache_mib, synchronous, create)
-        except sqlite3.Error as e:
-            self._db.close()
+        except (sqlite3.Error, IndexUnavailable) as e:
+            self._close_connections()
+            if isinstance(e, IndexUnavailable):
+                raise
             raise IndexUnavailable(f"{self.path}: {e}") from None
 
     def _setup(self, cache_mib: int, synchronous: str, create: bool) -> None:
         db = self._db
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute(f"PRAGMA synchronous = {synchronous}")
-        db.execute(f"PRAGMA cache_size = {-1024 * int(cache_mib)}")
+        settings = ["PRAGMA journal_mode = WAL", f"PRAGMA synchronous = {synchronous}",
+                    f"PRAGMA cache_size = {-1024 * int(cache_mib)}"]
+        for setting in settings:
+            db.execute(setting)
         db.execute("PRAGMA temp_store = MEMORY")
         version = None
-        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+        is_index = bool(db.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'meta'").fetchone())
+        if is_index:
             row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             version = row and row[0]
-            if version in UPGRADABLE:
-                self._upgrade(version)
-            elif version != SCHEMA_VERSION:
+            if version not in UPGRADABLE and version != SCHEMA_VERSION:
                 raise IndexUnavailable(
                     f"{self.path}: schema version {version}, this logship reads {SCHEMA_VERSION}"
                 )
         elif not create:
             raise IndexUnavailable(f"{self.path}: not a logship index")
+        # an index (or one to make): its trigram file beside it
+        self._tg = sqlite3.connect(self._trigram_file, isolation_level=None, uri=self._memory,
+                                   check_same_thread=False)
+        for setting in settings:
+            self._tg.execute(setting)
+        db.execute("ATTACH DATABASE ? AS tg", (str(self._trigram_file),))
+        if is_index:
+            if version in UPGRADABLE:
+                self._upgrade(version)
+            elif not self._has_trigram_table():
+                self._log.warn("{path}: the trigram table's file is missing: made again",
+                               path=str(self.path))
+                self._fill_trigrams()
         else:
+            self._fill_trigrams()
             with self._transaction():
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
                 db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-                for table in ("tokens", "trigrams"):
-                    db.execute(
-                        f"INSERT INTO {table} ({table}, rank) VALUES ('hashsize', ?)",
-                        (FTS_HASHSIZE,),
-                    )
+                db.execute("INSERT INTO tokens (tokens, rank) VALUES ('hashsize', ?)",
+                           (FTS_HASHSIZE,))
+
+    def _has_trigram_table(self) -> bool:
+        return bool(self._db.execute(
+            "SELECT 1 FROM tg.sqlite_master WHERE name = 'trigrams'").fetchone())
+
+    def _fill_trigrams(self) -> None:
+        """
+        Make the trigram table anew in its file, from the messages of the
+        C{events} table if there is one, in one transaction of that file.
+        """
+        db = self._db
+        with self._transaction():
+            db.execute("DROP TABLE IF EXISTS tg.trigrams")
+            db.execute(_TRIGRAM_TABLE)
+            db.execute("INSERT INTO tg.trigrams (trigrams, rank) VALUES ('hashsize', ?)",
+                       (FTS_HASHSIZE,))
+            if db.execute("SELECT 1 FROM main.sqlite_master WHERE name = 'events'").fetchone():
+                db.execute("INSERT INTO tg.trigrams (rowid, text)"
+                           " SELECT id, logship_text(message) FROM events")
 
     def _upgrade(self, version: int) -> None:
         """
-        Bring a schema-2 index to schema 3 in one transaction: its events
-        (all of format version 1, without origins) get their identity
-        column, and the unique index moves to it.
+        Bring a schema-2 or schema-3 index to schema 4.
+
+        2 to 3, in one transaction: its events (all of format version 1,
+        without origins) get their identity column, and the unique index
+        moves to it.  3 to 4: the trigram table is made in its own file
+        from the messages, that file committed, then the old table dropped
+        and the version set in one transaction of the main file (a crash
+        in between leaves a schema-3 index, upgraded again when opened).
         """
         self._log.info("Upgrading {path} from schema {version} to {schema}",
                        path=str(self.path), version=version, schema=SCHEMA_VERSION)
         db = self._db
-        db.create_function("logship_legacy_identity", 4, _legacy_identity, deterministic=True)
+        if version == 2:
+            db.create_function("logship_legacy_identity", 4, _legacy_identity,
+                               deterministic=True)
+            with self._transaction():
+                db.execute("ALTER TABLE events ADD COLUMN ident BLOB NOT NULL DEFAULT x''")
+                db.execute(
+                    "UPDATE events SET ident = logship_legacy_identity(point, shn, app, crc)"
+                )
+                db.execute("DROP INDEX events_identity")
+                db.execute("CREATE UNIQUE INDEX events_ident ON events (ident)")
+                db.execute("UPDATE meta SET value = 3 WHERE key = 'schema'")
+        self._fill_trigrams()
         with self._transaction():
-            db.execute("ALTER TABLE events ADD COLUMN ident BLOB NOT NULL DEFAULT x''")
-            db.execute(
-                "UPDATE events SET ident = logship_legacy_identity(point, shn, app, crc)"
-            )
-            db.execute("DROP INDEX events_identity")
-            db.execute("CREATE UNIQUE INDEX events_ident ON events (ident)")
+            db.execute("DROP TABLE main.trigrams")
             db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
 
     def _transaction(self) -> "_Transaction":
@@ -526,26 +603,39 @@ class SqliteStore:
         """
         if not prepared:
             return 0
+        own = not self._db.in_transaction
+        if own:
+            self.begin()
+        try:
+            new = self._write(prepared)
+        except BaseException:
+            if own:
+                self.rollback()
+            raise
+        if own:
+            self.commit()
+        self._log.debug("Loaded {new} new of {sent} events into {path}",
+                        new=new, sent=len(prepared), path=str(self.path))
+        return new
+
+    def _write(self, prepared: Sequence[Row]) -> int:
         db = self._db
         # columns, not rows: the statements below take their parameters
         # from zip() objects, so no Python code runs per row
         columns: list[Sequence[Any]] = list(zip(*prepared))
-        with self._transaction() if not db.in_transaction else _NO_TRANSACTION:
-            ids = self._ids(columns[0])
-            before = db.total_changes
-            db.executemany(
-                "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                zip(ids, *columns[:10]),
-            )
-            new = db.total_changes - before
-            if new < len(ids):
-                kept = [i for i, row_id in enumerate(ids) if self._stored(row_id)]
-                ids = [ids[i] for i in kept]
-                columns = [[column[i] for i in kept] for column in columns]
-            if ids:
-                self._index_new(ids, columns[10], columns[11])
-        self._log.debug("Loaded {new} new of {sent} events into {path}",
-                        new=new, sent=len(prepared), path=str(self.path))
+        ids = self._ids(columns[0])
+        before = db.total_changes
+        db.executemany(
+            "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            zip(ids, *columns[:10]),
+        )
+        new = db.total_changes - before
+        if new < len(ids):
+            kept = [i for i, row_id in enumerate(ids) if self._stored(row_id)]
+            ids = [ids[i] for i in kept]
+            columns = [[column[i] for i in kept] for column in columns]
+        if ids:
+            self._index_new(ids, columns[10], columns[11])
         return new
 
     def begin(self) -> None:
@@ -553,22 +643,49 @@ class SqliteStore:
         Open a transaction that the following L{write}s join, until
         L{commit} (or L{rollback}): a load of several chunks is then one
         transaction, so FTS5 writes one larger segment (fewer merges later)
-        and a crash leaves none of it.
+        and a crash leaves none of it.  The main file's transaction is
+        deferred (it takes the write lock at the first row), so that it
+        does not lock the attached trigram file, which the trigram thread's
+        connection writes meanwhile.
         """
-        self._db.execute("BEGIN IMMEDIATE")
+        self._tg.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN")
+        except BaseException:
+            self._tg.execute("ROLLBACK")
+            raise
 
     def commit(self) -> None:
         """
-        Commit the transaction of L{begin}.
+        Commit the transaction of L{begin}: once the trigram rows are all
+        written, the trigram file first, then the main file.
         """
+        self._wait_trigrams()
+        self._tg.execute("COMMIT")
         self._db.execute("COMMIT")
 
     def rollback(self) -> None:
         """
         Abandon the transaction of L{begin}, if one is open.
         """
+        try:
+            self._wait_trigrams()
+        except Exception:
+            pass  # rolled back below anyway
+        if self._tg.in_transaction:
+            self._tg.execute("ROLLBACK")
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
+
+    def _wait_trigrams(self) -> None:
+        """
+        Wait for the trigram rows handed to the trigram thread.
+
+        @raise Exception: what writing them raised (the first).
+        """
+        pending, self._tg_pending = self._tg_pending, []
+        for future in pending:
+            future.result()
 
     def _ids(self, points: Sequence[int]) -> list[int]:
         """
@@ -603,17 +720,32 @@ class SqliteStore:
         ).fetchone()
         return 0 if top is None else top - first + 1
 
+    def _write_trigrams(self, ids: list[int], texts: Sequence[str]) -> None:
+        """
+        On the trigram thread: add the trigram rows of a chunk, in one
+        statement over one JSON array of C{[id, text]} pairs, so that the
+        whole chunk is written in C with the GIL released (row by row,
+        C{executemany} takes the GIL back after every row, and waits for it
+        while the other threads run Python).
+        """
+        self._tg.execute(
+            "INSERT INTO trigrams (rowid, text)"
+            " SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)",
+            (json.dumps(list(zip(ids, texts)), ensure_ascii=False),),
+        )
+
     def _stored(self, row_id: int) -> bool:
         return self._db.execute("SELECT 1 FROM events WHERE id = ?", (row_id,)).fetchone() is not None
 
     def _index_new(self, ids: list[int], tokens: Sequence[str], trigrams: Sequence[str]) -> None:
         """
         Index rows just added to C{events}: their ids, the text of the
-        C{tokens} table and the trigram text.
+        C{tokens} table and the trigram text (written by the trigram
+        thread, while this one writes the tokens).
         """
         db = self._db
+        self._tg_pending.append(self._tg_writer.submit(self._write_trigrams, ids, trigrams))
         db.executemany("INSERT INTO tokens (rowid, toks) VALUES (?, ?)", zip(ids, tokens))
-        db.executemany("INSERT INTO trigrams (rowid, text) VALUES (?, ?)", zip(ids, trigrams))
         shift = _BLOCK_ID_SHIFT
         blocks = Counter(row_id >> shift for row_id in ids)
         db.executemany(
@@ -748,8 +880,7 @@ class SqliteStore:
         hi = min(_group_ids(point)[1], MAX_ID)
         removed = 0
         while True:
-            with self._transaction():
-                n = self._drop_chunk(hi, point - OFFSET)
+            n = self._drop_chunk(hi, point - OFFSET)
             removed += n
             if n < DELETE_CHUNK:
                 break
@@ -758,48 +889,64 @@ class SqliteStore:
         return removed
 
     def _drop_chunk(self, hi: int, stored_point: int) -> int:
+        """
+        Remove up to L{DELETE_CHUNK} of the oldest rows before
+        C{stored_point}: from the main file in one transaction, then their
+        trigrams in one of the trigram file (a crash in between leaves
+        stale trigram rows, which only add candidates that C{instr}
+        rejects; never an event without its trigrams).
+        """
         db = self._db
         db.execute("DROP TABLE IF EXISTS temp.doomed")
-        db.execute(
-            "CREATE TEMP TABLE doomed AS SELECT id FROM events"
-            " WHERE id <= ? AND point < ? ORDER BY id LIMIT ?",
-            (hi, stored_point, DELETE_CHUNK),
-        )
-        doomed = "FROM events WHERE id IN (SELECT id FROM temp.doomed)"
-        db.execute(
-            "INSERT INTO tokens (tokens, rowid, toks)"
-            f" SELECT 'delete', id, toks || ' @h' || hex(shn) || ' @a' || hex(app) {doomed}"
-        )
-        db.execute(
-            "INSERT INTO trigrams (trigrams, rowid, text)"
-            f" SELECT 'delete', id, logship_text(message) {doomed}"
-        )
-        for block, n in db.execute(
-            f"SELECT id >> {_BLOCK_ID_SHIFT}, count(*) {doomed} GROUP BY 1"
-        ).fetchall():
-            db.execute("UPDATE blocks SET n = n - ? WHERE block = ?", (n, block))
-        db.execute("DELETE FROM blocks WHERE n <= 0")
-        db.execute(f"DELETE {doomed}")
-        (n,) = db.execute("SELECT changes()").fetchone()
+        with self._transaction():
+            db.execute(
+                "CREATE TEMP TABLE doomed AS SELECT id, logship_text(message) AS text FROM events"
+                " WHERE id <= ? AND point < ? ORDER BY id LIMIT ?",
+                (hi, stored_point, DELETE_CHUNK),
+            )
+            doomed = "FROM events WHERE id IN (SELECT id FROM temp.doomed)"
+            db.execute(
+                "INSERT INTO tokens (tokens, rowid, toks)"
+                f" SELECT 'delete', id, toks || ' @h' || hex(shn) || ' @a' || hex(app) {doomed}"
+            )
+            for block, n in db.execute(
+                f"SELECT id >> {_BLOCK_ID_SHIFT}, count(*) {doomed} GROUP BY 1"
+            ).fetchall():
+                db.execute("UPDATE blocks SET n = n - ? WHERE block = ?", (n, block))
+            db.execute("DELETE FROM blocks WHERE n <= 0")
+            db.execute(f"DELETE {doomed}")
+            (n,) = db.execute("SELECT changes()").fetchone()
+        with self._transaction():
+            db.execute("INSERT INTO tg.trigrams (trigrams, rowid, text)"
+                       " SELECT 'delete', id, text FROM temp.doomed")
         db.execute("DROP TABLE temp.doomed")
         return int(n)
 
     def close(self) -> None:
         """
-        Close the connection (checkpointing the WAL).
+        Close the connections (checkpointing the WALs) and the trigram
+        thread.
         """
+        self._close_connections()
+
+    def _close_connections(self) -> None:
+        self._tg_writer.shutdown()
         self._db.close()
+        if "_tg" in vars(self):
+            self._tg.close()
 
     def destroy(self) -> None:
         """
-        Close and delete the database with its WAL and shared-memory files.
+        Close and delete the database and the trigram table's file, with
+        their WAL and shared-memory files.
         """
         self.close()
-        for suffix in ("", "-wal", "-shm"):
-            try:
-                os.remove(str(self.path) + suffix)
-            except FileNotFoundError:
-                pass
+        for name in (str(self.path), str(trigram_path(self.path))):
+            for suffix in ("", "-wal", "-shm"):
+                try:
+                    os.remove(name + suffix)
+                except FileNotFoundError:
+                    pass
 
 
 class _Transaction:
@@ -846,6 +993,18 @@ def _legacy_identity(stored_point: int, shn: bytes, app: bytes, crc: int) -> byt
     The identity of a version-1 event from its schema-2 row.
     """
     return legacy_identity(stored_point + OFFSET, crc, shn, app)
+
+
+def trigram_path(path: str | os.PathLike[str]) -> Path:
+    """
+    The trigram table's database file of the index file C{path}:
+    C{DIR/<name>.sqlite-trigrams}.
+    """
+    return Path(str(path) + TRIGRAM_SUFFIX)
+
+
+#: Names of the trigram databases of stores kept in memory.
+_MEMORY_NAMES = itertools.count()
 
 
 def database_path(directory: str | os.PathLike[str], name: str) -> Path:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import enum
 import functools
 import getopt
+import re
 import sys
 import tomllib
 from collections.abc import Callable, Sequence
@@ -77,20 +78,52 @@ class _Declared:
     function: Callable[..., Any] | None = None
 
 
+class ConfigError(usage.UsageError):
+    """
+    A config file that cannot be taken: its message names the file (and
+    the key); the file and the line it is about are also attributes, for
+    a log line (a reload).
+
+    @ivar path: the file.
+    @ivar line: the line the error is on (1 for the first), if known.
+    """
+
+    def __init__(self, path: Path, message: str, line: int | None = None) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.line = line
+
+    @classmethod
+    def at_key(cls, path: Path, key: str, message: str) -> ConfigError:
+        """
+        An error about the setting C{key}: its line is the first that sets
+        it at the top of the file (C{key =}, bare or quoted).
+        """
+        pattern = re.compile(rf"""\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*=""")
+        line = None
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                line = next((n for n, text in enumerate(f, 1) if pattern.match(text)), None)
+        except OSError:
+            pass
+        return cls(path, message, line)
+
+
 def load_toml(path: Path) -> dict[str, Any]:
     """
     Read a TOML file.
 
     @return: its top-level table.
-    @raise usage.UsageError: if it cannot be read or parsed.
+    @raise ConfigError: if it cannot be read or parsed.
     """
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
     except OSError as e:
-        raise usage.UsageError(f"{path}: {e.strerror}") from None
+        raise ConfigError(path, str(e.strerror)) from None
     except tomllib.TOMLDecodeError as e:
-        raise usage.UsageError(f"{path}: not valid TOML: {e}") from None
+        at = re.search(r"at line (\d+)", str(e))
+        raise ConfigError(path, f"not valid TOML: {e}", int(at.group(1)) if at else None) from None
 
 
 def declared_options(options: usage.Options) -> dict[str, _Declared]:
@@ -150,6 +183,7 @@ class ConfigOptions(usage.Options):
 
     @ivar given: the long names given on the command line.
     @ivar config_file: the TOML file read, if any.
+    @ivar argv: the command line parsed (to parse it again on a reload).
     """
 
     #: Options whose value is a path relative to the TOML file's directory.
@@ -171,9 +205,11 @@ class ConfigOptions(usage.Options):
         self.given: set[str] = set()
         self.config_file: Path | None = None
         self.arguments: list[str] = []
+        self.argv: list[str] = []
 
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
         argv = list(sys.argv[1:] if options is None else options)
+        self.argv = argv
         self.given = given_options(self, argv)
         super().parseOptions(argv)
 
@@ -211,14 +247,14 @@ class ConfigOptions(usage.Options):
             how = declared.get(name)
             if how is None:
                 known = sorted(declared) + ([arguments_key] if arguments_key else [])
-                raise usage.UsageError(
-                    f"{path}: unknown setting {key!r} (known: {', '.join(known)})"
+                raise ConfigError.at_key(
+                    path, key, f"unknown setting {key!r} (known: {', '.join(known)})"
                 )
             if name in self.given:
                 continue
             if how.kind is _Kind.FLAG:
                 if type(value) is not bool:
-                    raise usage.UsageError(f"{path}: {key} must be true or false")
+                    raise ConfigError.at_key(path, key, f"{key} must be true or false")
                 self[name] = 1 if value else 0
             elif how.kind is _Kind.METHOD:
                 assert how.function is not None  # a method option always has one
@@ -238,10 +274,10 @@ class ConfigOptions(usage.Options):
     ) -> Any:
         if coerce is None:
             if type(value) is not str:
-                raise usage.UsageError(f"{path}: {key} must be a string")
+                raise ConfigError.at_key(path, key, f"{key} must be a string")
             return self._path(path, name, value)
         if type(value) not in (str, int, float):
-            raise usage.UsageError(f"{path}: {key} must be a string or a number")
+            raise ConfigError.at_key(path, key, f"{key} must be a string or a number")
         return self._call(path, key, coerce, str(value))
 
     def _path(self, path: Path, name: str, value: str) -> str:
@@ -254,7 +290,7 @@ class ConfigOptions(usage.Options):
         try:
             return function(text)
         except (ValueError, TypeError, usage.UsageError) as e:
-            raise usage.UsageError(f"{path}: {key} = {text!r}: {e}") from None
+            raise ConfigError.at_key(path, key, f"{key} = {text!r}: {e}") from None
 
 
 def _strings(path: Path, key: str, value: Any) -> list[str]:
@@ -262,4 +298,4 @@ def _strings(path: Path, key: str, value: Any) -> list[str]:
         return [value]
     if type(value) is list and all(type(v) is str for v in value):
         return list(value)
-    raise usage.UsageError(f"{path}: {key} must be a string or an array of strings")
+    raise ConfigError.at_key(path, key, f"{key} must be a string or an array of strings")

@@ -29,6 +29,7 @@ without acknowledgement, and lost if none is connected (docs/design.md: "live
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import random
 from collections.abc import Iterable
@@ -37,7 +38,7 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
-from twisted.application.service import MultiService
+from twisted.application.service import IService, MultiService
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
 from twisted.logger import Logger
@@ -74,6 +75,7 @@ from logship.wire.protocol import (
     CloseReason,
     IPeerConnection,
     IWireHandler,
+    WireFactory,
     buck_client,
     buck_factory,
 )
@@ -91,6 +93,19 @@ class Source:
 
     pattern: str
     durability: Durability
+
+
+def _source_of(path: str, sources: list[Source]) -> Source | None:
+    """
+    The first of C{sources} naming C{path} (as its pattern, or matching
+    its glob), if any.
+    """
+    for source in sources:
+        if path == source.pattern or (
+            glob.has_magic(source.pattern) and fnmatch.fnmatchcase(path, source.pattern)
+        ):
+            return source
+    return None
 
 
 @dataclass
@@ -214,11 +229,7 @@ class TailerService(MultiService):
             replicas=replicas, clock=clock, ack_timeout=ack_timeout, rng=rng
         )
         self.spools: dict[Durability, Spool] = {
-            durability: Spool(
-                state_dir / "spool" / durability,
-                bucket_seconds,
-                sync=durability == "ack2+fsync",
-            )
+            durability: self._new_spool(durability)
             for durability in sorted({s.durability for s in sources} - {"live"})
         }
         self.shipper = Shipper(
@@ -247,21 +258,20 @@ class TailerService(MultiService):
         self.events_stored = 0
         self.events_sent = 0  # handed to the delivery (live ones too)
         self.events_acked = 0  # delivered: acknowledged by enough bucks
-        factories = []
+        self._key = key
+        self._credentials = credentials
+        # per buck name: its wire factory, and the service keeping its
+        # connection (reconfigure adds and removes them)
+        self._factories: dict[str, WireFactory] = {}
+        self._clients: dict[str, IService] = {}
+        # followed files no longer configured: dropped once read to the end
+        self._leaving: set[str] = set()
         for name, endpoint in bucks.items():
-            factory = buck_factory(
-                key=key,
-                node=node,
-                role="tailer",
-                handler=_BuckLink(name, self.delivery, self.shipper),
-                clock=clock,
-                credentials=credentials,
-            )
-            factories.append(factory)
-            buck_client(endpoint, factory, clock).setServiceParent(self)
+            self._add_buck(name, endpoint)
+        self._watch: CredentialWatch | None = None
         if credentials is not None:
-            watch = CredentialWatch(revocations, factories)
-            watch.service(clock, revocation_interval).setServiceParent(self)
+            self._watch = CredentialWatch(revocations, self._factories.values())
+            self._watch.service(clock, revocation_interval).setServiceParent(self)
         self._tick_safely = never_fails(self.tick, self._log)
         for interval, job in (
             (poll_interval, self.tick),
@@ -277,6 +287,89 @@ class TailerService(MultiService):
         Where the offsets and delivery cursors are saved.
         """
         return self._state_dir / CHECKPOINT
+
+    def _new_spool(self, durability: Durability) -> Spool:
+        """
+        The spool of the files of C{durability} (not restored yet).
+        """
+        return Spool(
+            self._state_dir / "spool" / durability,
+            self._bucket_seconds,
+            sync=durability == "ack2+fsync",
+        )
+
+    def _add_buck(self, name: str, endpoint: IStreamClientEndpoint) -> None:
+        """
+        Keep a connection to buck C{name} (started at once if the tailer runs).
+        """
+        factory = buck_factory(
+            key=self._key,
+            node=self._node,
+            role="tailer",
+            handler=_BuckLink(name, self.delivery, self.shipper),
+            clock=self._clock,
+            credentials=self._credentials,
+        )
+        self._factories[name] = factory
+        self._clients[name] = buck_client(endpoint, factory, self._clock)
+        self._clients[name].setServiceParent(self)
+
+    def reconfigure(
+        self,
+        *,
+        sources: list[Source],
+        bucks: dict[str, IStreamClientEndpoint],
+        replicas: int,
+    ) -> None:
+        """
+        Take new settings (a reload, L{logship.tailer.reload}) without losing
+        a line: files newly matched are followed from the next tick on
+        (from their saved offset if they were followed before); a followed
+        file no longer matched is read to its end, stored, and only then
+        dropped (its offset stays in the checkpoint); a file's new
+        durability applies to the lines read from now on (what its old
+        spool holds is still delivered); bucks no longer named are
+        disconnected (their unacknowledged copies go to the others), new
+        ones connected; the revocation list is looked at now.
+
+        @param sources: the files and globs to follow, with durabilities.
+        @param bucks: the bucks to keep connections to, by name (those
+            already connected keep their connection).
+        @param replicas: R, for the batches sent from now on.
+        """
+        self._sources = sources
+        self.delivery.replicas = replicas
+        for durability in {s.durability for s in sources} - {"live"} - set(self.spools):
+            spool = self._new_spool(durability)
+            spool.restore(None)
+            self.spools[durability] = spool
+            self.shipper.add_spool(spool)
+        for path, followed in self._files.items():
+            source = _source_of(path, sources)
+            if source is None:
+                self._leaving.add(path)
+            else:
+                self._leaving.discard(path)
+                if followed.durability != source.durability:
+                    self._log.info(
+                        "{path}: durability {old} -> {new}",
+                        path=path,
+                        old=followed.durability,
+                        new=source.durability,
+                    )
+                    followed.durability = source.durability
+        for name in sorted(set(self._clients) - set(bucks)):
+            self._log.info("Buck {buck} no longer configured: disconnecting", buck=name)
+            del self._factories[name]
+            self._clients.pop(name).disownServiceParent()
+            self.delivery.disconnected(name)
+            self.shipper.disconnected(name)
+        for name in sorted(set(bucks) - set(self._clients)):
+            self._log.info("Buck {buck} configured: connecting", buck=name)
+            self._add_buck(name, bucks[name])
+        self._last_scan = float("-inf")  # look for the new files at the next tick
+        if self._watch is not None:
+            self._watch.check()
 
     def startService(self) -> None:
         self._state_dir.mkdir(parents=True, exist_ok=True)
@@ -377,13 +470,7 @@ class TailerService(MultiService):
     def _save(self) -> None:
         files = dict(self._saved_files)
         for path, followed in self._files.items():
-            followed.follower.set_extra(
-                {
-                    _SEQUENCER: list(followed.encoder.points.state().as_tuple()),
-                    _SOURCE: followed.source,
-                }
-            )
-            files[path] = followed.follower.state.to_json()
+            files[path] = self._followed_state(followed)
         save_checkpoint(
             self.checkpoint_path,
             {
@@ -395,6 +482,19 @@ class TailerService(MultiService):
         )
         self._dirty = False
         self._last_save = self._clock.seconds()
+
+    @staticmethod
+    def _followed_state(followed: _Followed) -> Any:
+        """
+        What the checkpoint saves of a followed file.
+        """
+        followed.follower.set_extra(
+            {
+                _SEQUENCER: list(followed.encoder.points.state().as_tuple()),
+                _SOURCE: followed.source,
+            }
+        )
+        return followed.follower.state.to_json()
 
     def _scan(self) -> None:
         """
@@ -438,6 +538,18 @@ class TailerService(MultiService):
         if new_source:
             self._save()
 
+    def _unfollow(self, path: str) -> None:
+        """
+        Stop following C{path}, read to its end and stored: its state stays
+        in the checkpoint (followed again, it goes on from there).
+        """
+        self._leaving.discard(path)
+        followed = self._files.pop(path)
+        self._saved_files[path] = self._followed_state(followed)
+        followed.follower.close()
+        self._dirty = True
+        self._log.info("No longer following {path}", path=path)
+
     def _close_idle(self) -> None:
         """
         Close the writers of local buckets that no longer get lines.
@@ -462,9 +574,12 @@ class TailerService(MultiService):
             self._scan()
         now = self._clock.seconds()
         more = read = False
-        for followed in self._files.values():
+        finished = []
+        for path, followed in self._files.items():
             result = followed.follower.poll()
             more = more or result.more
+            if path in self._leaving and not result.more:
+                finished.append(path)
             if not result.lines:
                 continue
             read = True
@@ -479,6 +594,8 @@ class TailerService(MultiService):
             for spool in self.spools.values():
                 spool.flush()
             self._dirty = True
+        for path in finished:
+            self._unfollow(path)
         # Send first: the checkpoint's fsync would delay the batches (the
         # live view's latency), and a batch sent before the save is safe (a
         # crash re-reads the same events, with the same points).

@@ -124,7 +124,7 @@ class Shipper:
             lab mode.
         """
         self.stats = ShipperStats()
-        self._spools = spools
+        self._spools = list(spools)
         self._seconds = bucket_seconds
         self._clock = clock
         self._keep_seconds = keep_seconds
@@ -199,6 +199,13 @@ class Shipper:
                 count=len(forgotten),
                 key=forgotten[0],
             )
+
+    def add_spool(self, spool: Spool) -> None:
+        """
+        Ship and prune the files of C{spool} too (a durability configured
+        by a reload).
+        """
+        self._spools.append(spool)
 
     def connected(self, name: str, peer: IPeerConnection) -> None:
         self._bucks[name] = peer

@@ -10,7 +10,8 @@
 
 L{Options} checks what it can before twistd starts; L{makeService} builds
 the L{TailerService}, which keeps a reconnecting client per buck, and
-with C{--metrics} or C{--graphite} its metrics (L{logship.tailer.metrics}).
+with C{--metrics} or C{--graphite} its metrics (L{logship.tailer.metrics});
+SIGHUP reloads the settings (L{logship.tailer.reload}).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from twisted.python import usage
 from logship.core.ingest import check_host, this_host
 from logship.plumbing.metrics import new_registry
 from logship.tailer.metrics import TailerMetrics
+from logship.tailer.reload import Reloader, ReloadOnSignal
 from logship.tailer.service import Source, TailerService
 from logship.plumbing.tapsupport import (
     ClusterOptions,
@@ -150,6 +152,10 @@ def makeService(config: Options, reactor: Any = None) -> IService:
         revocations=config.revocations,
         revocation_interval=config["revocation-interval"],
     )
+    reloader = Reloader(
+        tailer, config, Options, lambda description: endpoints.clientFromString(reactor, description)
+    )
+    ReloadOnSignal(reactor, reloader.reload).setServiceParent(tailer)
     registry = new_registry()
     metrics = TailerMetrics(
         tailer,

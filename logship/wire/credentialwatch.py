@@ -38,10 +38,12 @@ class CredentialWatch:
     ) -> None:
         """
         @param revocations: the node's revocation list file, if it has one.
-        @param factories: the factories whose connections to recheck.
+        @param factories: the factories whose connections to recheck,
+            iterated at each check (a live view, such as a dict's values,
+            follows the factories added and removed).
         """
         self._revocations = revocations
-        self._factories = list(factories)
+        self._factories = factories
         self.reloads = 0
 
     def check(self) -> None:

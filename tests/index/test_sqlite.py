@@ -137,6 +137,29 @@ def dump(store: SqliteStore) -> list[tuple]:
     return [db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in tables]
 
 
+def as_schema_3(path: str) -> None:
+    """
+    Turn the closed index at C{path} back into schema 3: the trigram table
+    in the main file (made from the messages, as schema 3 kept it), no
+    trigram file.
+    """
+    db = sqlite3.connect(path)
+    db.create_function("logship_text", 1, trigram_text)
+    db.executescript("""
+        CREATE VIRTUAL TABLE trigrams USING fts5 (
+            text, tokenize = 'trigram case_sensitive 1', content = '', detail = 'none',
+            columnsize = 0
+        );
+        INSERT INTO trigrams (rowid, text) SELECT id, logship_text(message) FROM events;
+        UPDATE meta SET value = 3 WHERE key = 'schema';
+    """)
+    db.commit()
+    db.close()
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + "-trigrams" + suffix):
+            os.remove(path + "-trigrams" + suffix)
+
+
 def forged(point: int, tokens: bytes, message: bytes) -> bytes:
     """
     A serialized event whose message is C{message}, carried whole as the
@@ -408,7 +431,7 @@ class FileTests(SynchronousTestCase):
         db.execute("UPDATE meta SET value = 1 WHERE key = 'schema'")
         db.commit()
         db.close()
-        with self.assertRaisesRegex(IndexUnavailable, "schema version 1, this logship reads 3"):
+        with self.assertRaisesRegex(IndexUnavailable, "schema version 1, this logship reads 4"):
             SqliteStore(path, create=False)
 
     def test_upgrade_from_schema_2(self) -> None:
@@ -423,6 +446,7 @@ class FileTests(SynchronousTestCase):
         store = SqliteStore(path)
         store.load(old)
         store.close()
+        as_schema_3(path)
         db = sqlite3.connect(path)
         # back to the schema-2 events table and its identity index
         db.executescript("""
@@ -444,6 +468,51 @@ class FileTests(SynchronousTestCase):
         self.assertEqual(sorted(e.origin for e in found.events), sorted([b""] * 3 + [
             e.origin for e in new]))
 
+    def test_upgrade_from_schema_3(self) -> None:
+        """
+        An index of schema 3 (the trigram table in the main file) is
+        upgraded in place: the trigram table moves to its own file, made
+        from the messages, and substring queries find what they found; a
+        reopened index is not upgraded again.
+        """
+        path = self.mktemp()
+        events = corpus_events("OpenSSH_2k.log")[:300]
+        store = SqliteStore(path)
+        store.load(events)
+        store.close()
+        as_schema_3(path)
+        self.assertFalse(os.path.exists(path + "-trigrams"))
+        for _ in range(2):
+            store = SqliteStore(path, create=False)
+            self.assertEqual(store._db.execute(
+                "SELECT value FROM meta WHERE key = 'schema'").fetchone(), (4,))
+            self.assertIsNone(store._db.execute(
+                "SELECT 1 FROM main.sqlite_master WHERE name = 'trigrams'").fetchone())
+            for e in events[:: 60]:
+                query = Query(substrings=(e.message[3:15].decode("utf-8", "surrogateescape"),))
+                check_search(self, store, query, events)
+            store.close()
+            self.assertTrue(os.path.exists(path + "-trigrams"))
+
+    def test_trigram_file_made_again(self) -> None:
+        """
+        A schema-4 index whose trigram file is gone gets it made again from
+        the messages: substring queries still find every match.
+        """
+        path = self.mktemp()
+        events = corpus_events("Linux_2k.log")[:200]
+        store = SqliteStore(path)
+        store.load(events)
+        store.close()
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(path + "-trigrams" + suffix):
+                os.remove(path + "-trigrams" + suffix)
+        store = SqliteStore(path, create=False)
+        self.addCleanup(store.close)
+        for e in events[:: 50]:
+            query = Query(substrings=(e.message[2:12].decode("utf-8", "surrogateescape"),))
+            check_search(self, store, query, events)
+
     def test_missing_or_not_an_index(self) -> None:
         """
         Without C{create}, a missing file is refused; a file that is not a
@@ -460,6 +529,9 @@ class FileTests(SynchronousTestCase):
         sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
         with self.assertRaises(IndexUnavailable):
             SqliteStore(other, create=False)
+        # and nothing is made beside what is refused
+        self.assertFalse(os.path.exists(path + "-trigrams"))
+        self.assertFalse(os.path.exists(other + "-trigrams"))
 
 
 class TotalCapTests(SynchronousTestCase):

@@ -300,12 +300,13 @@ class Cluster:
     buck_args: list[str] = field(default_factory=list)
     credentials: ClusterCredentials | None = None
     tailer_hosts: list[str] = field(default_factory=lambda: ["*"])
+    tailer_files: list[str] | None = None
 
     @classmethod
     def start(
         cls, group: ProcessGroup, *, tailer_args: Sequence[str] = (),
         buck_args: Sequence[str] = (), credentials: bool = False,
-        tailer_hosts: Sequence[str] = ("*",),
+        tailer_hosts: Sequence[str] = ("*",), tailer_files: Sequence[str] | None = None,
     ) -> Cluster:
         """
         Start 3 bucks and a tailer following C{app.log} in C{group}'s
@@ -316,6 +317,8 @@ class Cluster:
         @param buck_args: more options for each buck, likewise.
         @param credentials: per-node credentials instead of the cluster key.
         @param tailer_hosts: the hosts the tailer's credential allows.
+        @param tailer_files: the tailer's positional arguments (default:
+            C{log}; none when a config file names the files).
         """
         key = group.root / "cluster.key"
         write_new_key(key)
@@ -325,6 +328,7 @@ class Cluster:
             group, key, log, tailer_args=list(tailer_args), buck_args=list(buck_args),
             credentials=ClusterCredentials(group.root) if credentials else None,
             tailer_hosts=list(tailer_hosts),
+            tailer_files=None if tailer_files is None else list(tailer_files),
         )
         # The three start together (each takes a second or so to import),
         # then each is waited for.
@@ -375,8 +379,9 @@ class Cluster:
                 "--ack-timeout", "5", *self.tailer_args]
         for buck in self.bucks:
             args += ["--buck", f"127.0.0.1:{buck.port}"]
+        files = [str(self.log)] if self.tailer_files is None else self.tailer_files
         self.tailer = self.group.start_twistd(
-            "logship-tailer", [*args, str(self.log)], name="tailer",
+            "logship-tailer", [*args, *files], name="tailer",
             ready=re.compile(r"Following "),
         )
         return self.tailer
