@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -128,3 +129,31 @@ def test_tailer_killed_mid_stream(group: ProcessGroup) -> None:
               f" sent again by rsyslog: {duplicated}")
     finally:
         rsyslog.stop()
+
+
+def test_udp_datagrams(group: ProcessGroup) -> None:
+    """
+    RFC 5426: each datagram one message, RFC 3164 and 5424 alike, on 2
+    bucks once each.  UDP has no flow control: the datagrams go in rounds
+    of 100, each round once the tailer has read the one before, so that
+    the kernel's receive buffer drops none.
+    """
+    port = free_port()
+    cluster = Cluster.start(
+        group, tailer_args=["--syslog", f"udp:{port}:interface=127.0.0.1"]
+    )
+    assert cluster.tailer is not None
+    cluster.tailer.wait_for_log_blocking("syslog listening on")
+    messages = [f"udp message {i}" for i in range(500)]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        for i, message in enumerate(messages):
+            if i % 2:
+                datagram = f"<13>Dec  5 00:40:01 web-1 app[1]: {message}\n"
+            else:
+                datagram = f"<13>1 2026-12-05T00:40:01Z web-2 app - - - {message}"
+            sender.sendto(datagram.encode(), ("127.0.0.1", port))
+            if i % 100 == 99:
+                cluster.wait_stats(lambda s, sent=i + 1: s["lines"] >= sent, f"{i + 1} read")
+    spooled = _wait_spooled(cluster, messages[-1])
+    assert Counter(spooled) == Counter(messages)
+    cluster.check(len(messages))
