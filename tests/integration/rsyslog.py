@@ -11,7 +11,6 @@ package is installed when missing (as root), as the Makefile does.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -96,9 +95,3 @@ class Rsyslog:
             os.kill(process.pid, signal.SIGKILL)
             process.wait()
 
-
-def available() -> bool:
-    """
-    Whether rsyslogd is (or can be made) available.
-    """
-    return os.path.exists(RSYSLOGD) or (shutil.which("apt-get") is not None and os.geteuid() == 0)
