@@ -216,7 +216,8 @@ class _Stream:
 
 class SyslogCounters:
     """
-    What a listener did (for the stats line and tests).
+    What a listener did: connections accepted, messages stored, connections
+    closed on a bad frame, pauses for backpressure.
     """
 
     def __init__(self) -> None:
@@ -266,6 +267,7 @@ class SyslogTCPProtocol(Protocol):
             )
             self._transport.loseConnection()
         elif self.factory.sink.backlogged():
+            self.factory.counters.paused += 1
             self._transport.pauseProducing()
             self.factory.sink.wait_for_room(self._transport)
 
@@ -276,6 +278,14 @@ class SyslogTCPProtocol(Protocol):
         events, lines = self._stream.events(pieces, factory.clock.seconds())
         factory.counters.messages += lines
         factory.sink.store(events, factory.listen.durability, lines)
+
+    def close(self) -> None:
+        """
+        The service stops: store the last, unended message now (the spools
+        close before the connection is gone) and close the connection.
+        """
+        self._store(self._framer.close())
+        self._transport.loseConnection()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.factory.connected.discard(self)
@@ -316,7 +326,7 @@ class SyslogTCPFactory(Factory):
         Stop reading from every connection and close it (the service stops).
         """
         for protocol in list(self.connected):
-            protocol._transport.loseConnection()
+            protocol.close()
 
 
 class _TCPListener(Listener):
@@ -363,6 +373,7 @@ class SyslogUDPProtocol(DatagramProtocol):
             self.sink.store(events, self.listen.durability, lines)
         if self.sink.backlogged() and self.transport is not None:
             # the kernel's buffer, then the sender, keep (or drop) the rest
+            self.counters.paused += 1
             self.transport.pauseProducing()  # type: ignore[attr-defined]
             self.sink.wait_for_room(self.transport)
 

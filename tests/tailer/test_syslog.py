@@ -154,6 +154,15 @@ class ProtocolTests(SynchronousTestCase):
         self.assertEqual([e.message for e, _ in self.sink.events], [b"last line without LF"])
         self.assertEqual(self.sink.forgotten, [transport])
 
+    def test_stopping_stores_the_unended_message_and_closes(self) -> None:
+        protocol, transport = self.connect()
+        protocol.dataReceived(b"5 ab")
+        protocol.factory.disconnect_all()
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual([e.message for e, _ in self.sink.events], [b"ab"])
+        protocol.connectionLost()
+        self.assertEqual(len(self.sink.events), 1)
+
     def test_datagrams(self) -> None:
         udp = SyslogUDPProtocol(
             SyslogListen("udp", "udp:514", "ack2"), self.sink, self.clock, b"me", timezone.utc
