@@ -29,6 +29,7 @@ from typing import Any, Literal
 from twisted.application.service import IService, Service
 from twisted.internet import endpoints
 from twisted.internet.defer import Deferred
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IAddress, IPushProducer, IReactorTime
 from twisted.internet.protocol import DatagramProtocol, Factory, Protocol, connectionDone
 from twisted.logger import Logger
@@ -380,8 +381,11 @@ class SyslogUDPProtocol(DatagramProtocol):
 
 class _UDPListener(Service):
     """
-    Listens for syslog datagrams while running (Twisted has no datagram
-    endpoints: the port is opened here, on the injected reactor).
+    Listens for syslog datagrams while running.  Twisted has no datagram
+    endpoints: the port is opened here, on the injected reactor, before
+    twistd drops privileges (a port below 1024), as the TCP listeners are;
+    no datagram is read before the reactor runs, after the tailer read its
+    checkpoint.
     """
 
     def __init__(self, reactor: Any, protocol: SyslogUDPProtocol) -> None:
@@ -389,16 +393,35 @@ class _UDPListener(Service):
         self.protocol = protocol
         self._port: Any = None
 
+    def privilegedStartService(self) -> None:
+        super().privilegedStartService()
+        self._listen()
+
     def startService(self) -> None:
         super().startService()
-        port, interface = _udp_address(self.protocol.listen.endpoint)
-        self._port = self._reactor.listenUDP(port, self.protocol, interface=interface)
+        if self._port is None:
+            self._listen()
+
+    def _listen(self) -> None:
+        description = self.protocol.listen.endpoint
+        port, interface = _udp_address(description)
+        try:
+            self._port = self._reactor.listenUDP(port, self.protocol, interface=interface)
+        except CannotListenError as e:
+            _log.critical(
+                "logship-tailer syslog cannot listen on {description}: {error}",
+                description=description,
+                error=str(e.socketError),
+            )
+            raise SystemExit(
+                f"logship-tailer syslog: cannot listen on {description}: {e.socketError}"
+            ) from None
         address = self._port.getHost()
         _log.info(
             "logship-tailer syslog listening on {where} ({description})",
             where=f"{address.host}:{address.port}",
             port=address.port,
-            description=self.protocol.listen.endpoint,
+            description=description,
         )
 
     def stopService(self) -> Deferred[None] | None:

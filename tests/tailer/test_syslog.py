@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from twisted.internet.address import IPv4Address
+from twisted.internet.defer import succeed
+from twisted.internet.error import CannotListenError
 from twisted.internet.task import Clock
-from twisted.internet.testing import EventLoggingObserver, StringTransport
+from twisted.internet.testing import EventLoggingObserver, MemoryReactorClock, StringTransport
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -28,6 +30,7 @@ from logship.tailer.syslog import (
     SyslogTCPFactory,
     SyslogUDPProtocol,
     parse_syslog,
+    syslog_services,
 )
 
 T0 = 1795685820.0
@@ -243,3 +246,49 @@ class SinkTests(SynchronousTestCase):
         service.tick()
         self.assertEqual(transport.producerState, "producing")
         self.stop(service)
+
+
+class UDPListenerTests(SynchronousTestCase):
+    """
+    The UDP listener opens its port before twistd drops privileges, and
+    says in one line when it cannot.
+    """
+
+    def test_opened_before_start(self) -> None:
+        reactor = MemoryUDPReactor()
+        (service,) = syslog_services(
+            [SyslogListen("udp", "udp:514:interface=127.0.0.1", "ack2")],
+            FakeSink(), reactor, b"h", timezone.utc,
+        )
+        service.privilegedStartService()
+        self.assertEqual(reactor.udp, [(514, "127.0.0.1")])
+        service.startService()
+        self.assertEqual(len(reactor.udp), 1)
+        self.successResultOf(service.stopService())  # type: ignore[arg-type]
+
+    def test_port_in_use(self) -> None:
+        reactor = MemoryUDPReactor(fail=True)
+        (service,) = syslog_services(
+            [SyslogListen("udp", "udp:514", "ack2")], FakeSink(), reactor, b"h", timezone.utc
+        )
+        error = self.assertRaises(SystemExit, service.privilegedStartService)
+        self.assertIn("cannot listen on udp:514", str(error))
+
+
+class MemoryUDPReactor(MemoryReactorClock):
+    """
+    A memory reactor that records UDP ports (or refuses them).
+    """
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        self.udp: list[tuple[int, str]] = []
+        self._fail = fail
+
+    def listenUDP(self, port: int, protocol: Any, interface: str = "", maxPacketSize: int = 8192) -> Any:
+        if self._fail:
+            raise CannotListenError(interface, port, OSError(98, "Address already in use"))
+        self.udp.append((port, interface))
+        listening = StringTransport(hostAddress=IPv4Address("UDP", interface or "0.0.0.0", port))
+        listening.stopListening = lambda: succeed(None)  # type: ignore[attr-defined]
+        return listening
