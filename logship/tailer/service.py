@@ -36,11 +36,11 @@ from __future__ import annotations
 
 import glob
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred
