@@ -32,9 +32,16 @@ LIBFAKETIME_CMD := /usr/bin/faketime
 $(LIBFAKETIME_CMD):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime
 
+# The syslog input's tests (tests/integration/test_syslog_process.py) run
+# Debian's rsyslogd with a private config on 127.0.0.1.
+RSYSLOGD := /usr/sbin/rsyslogd
+
+$(RSYSLOGD):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsyslog
+
 # The type check first (mypy.ini; a few seconds, under a second with its
 # cache), then the tests.
-test: $(STAMP) $(CHROMIUM) $(LIBFAKETIME_CMD)
+test: $(STAMP) $(CHROMIUM) $(LIBFAKETIME_CMD) $(RSYSLOGD)
 	$(BIN)/mypy logship
 	$(BIN)/python -m pytest -q tests
 

@@ -275,3 +275,29 @@ def forged_events() -> st.SearchStrategy[bytes]:
         st.booleans(),
         st.one_of(st.none(), st.integers(0, 80)),
     ).map(build)
+
+
+def syslog_frames() -> st.SearchStrategy[list[tuple[bool, bytes]]]:
+    """
+    Syslog messages over TCP, each C{(octet_counted, message)}: a message
+    ends in neither LF nor NUL (those are trimmed); an LF-framed one holds
+    no LF and starts with no digit (it would be read as a count).
+    """
+    tail = st.binary(max_size=40).filter(lambda m: not m.endswith((b"\n", b"\0")))
+    octets = st.tuples(st.just(True), tail.filter(bool))
+    lf = st.tuples(
+        st.just(False),
+        st.tuples(st.binary(min_size=1, max_size=1), tail).map(b"".join).filter(
+            lambda m: b"\n" not in m and not m[:1].isdigit() and not m.endswith((b"\n", b"\0"))
+        ),
+    )
+    return st.lists(st.one_of(octets, lf), max_size=12)
+
+
+def cuts(data: bytes) -> st.SearchStrategy[list[bytes]]:
+    """
+    C{data} cut into chunks at random places (empty ones included).
+    """
+    return st.lists(st.integers(0, len(data)), max_size=12).map(
+        lambda at: [data[a:b] for a, b in zip([0, *sorted(at)], [*sorted(at), len(data)])]
+    )

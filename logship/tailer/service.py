@@ -25,6 +25,11 @@ batches are held).
 C{live} sources skip the spool: their events are sent at once to R bucks,
 without acknowledgement, and lost if none is connected (docs/design.md: "live
 (no ack, no disk)").
+
+The syslog listeners (L{logship.tailer.syslog}) put their events into the
+same spools through L{TailerService.store}, between ticks; they stop reading
+while the undelivered backlog is over C{syslog_backlog} bytes, and each tick
+resumes them once it is not.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from __future__ import annotations
 import fnmatch
 import glob
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
@@ -40,7 +45,12 @@ from typing import Any
 
 from twisted.application.service import IService, MultiService
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IPushProducer,
+    IReactorTime,
+    IStreamClientEndpoint,
+)
 from twisted.logger import Logger
 from zope.interface import implementer
 
@@ -60,6 +70,7 @@ from logship.tailer.followstate import FollowState
 from logship.tailer.reread import spooled_since
 from logship.tailer.shipper import Shipper
 from logship.tailer.spool import Spool
+from logship.tailer.syslog import ISyslogSink, StreamNumbers, SyslogListen
 from logship.core.credentials import Credentials
 from logship.core.revocation import DEFAULT_INTERVAL, RevocationFile
 from logship.wire.credentialwatch import CredentialWatch
@@ -155,6 +166,7 @@ class _BuckLink:
         self._shipper.disconnected(self.name)
 
 
+@implementer(ISyslogSink)
 class TailerService(MultiService):
     """
     Follows the configured files and delivers their events to the bucks.
@@ -189,6 +201,8 @@ class TailerService(MultiService):
         credentials: Credentials | None = None,
         revocations: RevocationFile | None = None,
         revocation_interval: float = DEFAULT_INTERVAL,
+        syslog: Sequence[SyslogListen] = (),
+        syslog_backlog: int = 256 << 20,
     ) -> None:
         """
         @param bucks: the bucks to keep connections to, by name.
@@ -210,6 +224,10 @@ class TailerService(MultiService):
             C{credentials.trust}, reloaded when it changes.
         @param revocation_interval: seconds between two looks at it (and
             at the bucks' credentials).
+        @param syslog: the syslog listeners (their services are added by
+            the tap: L{logship.tailer.syslog.syslog_services}).
+        @param syslog_backlog: undelivered bytes beyond which the syslog
+            listeners stop reading.
         """
         super().__init__()
         self._sources = sources
@@ -230,7 +248,10 @@ class TailerService(MultiService):
         )
         self.spools: dict[Durability, Spool] = {
             durability: self._new_spool(durability)
-            for durability in sorted({s.durability for s in sources} - {"live"})
+            for durability in sorted(
+                ({s.durability for s in sources} | {listen.durability for listen in syslog})
+                - {"live"}
+            )
         }
         self.shipper = Shipper(
             spools=list(self.spools.values()),
@@ -254,6 +275,10 @@ class TailerService(MultiService):
         self._drained: Deferred[None] | None = None
         self._drain_timer: IDelayedCall | None = None
         self._drain_timeout = drain_timeout
+        self._syslog_keys = [listen.endpoint for listen in syslog]
+        self._streams: dict[str, StreamNumbers] = {}
+        self._syslog_backlog = syslog_backlog
+        self._paused: set[IPushProducer] = set()
         self.lines_read = 0
         self.events_stored = 0
         self.events_sent = 0  # handed to the delivery (live ones too)
@@ -438,6 +463,9 @@ class TailerService(MultiService):
         for durability, spool in self.spools.items():
             spool.restore(state.get("spools", {}).get(durability))
         self.shipper.restore(state.get("shipped"))
+        saved_streams = state.get("syslog", {})
+        for key in self._syslog_keys:
+            self._streams[key] = StreamNumbers.from_json(saved_streams.get(key), self._rng)
         if state:
             self._reread = spooled_since(
                 [spool.root for spool in self.spools.values()],
@@ -478,6 +506,7 @@ class TailerService(MultiService):
                 "files": files,
                 "spools": {d: spool.state() for d, spool in self.spools.items()},
                 "shipped": self.shipper.state(),
+                "syslog": {key: numbers.to_json() for key, numbers in self._streams.items()},
             },
         )
         self._dirty = False
@@ -569,6 +598,10 @@ class TailerService(MultiService):
         """
         if self._stopping:
             return
+        if self._paused and not self.backlogged():
+            paused, self._paused = self._paused, set()
+            for producer in paused:
+                producer.resumeProducing()
         if self._clock.seconds() - self._last_scan >= self._rescan_interval:
             self._last_scan = self._clock.seconds()
             self._scan()
@@ -642,6 +675,53 @@ class TailerService(MultiService):
         self.events_sent += len(events)
         for start in range(0, len(events), self._batch_events):
             self.delivery.send([encode(e) for e in events[start : start + self._batch_events]], "live")
+
+    def open_stream(self, key: str) -> tuple[int, int]:
+        """
+        Number a new stream of syslog listener C{key} (L{ISyslogSink}),
+        saved at once: no later stream gets its origins.
+        """
+        numbered = self._streams[key].next(self._rng)
+        self._save()
+        return numbered
+
+    def store(self, events: list[Event], durability: Durability, lines: int) -> None:
+        """
+        Append a syslog listener's events to the spool of C{durability}
+        and flush it (L{ISyslogSink}); C{live} ones are sent at once.
+        """
+        self.lines_read += lines
+        if durability == "live":
+            self._send_live(events)
+            return
+        spool = self.spools[durability]
+        spool.append(events)
+        spool.flush()
+        self.events_stored += len(events)
+        self._dirty = True
+        if not self._stopping:
+            self._pump()
+
+    def backlogged(self) -> bool:
+        """
+        Whether the syslog listeners should stop reading: the service
+        stops, or more than C{syslog_backlog} bytes are undelivered.
+        """
+        return self._stopping or (
+            sum(s.undelivered_bytes() for s in self.spools.values()) > self._syslog_backlog
+        )
+
+    def wait_for_room(self, producer: IPushProducer) -> None:
+        """
+        Resume C{producer}, paused, at the first tick that finds room.
+        """
+        self._paused.add(producer)
+
+    def forget(self, producer: IPushProducer) -> None:
+        """
+        C{producer} went away.
+        """
+        self._paused.discard(producer)
 
     def _pump(self) -> None:
         """

@@ -4,14 +4,16 @@
         --state DIR (--credential FILE --node-key FILE --authority FILE
         [--revoked FILE] | --key FILE | --insecure)  [--replicas 2]
         [--durability ack2] [--source DURABILITY:GLOB]... [--bucket-seconds 60]
+        [--syslog [DURABILITY:]tcp:6514|udp:514|PORT]... [--syslog-backlog-mb 256]
         [--metrics tcp:9402:interface=127.0.0.1] [--graphite HOST:PORT
          [--graphite-interval 60] [--graphite-prefix logship.NODE]]
         [--config tailer.toml] FILE-OR-GLOB...
 
 L{Options} checks what it can before twistd starts; L{makeService} builds
-the L{TailerService}, which keeps a reconnecting client per buck, and
-with C{--metrics} or C{--graphite} its metrics (L{logship.tailer.metrics});
-SIGHUP reloads the settings (L{logship.tailer.reload}).
+the L{TailerService}, which keeps a reconnecting client per buck, its
+syslog listeners (L{logship.tailer.syslog}), and with C{--metrics} or
+C{--graphite} its metrics (L{logship.tailer.metrics}); SIGHUP reloads the
+settings (L{logship.tailer.reload}).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from logship.plumbing.metrics import new_registry
 from logship.tailer.metrics import TailerMetrics
 from logship.tailer.reload import Reloader, ReloadOnSignal
 from logship.tailer.service import Source, TailerService
+from logship.tailer.syslog import parse_syslog, syslog_services
 from logship.plumbing.tapsupport import (
     ClusterOptions,
     buck_endpoint,
@@ -62,6 +65,8 @@ class Options(ClusterOptions):
         ["max-in-flight", None, 8, "Batches in flight at most.", positive_int],
         ["keep-hours", None, 168.0, "Prune shipped local buckets older than this.", positive_float],
         ["keep-mb", None, 10240, "Prune shipped local buckets, oldest first, beyond this size.", positive_int],
+        ["syslog-backlog-mb", None, 256,
+         "Undelivered MiB beyond which the syslog listeners stop reading.", positive_int],
         ["stats-interval", None, 60.0, "Seconds between two stats lines in the log.", positive_float],
         ["archive-check-interval", None, 60.0,
          "Seconds between two questions to the bucks: which shipped buckets were archived?",
@@ -74,6 +79,7 @@ class Options(ClusterOptions):
         super().__init__()
         self["buck"] = []
         self["source"] = []
+        self["syslog"] = []
 
     def opt_buck(self, value: str) -> None:
         """
@@ -93,6 +99,16 @@ class Options(ClusterOptions):
             )
         self["source"].append(Source(pattern, durability))
 
+    def opt_syslog(self, value: str) -> None:
+        """
+        [DURABILITY:]ENDPOINT, a syslog listener (repeatable): tcp:6514
+        (RFC 6587), udp:514 (RFC 5426), a bare PORT for TCP on loopback.
+        """
+        try:
+            self["syslog"].append(parse_syslog(value))
+        except ValueError as e:
+            raise usage.UsageError(f"--syslog {value}: {e}") from None
+
     def postOptions(self) -> None:
         super().postOptions()
         if self["durability"] not in DURABILITIES:
@@ -100,8 +116,10 @@ class Options(ClusterOptions):
                 f"--durability: one of {', '.join(DURABILITIES)}, not {self['durability']!r}"
             )
         self["sources"] = [Source(p, self["durability"]) for p in self.arguments] + self["source"]
-        if not self["sources"]:
-            raise usage.UsageError("no files to follow (give FILE-OR-GLOB arguments or --source)")
+        if not self["sources"] and not self["syslog"]:
+            raise usage.UsageError(
+                "no files to follow (give FILE-OR-GLOB arguments or --source) and no --syslog"
+            )
         if not self["buck"]:
             raise usage.UsageError("no --buck HOST:PORT given")
         self.check_cluster_options()
@@ -151,7 +169,11 @@ def makeService(config: Options, reactor: Any = None) -> IService:
         credentials=config.credentials,
         revocations=config.revocations,
         revocation_interval=config["revocation-interval"],
+        syslog=config["syslog"],
+        syslog_backlog=config["syslog-backlog-mb"] << 20,
     )
+    for service in syslog_services(config["syslog"], tailer, reactor, config["host"], config["tz"]):
+        service.setServiceParent(tailer)
     reloader = Reloader(
         tailer, config, Options, lambda description: endpoints.clientFromString(reactor, description)
     )

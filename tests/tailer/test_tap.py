@@ -17,6 +17,7 @@ from logship.tailer.tap import Options, makeService
 from logship.plumbing.listeners import Listener
 from logship.plumbing.tapsupport import buck_endpoint
 from logship.tailer.metrics import TailerMetrics
+from logship.tailer.syslog import SyslogListen, _UDPListener
 
 
 class OptionsTests(SynchronousTestCase):
@@ -108,3 +109,43 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(len([s for s in service if isinstance(s, TailerMetrics)]), 1)
         (listener,) = [s for s in service if isinstance(s, Listener)]
         self.assertEqual(listener.description, "tcp:9402:interface=127.0.0.1")
+
+
+class SyslogOptionTests(SynchronousTestCase):
+    """
+    C{--syslog}: repeatable listeners, enough without files, a TCP listener
+    and a UDP port per option.
+    """
+
+    def setUp(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, self.tmp)
+
+    def test_listeners(self) -> None:
+        options = Options()
+        options.parseOptions([
+            "--insecure", "--state", str(self.tmp / "st"), "--buck", "127.0.0.1:1",
+            "--syslog", "6514", "--syslog", "ack1:udp:0:interface=127.0.0.1",
+            "--syslog-backlog-mb", "8",
+        ])
+        self.assertEqual(options["sources"], [])
+        self.assertEqual(
+            options["syslog"],
+            [SyslogListen("tcp", "tcp:6514:interface=127.0.0.1", "ack2"),
+             SyslogListen("udp", "udp:0:interface=127.0.0.1", "ack1")],
+        )
+        reactor = MemoryReactorClock()
+        service = makeService(options, reactor=reactor)
+        (listener,) = [s for s in service if isinstance(s, Listener)]
+        self.assertEqual(listener.description, "tcp:6514:interface=127.0.0.1")
+        self.assertEqual(sorted(service.spools), ["ack1", "ack2"])  # type: ignore[attr-defined]
+        (udp,) = [s for s in service if isinstance(s, _UDPListener)]
+        self.assertEqual(udp.protocol.listen.durability, "ack1")
+
+    def test_bad_listener(self) -> None:
+        options = Options()
+        error = self.assertRaises(
+            usage.UsageError, options.parseOptions,
+            ["--insecure", "--buck", "h:1", "--syslog", "udp:nope"],
+        )
+        self.assertIn("--syslog udp:nope", str(error))
