@@ -52,7 +52,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from delivery import DURABILITIES, load
+from delivery import DURABILITIES, load, write_once
 from peers import PEERS, RSYSLOG_MODULES, Programs, run_logship, run_peer
 
 #: The contenders: the peers, then logship at each durability.
@@ -125,24 +125,7 @@ def make_input(path: Path, count: int) -> int:
 
     @return: its size in bytes.
     """
-    if not path.exists():
-        temporary = path.with_suffix(".tmp")
-        with open(temporary, "wb") as f:
-            batch = []
-            for line in json_lines(count):
-                batch.append(line)
-                if len(batch) == 10_000:
-                    f.write(b"\n".join(batch) + b"\n")
-                    batch = []
-            if batch:
-                f.write(b"\n".join(batch) + b"\n")
-        temporary.rename(path)
-    return path.stat().st_size
-
-
-# --- installing what is missing ---------------------------------------------------
-
-POLICY = Path("/usr/sbin/policy-rc.d")
+    return write_once(path, json_lines(count))
 
 
 def apt_get(args: Sequence[str], cwd: Path | None = None) -> None:

@@ -52,7 +52,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -100,16 +101,21 @@ def make_input(path: Path, count: int) -> int:
 
     @return: its size in bytes.
     """
+    return write_once(path, sample_lines(count, start=START, rate=RATE))
+
+
+def write_once(path: Path, lines: Iterable[bytes]) -> int:
+    """
+    Write C{lines} to C{path} unless it is there (through a temporary name,
+    10,000 lines at a time), for later runs too.
+
+    @return: its size in bytes.
+    """
     if not path.exists():
         temporary = path.with_suffix(".tmp")
+        lines = iter(lines)
         with open(temporary, "wb") as f:
-            batch = []
-            for line in sample_lines(count, start=START, rate=RATE):
-                batch.append(line)
-                if len(batch) == 10_000:
-                    f.write(b"\n".join(batch) + b"\n")
-                    batch = []
-            if batch:
+            while batch := list(islice(lines, 10_000)):
                 f.write(b"\n".join(batch) + b"\n")
         temporary.rename(path)
     return path.stat().st_size
