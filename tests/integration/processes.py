@@ -62,6 +62,17 @@ def twistd_command() -> list[str]:
     return [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
 
 
+def sigint_as_from_a_terminal() -> None:
+    """
+    For C{preexec_fn}: SIGINT at its default, as in a command started from a
+    terminal.  A suite started in the background by a shell has SIGINT
+    ignored, which its children inherit (Python then installs no
+    KeyboardInterrupt handler, and Twisted leaves it ignored): a test that
+    sends SIGINT (Ctrl-C) would see nothing happen.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """
     A TCP port that was free a moment ago (racy: prefer C{tcp:0} and

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from logship.cli.demo import ARCHIE_PORT, BUCK_PORTS, LIVE_PORTS, PORTER_PORT
+from tests.integration.processes import sigint_as_from_a_terminal
 from tests.integration.waiting import wait_until_blocking
 
 
@@ -48,10 +49,7 @@ def test_demo_runs_everything(tmp_path: Path) -> None:
         [sys.executable, "-m", "logship", "demo", "--workdir", str(tmp_path / "work"),
          "--port-base", str(base), "--bucket-seconds", "1", "--rate", "50"],
         stderr=subprocess.PIPE, text=True,
-        # as from a terminal: a suite started in the background by a shell
-        # has SIGINT ignored, which its children inherit (and Twisted then
-        # leaves it ignored)
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=sigint_as_from_a_terminal,
     )
     try:
         assert demo.stderr is not None

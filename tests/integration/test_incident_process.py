@@ -47,6 +47,7 @@ from tests.integration.archive.test_s3 import (  # noqa: F401 (fixtures)
     fake_credentials,
 )
 from tests.integration.index.test_elasticsearch import FakeCluster
+from tests.integration.processes import sigint_as_from_a_terminal
 from tests.integration.waiting import wait_until_blocking
 
 #: The buckets of the Ctrl-C test: 10 s each, many objects.
@@ -97,7 +98,8 @@ def test_interrupted_reindex_resumes(tmp_path: Path) -> None:
     state = tmp_path / "rebuilt" / "recent.reindex.json"
     argv = command("reindex", "--archive", f"dir:{archive}", "--from", "2026-01-01",
                    "--to", "2027-01-01", "--index", f"sqlite:{tmp_path / 'rebuilt'}")
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=sigint_as_from_a_terminal)
 
     def done_before_block() -> bool:
         try:
