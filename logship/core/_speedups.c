@@ -767,52 +767,50 @@ event_of(const Layout *x, PyObject *message)
     return fill_slots(event_type, event_offsets, v, EVENT_FIELDS);
 }
 
+/* The Event of a record, its layout in *x and its bytes in *owned (a new
+   reference for the caller to release).  A record C does not take goes to
+   fallback whole: then *owned is NULL and the result is fallback's. */
+static PyObject *
+decode_record(PyObject *data, PyObject *fallback, Layout *x, PyObject **owned)
+{
+    *owned = NULL;
+    if (event_type == NULL)
+        return PyObject_CallOneArg(fallback, data);
+    if (get_data(data, owned) < 0)
+        return NULL;
+    x->d = (const unsigned char *)PyBytes_AS_STRING(*owned);
+    x->size = PyBytes_GET_SIZE(*owned);
+    PyObject *message = message_of(x);
+    if (message == NULL) {
+        Py_CLEAR(*owned);
+        if (PyErr_Occurred())
+            return NULL;
+        return PyObject_CallOneArg(fallback, data); /* raises CorruptEvent */
+    }
+    PyObject *event = event_of(x, message);
+    if (event == NULL)
+        Py_CLEAR(*owned);
+    return event;
+}
+
 static PyObject *
 sp_decode(PyObject *self, PyObject *data)
 {
-    PyObject *owned;
-    if (event_type == NULL)
-        return PyObject_CallOneArg(pure_decode, data);
-    if (get_data(data, &owned) < 0)
-        return NULL;
     Layout x;
-    x.d = (const unsigned char *)PyBytes_AS_STRING(owned);
-    x.size = PyBytes_GET_SIZE(owned);
-    PyObject *message = message_of(&x);
-    if (message == NULL) {
-        Py_DECREF(owned);
-        if (PyErr_Occurred())
-            return NULL;
-        return PyObject_CallOneArg(pure_decode, data); /* raises CorruptEvent */
-    }
-    PyObject *event = event_of(&x, message);
-    Py_DECREF(owned);
+    PyObject *owned;
+    PyObject *event = decode_record(data, pure_decode, &x, &owned);
+    Py_XDECREF(owned);
     return event;
 }
 
 static PyObject *
 sp_decode_with_tokens(PyObject *self, PyObject *data)
 {
-    PyObject *owned;
-    if (event_type == NULL)
-        return PyObject_CallOneArg(pure_decode_with_tokens, data);
-    if (get_data(data, &owned) < 0)
-        return NULL;
     Layout x;
-    x.d = (const unsigned char *)PyBytes_AS_STRING(owned);
-    x.size = PyBytes_GET_SIZE(owned);
-    PyObject *message = message_of(&x);
-    if (message == NULL) {
-        Py_DECREF(owned);
-        if (PyErr_Occurred())
-            return NULL;
-        return PyObject_CallOneArg(pure_decode_with_tokens, data);
-    }
-    PyObject *event = event_of(&x, message);
-    if (event == NULL) {
-        Py_DECREF(owned);
-        return NULL;
-    }
+    PyObject *owned;
+    PyObject *event = decode_record(data, pure_decode_with_tokens, &x, &owned);
+    if (event == NULL || owned == NULL)
+        return event;
     /* the stored tokens, split on single spaces, without the pid */
     const char *t = (const char *)x.d + x.tokens_at;
     const char *end = t + x.tokens_size;
