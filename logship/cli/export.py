@@ -43,9 +43,10 @@ from typing import Any, BinaryIO, TextIO
 
 from logship.archive import ArchiveError, IArchive, MissingObject, open_archive, sha256_hex
 from logship.archive.dirstore import DirArchive, inline
+from logship.cli.exits import DATA_ERROR, USAGE_ERROR
 from logship.cli.progress import Progress
 from logship.cli.reading import Unreadable, is_archive_url, unpacked
-from logship.cli.timerange import add_range_arguments, parse_range
+from logship.cli.timerange import add_index_arguments, add_range_arguments, parse_range
 from logship.core.bucket import bucket_relpath, bucket_start, check_bucket_seconds, encode_record
 from logship.core.event import Event, decode_all, encode
 from logship.core.pack import pack
@@ -56,9 +57,6 @@ from logship.plumbing.onreactor import run_on_reactor
 from logship.porter.merge import split_records
 from logship.porter.service import archive_key, manifest_key
 from logship.porter.state import ManifestEntry
-
-USAGE_ERROR = 2
-DATA_ERROR = 1
 
 
 class ExportFailed(Exception):
@@ -76,9 +74,7 @@ def add_export_parser(
     text = "write the events of an index back out as bucket files or archive objects"
     sub = subparsers.add_parser("export", help=text, description=text)
     sub.set_defaults(run=run_export)
-    sub.add_argument("--index", required=True, metavar="URL",
-                     help="sqlite:DIR or elasticsearch:http://HOST:PORT")
-    sub.add_argument("--name", default="recent", help="index name (default: recent)")
+    add_index_arguments(sub)
     add_range_arguments(sub, from_required=True, to_default="now")
     sub.add_argument("--out", required=True, metavar="DIR|ARCHIVE",
                      help="a directory for bucket files, or an archive for packed objects:"

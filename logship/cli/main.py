@@ -28,6 +28,7 @@ from logship.cli.credentials import (
     revoke,
 )
 from logship.cli.demo import DemoError, DemoSettings, run_demo
+from logship.cli.exits import DATA_ERROR, USAGE_ERROR
 from logship.cli.history import (
     HistoryFailed,
     add_history_arguments,
@@ -72,9 +73,6 @@ from logship.core.render import event_json, event_text, whole_lines
 from logship.core.zones import local_zone, parse_zone
 from logship.index import IndexUnavailable
 from logship.plumbing.onreactor import run_on_reactor
-
-USAGE_ERROR = 2
-DATA_ERROR = 1
 
 
 class CommandError(Exception):

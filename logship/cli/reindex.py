@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from logship.archive import ArchiveError
+from logship.cli.exits import DATA_ERROR, INTERRUPTED, USAGE_ERROR
 from logship.cli.progress import Progress
 from logship.cli.reading import (
     Unreadable,
@@ -46,14 +47,11 @@ from logship.cli.reading import (
     open_existing_archive,
     read_object,
 )
-from logship.cli.timerange import add_range_arguments, parse_range
+from logship.cli.timerange import add_index_arguments, add_range_arguments, parse_range
 from logship.index import IndexUnavailable, _split_url, check_name, open_index
 from logship.plumbing.onreactor import run_on_reactor
 from logship.tailer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
-USAGE_ERROR = 2
-DATA_ERROR = 1
-INTERRUPTED = 130
 
 #: The version of the state file's layout.
 STATE_VERSION = 1
@@ -71,9 +69,7 @@ def add_reindex_parser(
     sub.add_argument("--archive", required=True, metavar="URL",
                      help="dir:PATH or s3://BUCKET[/PREFIX]?endpoint=URL")
     add_range_arguments(sub, from_required=True, to_default="now")
-    sub.add_argument("--index", required=True, metavar="URL",
-                     help="sqlite:DIR or elasticsearch:http://HOST:PORT")
-    sub.add_argument("--name", default="recent", help="index name (default: recent)")
+    add_index_arguments(sub)
     sub.add_argument("--state", type=Path, metavar="FILE",
                      help="the resume state (default: DIR/NAME.reindex.json beside a sqlite"
                      " index, else ./reindex-NAME.json)")

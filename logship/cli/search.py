@@ -20,14 +20,12 @@ import json
 import sys
 from typing import Any, BinaryIO, TextIO
 
+from logship.cli.exits import DATA_ERROR, USAGE_ERROR
 from logship.index import IndexUnavailable, _split_url, check_name
 from logship.plumbing.onreactor import run_on_reactor
-from logship.cli.timerange import add_range_arguments, parse_range
+from logship.cli.timerange import add_index_arguments, add_range_arguments, parse_range
 from logship.core.query import MAX_LIMIT, Query, SearchResult, parse_q
 from logship.core.render import event_json, event_text
-
-USAGE_ERROR = 2
-INDEX_ERROR = 1
 
 
 def add_search_parser(
@@ -40,9 +38,7 @@ def add_search_parser(
     text = "search an index: matching events, newest first"
     sub = subparsers.add_parser("search", help=text, description=text)
     sub.set_defaults(run=run_search)
-    sub.add_argument("--index", required=True, metavar="URL",
-                     help="sqlite:DIR or elasticsearch:http://HOST:PORT")
-    sub.add_argument("--name", default="recent", help="index name (default: recent)")
+    add_index_arguments(sub)
     add_range_arguments(sub)
     sub.add_argument("--host", action="append", default=[], metavar="H")
     sub.add_argument("--app", action="append", default=[], metavar="A")
@@ -111,7 +107,7 @@ def run_search(args: argparse.Namespace, out: BinaryIO, now: float,
             answer = _elasticsearch(rest, args.name, query, args.count)
     except IndexUnavailable as e:
         err.write(f"logship search: {e}\n")
-        return INDEX_ERROR
+        return DATA_ERROR
     if isinstance(answer, int):
         out.write(b"%d\n" % answer)
     else:

@@ -1,4 +1,4 @@
-"""The C{--from} and C{--to} arguments of the commands that read a time range.
+"""The C{--from} and C{--to} arguments of the commands that read a time range (and C{--index}).
 
 Shared by C{search}, C{cat}, C{export} and C{reindex}: the same words,
 the same help, and the same parsing (L{logship.core.query.parse_time}:
@@ -13,6 +13,16 @@ import argparse
 from logship.core.query import parse_time
 
 TIME_HELP = "ISO 8601 (2026-11-26T09:37:00Z, 2026-11-26), epoch seconds, now, -15m, -2h, -7d"
+
+
+def add_index_arguments(sub: argparse.ArgumentParser) -> None:
+    """
+    Add C{--index} (a URL, required) and C{--name} (C{recent} by default)
+    to C{sub}: the index a command reads or writes.
+    """
+    sub.add_argument("--index", required=True, metavar="URL",
+                     help="sqlite:DIR or elasticsearch:http://HOST:PORT")
+    sub.add_argument("--name", default="recent", help="index name (default: recent)")
 
 
 def add_range_arguments(
