@@ -20,26 +20,12 @@ BUCKS = ["tcp:host=127.0.0.1:port=4401", "tcp:host=127.0.0.1:port=4402"]
 
 class TailerMetricsTests(ServiceTestCase):
     def start(self) -> tuple[TailerService, TailerMetrics]:
-        tailer = TailerService(
-            sources=[Source(str(self.tmp / "*.log"), "ack2")],
-            state_dir=self.tmp / "state",
-            bucks={},
-            key=None,
-            node="t1",
-            host=b"h",
-            tz=timezone.utc,
-            clock=self.clock,
-        )
+        tailer = self.new_service(node="t1")
         metrics = TailerMetrics(tailer, node="t1", bucks=BUCKS, clock=self.clock,
                                 bucket_seconds=60)
         metrics.setServiceParent(tailer)
         tailer.startService()
         return tailer, metrics
-
-    def read_all(self, tailer: TailerService) -> None:
-        self.clock.advance(2)  # the next scan and poll
-        while tailer._again is not None:
-            self.clock.advance(0)
 
     def connect(self, tailer: TailerService) -> dict[str, FakeBuck]:
         bucks = {name: FakeBuck() for name in BUCKS}

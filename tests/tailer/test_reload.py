@@ -38,16 +38,7 @@ class ReconfigureTests(ServiceTestCase):
     """
 
     def tailer(self, *patterns: str, bucks: tuple[str, ...] = ()) -> TailerService:
-        service = TailerService(
-            sources=[Source(str(self.tmp / p), "ack2") for p in patterns],
-            state_dir=self.tmp / "state",
-            bucks={name: NeverConnects() for name in bucks},  # type: ignore[misc]
-            key=None,
-            node="t",
-            host=b"h",
-            tz=timezone.utc,
-            clock=self.clock,
-        )
+        service = self.new_service(*patterns, bucks={name: NeverConnects() for name in bucks})
         service.startService()
         return service
 
@@ -57,26 +48,18 @@ class ReconfigureTests(ServiceTestCase):
             f.write(b"".join(line + b"\n" for line in lines))
         return [line.split(b": ", 1)[1] for line in lines]
 
-    def settle(self, service: TailerService) -> None:
-        """
-        Let C{service} scan for files and read everything there is.
-        """
-        self.clock.advance(2)
-        while service._again is not None:
-            self.clock.advance(0)
-
     def test_new_file_is_followed(self) -> None:
         a = self.append("a.log", 10, 0)
         service = self.tailer("a.log")
         b = self.append("b.log", 10, 1)
-        self.settle(service)
+        self.read_all(service)
         self.assertEqual(sorted(self.spooled()), sorted(a))
         service.reconfigure(
             sources=[Source(str(self.tmp / "a.log"), "ack2"), Source(str(self.tmp / "b.log"), "ack2")],
             bucks={},
             replicas=2,
         )
-        self.settle(service)
+        self.read_all(service)
         self.assertEqual(sorted(self.spooled()), sorted(a + b))
         self.stop(service)
 
@@ -87,17 +70,17 @@ class ReconfigureTests(ServiceTestCase):
         in the checkpoint, so following it again goes on from there.
         """
         service = self.tailer("a.log", "b.log")
-        self.settle(service)
+        self.read_all(service)
         a = self.append("a.log", 20000, 0)  # ~2 MB: two polls at least
         service.reconfigure(sources=[Source(str(self.tmp / "b.log"), "ack2")], bucks={}, replicas=2)
-        self.settle(service)
+        self.read_all(service)
         self.assertEqual(sorted(self.spooled()), sorted(a))
         self.assertNotIn(str(self.tmp / "a.log"), service._files)
         later = self.append("a.log", 10, 1)
-        self.settle(service)
+        self.read_all(service)
         self.assertEqual(len(self.spooled()), len(a))
         service.reconfigure(sources=[Source(str(self.tmp / "*.log"), "ack2")], bucks={}, replicas=2)
-        self.settle(service)
+        self.read_all(service)
         self.assertEqual(sorted(self.spooled()), sorted(a + later))
         self.stop(service)
 
@@ -107,7 +90,7 @@ class ReconfigureTests(ServiceTestCase):
             sources=[Source(str(self.tmp / "a.log"), "ack1")], bucks={}, replicas=1
         )
         lines = self.append("a.log", 10, 0)
-        self.settle(service)
+        self.read_all(service)
         self.assertIn("ack1", service.spools)
         ack1 = sorted((self.tmp / "state" / "spool" / "ack1").rglob("*.b"))
         self.assertTrue(ack1)

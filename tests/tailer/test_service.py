@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from datetime import timezone
 from pathlib import Path
+from typing import Any
 
 from twisted.application.service import MultiService
 from twisted.internet.task import Clock
@@ -33,19 +34,43 @@ class ServiceTestCase(SynchronousTestCase):
         self.clock = Clock()
         self.clock.advance(T0)  # the lines' time: wall time is the clock's
 
-    def service(self, durability: str = "ack2") -> TailerService:
-        service = TailerService(
-            sources=[Source(str(self.tmp / "*.log"), durability)],  # type: ignore[arg-type]
+    def new_service(
+        self,
+        *patterns: str,
+        durability: str = "ack2",
+        bucks: dict[str, Any] | None = None,
+        node: str = "t",
+    ) -> TailerService:
+        """
+        A tailer (not started) of C{patterns} (C{*.log} if none) in the
+        scratch directory, on the test's clock.
+        """
+        return TailerService(
+            sources=[
+                Source(str(self.tmp / p), durability)  # type: ignore[arg-type]
+                for p in patterns or ("*.log",)
+            ],
             state_dir=self.tmp / "state",
-            bucks={},
+            bucks=bucks or {},
             key=None,
-            node="t",
+            node=node,
             host=b"h",
             tz=timezone.utc,
             clock=self.clock,
         )
+
+    def service(self, durability: str = "ack2") -> TailerService:
+        service = self.new_service(durability=durability)
         service.startService()
         return service
+
+    def read_all(self, service: TailerService) -> None:
+        """
+        Let C{service} scan for files and read everything there is.
+        """
+        self.clock.advance(2)
+        while service._again is not None:
+            self.clock.advance(0)
 
     def stop(self, service: TailerService) -> None:
         """
