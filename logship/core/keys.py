@@ -93,6 +93,15 @@ def _b64(text: bytes | str, size: int) -> bytes | None:
     return value if len(value) == size else None
 
 
+def _labelled(line: str, label: str) -> bytes | None:
+    """
+    The signing key in a line C{LABEL BASE64}, or C{None} if the line has
+    another label or does not hold a key.
+    """
+    found, _, value = line.partition(" ")
+    return _b64(value.strip(), SIGNING_KEY_SIZE) if found == label else None
+
+
 def write_new_key(path: Path) -> None:
     """
     Write a new random cluster key to C{path} with mode 0600.
@@ -166,8 +175,7 @@ def read_signing_key(path: Path, kind: KeyKind) -> SigningKey:
         not a signing key of that kind.
     """
     text = _read_private(path).decode("ascii", "replace").strip()
-    label, _, value = text.partition(" ")
-    seed = _b64(value.strip(), SIGNING_KEY_SIZE) if label == f"logship-{kind}-secret" else None
+    seed = _labelled(text, f"logship-{kind}-secret")
     if seed is None:
         raise KeyFileError(
             f"{path}: not a logship {kind} secret key (made by"
@@ -193,8 +201,7 @@ def read_public_keys(path: Path, kind: KeyKind) -> list[bytes]:
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        label, _, value = line.partition(" ")
-        key = _b64(value.strip(), SIGNING_KEY_SIZE) if label == f"logship-{kind}-public" else None
+        key = _labelled(line, f"logship-{kind}-public")
         if key is None:
             raise KeyFileError(
                 f"{path}:{number}: not a logship {kind} public key"
