@@ -4,9 +4,8 @@
  * are the reference; this module does the same work for the common inputs
  * and hands everything else back to them:
  *
- *   split        the tokenizer for messages that cannot hold an IPv6
- *                address (no "::", fewer than 7 colons), else the Python
- *                regex of the full rule;
+ *   split        the tokenizer's whole rule (IPv6 heads included), byte
+ *                by byte;
  *   encode, encode_fields
  *                the serialized event, written in one buffer;
  *   decode, decode_with_tokens, check_event
@@ -39,7 +38,6 @@
 /* Configuration handed over by the Python modules                      */
 
 static PyObject *pure_split;        /* tokenize.split (the reference) */
-static PyObject *split_full;        /* the regex split with IPv6 heads */
 
 static PyTypeObject *event_type;    /* event.Event */
 static PyObject *corrupt_event;     /* event.CorruptEvent */
@@ -181,11 +179,12 @@ sp_crc32(PyObject *self, PyObject *arg)
 }
 
 /* ------------------------------------------------------------------ */
-/* The tokenizer (tokenize.py's rule without the IPv6 heads)           */
+/* The tokenizer (tokenize.py's rule, byte by byte)                   */
 
 static unsigned char word[256];      /* 0-9 A-Z a-z _ and >= 0x80 */
 static unsigned char path_head[256]; /* a word byte that is not a digit */
 static unsigned char connector[256]; /* . - / @ */
+static unsigned char hex_digit[256]; /* 0-9 A-F a-f */
 
 static void
 tables_init(void)
@@ -195,6 +194,7 @@ tables_init(void)
                   || c == '_' || c >= 0x80;
         path_head[c] = word[c] && !(c >= '0' && c <= '9');
         connector[c] = c == '.' || c == '-' || c == '/' || c == '@';
+        hex_digit[c] = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
     }
 }
 
@@ -241,48 +241,116 @@ spans_push(Spans *spans, Py_ssize_t end)
     return 0;
 }
 
-/* Whether the full rule (IPv6 heads) may cut s differently. */
-static int
-needs_full_rule(const unsigned char *s, Py_ssize_t n)
+/* X{1,4}+ at p (a possessive hex group): its end, or -1 without a hex digit. */
+static inline Py_ssize_t
+hex_group(const unsigned char *s, Py_ssize_t n, Py_ssize_t p)
 {
-    Py_ssize_t colons = 0;
-    const unsigned char *p = s, *end = s + n;
-    while ((p = memchr(p, ':', end - p)) != NULL) {
-        if (++colons >= 7)
-            return 1;
-        p++;
-        if (p < end && *p == ':')
-            return 1;
-    }
-    return 0;
+    Py_ssize_t q = p;
+    while (q < n && q - p < 4 && hex_digit[s[q]])
+        q++;
+    return q > p ? q : -1;
 }
 
+/* (?::H){0,6}+ from p: where the repeats end. */
+static Py_ssize_t
+colon_groups(const unsigned char *s, Py_ssize_t n, Py_ssize_t p)
+{
+    for (int k = 0; k < 6 && p < n && s[p] == ':'; k++) {
+        Py_ssize_t q = hex_group(s, n, p + 1);
+        if (q < 0)
+            break;
+        p = q;
+    }
+    return p;
+}
+
+/* The end of an IPv6 address at p: an optional zone (% and word bytes),
+ * then no word byte.  Its end, or -1. */
+static Py_ssize_t
+ipv6_end(const unsigned char *s, Py_ssize_t n, Py_ssize_t p)
+{
+    if (p + 1 < n && s[p] == '%' && word[s[p + 1]]) {
+        p += 2;
+        while (p < n && word[s[p]])
+            p++;
+        return p;
+    }
+    return p < n && word[s[p]] ? -1 : p;
+}
+
+/* Head 1a at i (s[i] a hex digit): exactly 8 groups, else groups around
+ * one "::".  The head's end, or -1. */
+static Py_ssize_t
+ipv6_from_hex(const unsigned char *s, Py_ssize_t n, Py_ssize_t i)
+{
+    Py_ssize_t first = hex_group(s, n, i);
+    if (first >= n || s[first] != ':')
+        return -1;
+    Py_ssize_t p = first + 1;
+    int k = 0;
+    for (; k < 6; k++) {
+        Py_ssize_t q = hex_group(s, n, p);
+        if (q < 0 || q >= n || s[q] != ':')
+            break;
+        p = q + 1;
+    }
+    if (k == 6) {
+        Py_ssize_t q = hex_group(s, n, p);
+        Py_ssize_t end = q < 0 ? -1 : ipv6_end(s, n, q);
+        if (end >= 0)
+            return end;
+    }
+    p = colon_groups(s, n, first);
+    if (p + 1 >= n || s[p] != ':' || s[p + 1] != ':')
+        return -1;
+    p += 2;
+    Py_ssize_t q = hex_group(s, n, p);
+    if (q >= 0)
+        p = colon_groups(s, n, q);
+    return ipv6_end(s, n, p);
+}
+
+/* Head 1b at i (s[i] a colon): "::" and groups, not after a word byte or a
+ * colon.  The head's end, or -1. */
+static Py_ssize_t
+ipv6_from_colons(const unsigned char *s, Py_ssize_t n, Py_ssize_t i)
+{
+    if ((i > 0 && (word[s[i - 1]] || s[i - 1] == ':')) || i + 1 >= n || s[i + 1] != ':')
+        return -1;
+    Py_ssize_t q = hex_group(s, n, i + 2);
+    return q < 0 ? -1 : ipv6_end(s, n, colon_groups(s, n, q));
+}
+
+/* Cut s into spans by the whole rule, the IPv6 heads included. */
 static int
-cut_simple(const unsigned char *s, Py_ssize_t n, Spans *spans)
+cut(const unsigned char *s, Py_ssize_t n, Spans *spans)
 {
     Py_ssize_t i = 0;
     while (i < n) {
         unsigned char c = s[i];
-        Py_ssize_t j;
+        Py_ssize_t j = -1;
         if (word[c]) {
-            j = i + 1;
+            if (hex_digit[c])
+                j = ipv6_from_hex(s, n, i);
+            if (j < 0) {
+                j = i + 1;
+                while (j < n && word[s[j]])
+                    j++;
+            }
+        }
+        else if (c == ':') {
+            j = ipv6_from_colons(s, n, i);
         }
         else if (c == '-') {
-            if (i + 1 >= n || !(s[i + 1] >= '0' && s[i + 1] <= '9')) {
-                i++;
-                continue;
-            }
-            j = i + 1;
+            if (i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '9')
+                j = i + 1;
         }
         else if (c == '/') {
-            if ((i > 0 && (s[i - 1] == '/' || s[i - 1] == '.' || s[i - 1] == '~'))
-                || i + 1 >= n || !path_head[s[i + 1]]) {
-                i++;
-                continue;
-            }
-            j = i + 1;
+            if (!(i > 0 && (s[i - 1] == '/' || s[i - 1] == '.' || s[i - 1] == '~'))
+                && i + 1 < n && path_head[s[i + 1]])
+                j = i + 1;
         }
-        else {
+        if (j < 0) {
             i++;
             continue;
         }
@@ -300,52 +368,20 @@ cut_simple(const unsigned char *s, Py_ssize_t n, Spans *spans)
     return spans_push(spans, n);
 }
 
-/* Cut message (exact bytes) into spans; the full rule through Python. */
-static int
-cut(PyObject *message, Spans *spans)
-{
-    const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(message);
-    Py_ssize_t n = PyBytes_GET_SIZE(message);
-    if (!needs_full_rule(s, n))
-        return cut_simple(s, n, spans);
-    PyObject *parts = PyObject_CallOneArg(split_full, message);
-    if (parts == NULL)
-        return -1;
-    if (!PyList_CheckExact(parts)) {
-        Py_DECREF(parts);
-        PyErr_SetString(PyExc_TypeError, "the full split did not give a list");
-        return -1;
-    }
-    Py_ssize_t at = 0;
-    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(parts); k++) {
-        PyObject *part = PyList_GET_ITEM(parts, k);
-        if (!PyBytes_Check(part)) {
-            Py_DECREF(parts);
-            PyErr_SetString(PyExc_TypeError, "the full split gave a non-bytes part");
-            return -1;
-        }
-        at += PyBytes_GET_SIZE(part);
-        if (spans_push(spans, at) < 0) {
-            Py_DECREF(parts);
-            return -1;
-        }
-    }
-    Py_DECREF(parts);
-    return 0;
-}
-
 static PyObject *
 sp_split(PyObject *self, PyObject *message)
 {
-    if (!PyBytes_CheckExact(message) || split_full == NULL)
-        return PyObject_CallOneArg(pure_split ? pure_split : split_full, message);
+    if (pure_split == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "configure_tokenize was not called");
+        return NULL;
+    }
+    if (!PyBytes_CheckExact(message))
+        return PyObject_CallOneArg(pure_split, message);
     const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(message);
     Py_ssize_t n = PyBytes_GET_SIZE(message);
-    if (needs_full_rule(s, n))
-        return PyObject_CallOneArg(split_full, message);
     Spans spans;
     spans_init(&spans);
-    if (cut_simple(s, n, &spans) < 0) {
+    if (cut(s, n, &spans) < 0) {
         spans_free(&spans);
         return NULL;
     }
@@ -390,7 +426,7 @@ encode_fast(PyObject *point_o, PyObject *pri_o, PyObject *shn, PyObject *app, Py
 {
     if (!PyLong_CheckExact(point_o) || !PyLong_CheckExact(pri_o) || !EXACT_BYTES(shn)
         || !EXACT_BYTES(app) || !(pid == Py_None || EXACT_BYTES(pid)) || !EXACT_BYTES(message)
-        || !EXACT_BYTES(origin) || split_full == NULL)
+        || !EXACT_BYTES(origin) || pure_split == NULL)
         return 0;
     unsigned long long point = PyLong_AsUnsignedLongLong(point_o);
     if (point == (unsigned long long)-1 && PyErr_Occurred()) {
@@ -418,7 +454,8 @@ encode_fast(PyObject *point_o, PyObject *pri_o, PyObject *shn, PyObject *app, Py
     }
     Spans spans;
     spans_init(&spans);
-    if (cut(message, &spans) < 0) {
+    if (cut((const unsigned char *)PyBytes_AS_STRING(message), PyBytes_GET_SIZE(message),
+            &spans) < 0) {
         spans_free(&spans);
         return -1;
     }
@@ -1490,11 +1527,10 @@ sp_parse_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject 
 static PyObject *
 sp_configure_tokenize(PyObject *self, PyObject *args)
 {
-    PyObject *pure, *full;
-    if (!PyArg_ParseTuple(args, "OO:configure_tokenize", &pure, &full))
+    PyObject *pure;
+    if (!PyArg_ParseTuple(args, "O:configure_tokenize", &pure))
         return NULL;
     Py_XSETREF(pure_split, Py_NewRef(pure));
-    Py_XSETREF(split_full, Py_NewRef(full));
     Py_RETURN_NONE;
 }
 
@@ -1548,7 +1584,7 @@ static PyMethodDef methods[] = {
     {"parse_line", (PyCFunction)(void (*)(void))sp_parse_line, METH_FASTCALL | METH_KEYWORDS,
      "parse.parse_line, compiled fast path."},
     {"configure_tokenize", sp_configure_tokenize, METH_VARARGS,
-     "configure_tokenize(pure_split, split_full)"},
+     "configure_tokenize(pure_split)"},
     {"configure_event", sp_configure_event, METH_VARARGS,
      "configure_event(Event, CorruptEvent, encode, encode_fields, decode, decode_with_tokens,"
      " check_event)"},
