@@ -29,6 +29,7 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass
+from functools import cache
 from itertools import chain
 from operator import getitem
 from typing import Iterable, Sequence
@@ -378,12 +379,21 @@ def encode(event: Event) -> bytes:
 # ---------------------------------------------------------------------------
 # Decoding
 
-#: For the j-th byte of the marks and its value, the marked line positions.
+#: Marks up to this many bytes are read through L{_positions_table}.
 _POSITIONS_TABLE_BYTES = 256
-_POSITIONS: list[tuple[tuple[int, ...], ...]] = [
-    tuple(tuple(8 * j + k for k in range(8) if b & (0x80 >> k)) for b in range(256))
-    for j in range(_POSITIONS_TABLE_BYTES)
-]
+
+
+@cache
+def _positions_table() -> list[tuple[tuple[int, ...], ...]]:
+    """
+    For the j-th byte of the marks and its value, the marked line positions.
+
+    Built on first use (about 12 MiB): the compiled codec never needs it.
+    """
+    return [
+        tuple(tuple(8 * j + k for k in range(8) if b & (0x80 >> k)) for b in range(256))
+        for j in range(_POSITIONS_TABLE_BYTES)
+    ]
 
 
 def _positions(marks: bytes) -> list[int]:
@@ -394,7 +404,7 @@ def _positions(marks: bytes) -> list[int]:
     @return: the positions of its set bits.
     """
     if len(marks) <= _POSITIONS_TABLE_BYTES:
-        return list(chain.from_iterable(map(getitem, _POSITIONS, marks)))
+        return list(chain.from_iterable(map(getitem, _positions_table(), marks)))
     x = int.from_bytes(marks, "big")
     top = len(marks) * 8 - 1
     found = []
