@@ -354,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     plan = kill_plan(seeds, args.phase, args.quick)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="logship-exp-durability-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     input_path = workdir / f"input-{args.lines}.log"
     make_input(input_path, args.lines)
     print(f"durability: {levels}, {args.lines} lines per cost pass, latency {args.rate:g} lines/s"
