@@ -39,9 +39,16 @@ RSYSLOGD := /usr/sbin/rsyslogd
 $(RSYSLOGD):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsyslog
 
+# Experiment 1 (bench/experiments/durability.py) counts fsync calls with
+# Debian's strace.
+STRACE := /usr/bin/strace
+
+$(STRACE):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace
+
 # The type check first (mypy.ini; a few seconds, under a second with its
 # cache), then the tests.
-test: $(STAMP) $(CHROMIUM) $(LIBFAKETIME_CMD) $(RSYSLOGD)
+test: $(STAMP) $(CHROMIUM) $(LIBFAKETIME_CMD) $(RSYSLOGD) $(STRACE)
 	$(BIN)/mypy logship
 	$(BIN)/python -m pytest -q tests
 
