@@ -336,7 +336,8 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny passes, one kill phase")
-    parser.add_argument("--levels", default=",".join(DURABILITIES))
+    parser.add_argument("--levels", default=None,
+                        help=f"comma-separated ({','.join(DURABILITIES)}; --quick: live,ack2)")
     parser.add_argument("--lines", type=int, default=100_000, help="lines of the cost passes")
     parser.add_argument("--rate", type=float, default=2000, help="lines/s of the latency and loss passes")
     parser.add_argument("--seconds", type=float, default=10, help="of the latency pass")
@@ -350,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.lines, args.seconds, args.phase, args.timeout = 3000, 1.0, 1.5, 60
         args.rate = 1000
-    levels = args.levels.split(",")
+    levels = (args.levels or ("live,ack2" if args.quick else ",".join(DURABILITIES))).split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
     plan = kill_plan(seeds, args.phase, args.quick)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="logship-exp-durability-"))
