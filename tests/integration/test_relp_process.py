@@ -77,12 +77,12 @@ def test_tailer_killed_mid_stream(group: ProcessGroup) -> None:
     """
     cluster, rsyslog, source = _start(group)
     try:
-        first = _lines(0, 5 * LINES)
+        first = _lines(0, LINES)
         _append(source, first)
-        cluster.wait_stats(lambda s: s["lines"] > LINES // 2, "the tailer reading mid-stream")
+        cluster.wait_stats(lambda s: s["lines"] > LINES // 5, "the tailer reading mid-stream")
         cluster.stop_tailer(signal.SIGKILL)
         [held] = read_identities([cluster.spool_root], torn_ok=[cluster.spool_root])
-        second = _lines(5 * LINES, LINES // 4)
+        second = _lines(LINES, LINES // 4)
         _append(source, second)  # queued by rsyslog while the tailer is down
         cluster.start_tailer()
         spooled = _wait_spooled(cluster, second[-1].decode(), timeout=180)
@@ -114,13 +114,13 @@ def test_sender_killed_mid_stream(group: ProcessGroup, protocol: str) -> None:
     """
     cluster, rsyslog, source = _start(group, protocol, queue="Disk")
     try:
-        lines = _lines(0, 5 * LINES)
+        lines = _lines(0, LINES)
         _append(source, lines)
-        cluster.wait_stats(lambda s: s["lines"] > LINES // 2, "rsyslog sending mid-stream")
+        cluster.wait_stats(lambda s: s["lines"] > LINES // 5, "rsyslog sending mid-stream")
         rsyslog.kill()
         at_kill = cluster.tailer_stats()["lines"]
         rsyslog.start()
-        last = _lines(5 * LINES, 1)
+        last = _lines(LINES, 1)
         _append(source, last)
         spooled = _wait_spooled(cluster, last[0].decode(), timeout=180)
         missing, duplicated = _tally(lines + last, spooled)
