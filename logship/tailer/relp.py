@@ -48,8 +48,11 @@ class RelpProtocol(SyslogTCPProtocol):
         super().connectionMade()
         self._relp = RelpFramer()
         self._session = RelpSession()
+        self._closing = False
 
     def dataReceived(self, data: bytes) -> None:
+        if self._closing:  # what still comes after a close or an error is not read
+            return
         factory = self.factory
         factory.counters.bytes += len(data)
         frames, error = self._relp.feed_until_error(data)
@@ -63,8 +66,10 @@ class RelpProtocol(SyslogTCPProtocol):
             error = e
         self._answer(replies)
         if replies and replies[-1].close:
+            self._closing = True
             self._transport.loseConnection()
         elif error is not None:
+            self._closing = True
             factory.counters.rejected += 1
             _log.error(
                 "Syslog {listener}: closing the RELP connection of {peer}: {error}",

@@ -117,6 +117,8 @@ class ProtocolTests(SynchronousTestCase):
         [event] = [e for e in self.log if "peer" in e]
         self.assertEqual(event["peer"], "127.0.0.9:5555")
         self.assertIn("txnr 7 out of sequence", event["error"])
+        protocol.dataReceived(b"more garbage")  # not read: no second line
+        self.assertEqual(len([e for e in self.log if "peer" in e]), 1)
         protocol.connectionLost()
 
     def test_garbage_closes(self) -> None:
