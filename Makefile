@@ -32,12 +32,18 @@ LIBFAKETIME_CMD := /usr/bin/faketime
 $(LIBFAKETIME_CMD):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime
 
-# The syslog input's tests (tests/integration/test_syslog_process.py) run
+# The syslog input's tests (tests/integration/test_syslog_process.py, test_relp_process.py) run
 # Debian's rsyslogd with a private config on 127.0.0.1.
 RSYSLOGD := /usr/sbin/rsyslogd
 
 $(RSYSLOGD):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsyslog
+
+# ... and its omrelp (Debian's rsyslog-relp) for the RELP input's tests.
+OMRELP := /usr/lib/x86_64-linux-gnu/rsyslog/omrelp.so
+
+$(OMRELP): $(RSYSLOGD)
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsyslog-relp
 
 # Experiment 1 (bench/experiments/durability.py) counts fsync calls with
 # Debian's strace.
@@ -48,7 +54,7 @@ $(STRACE):
 
 # The type check first (mypy.ini; a few seconds, under a second with its
 # cache), then the tests.
-test: $(STAMP) $(CHROMIUM) $(LIBFAKETIME_CMD) $(RSYSLOGD) $(STRACE)
+test: $(STAMP) $(CHROMIUM) $(LIBFAKETIME_CMD) $(RSYSLOGD) $(OMRELP) $(STRACE)
 	$(BIN)/mypy logship
 	$(BIN)/python -m pytest -q tests
 

@@ -42,6 +42,9 @@ BUCK_PORTS = (1, 2, 3)
 LIVE_PORTS = (11, 12, 13)
 ARCHIE_PORT = 80
 PORTER_PORT = 90
+#: With C{--metrics}: each service's metrics page, by its node name.
+METRICS_PORTS = {"tailer": 100, "buck1": 101, "buck2": 102, "buck3": 103,
+                 "porter": 104, "archie": 105}
 
 
 class DemoError(Exception):
@@ -62,6 +65,7 @@ class DemoSettings:
         search shows lines soon).
     @ivar rate: sample lines per second.
     @ivar quiet: the porter's quiet period, in seconds.
+    @ivar metrics: serve each service's metrics (L{METRICS_PORTS}).
     """
 
     workdir: Path
@@ -70,6 +74,7 @@ class DemoSettings:
     bucket_seconds: int = 10
     rate: float = 20.0
     quiet: float = 300.0
+    metrics: bool = False
 
     def port(self, offset: int) -> int:
         """
@@ -83,6 +88,23 @@ class DemoSettings:
         The page's URL.
         """
         return f"http://127.0.0.1:{self.port(ARCHIE_PORT)}/"
+
+    def metrics_args(self, node: str) -> list[str]:
+        """
+        The C{--metrics} option of service C{node} (none without C{metrics}).
+        """
+        if not self.metrics:
+            return []
+        return ["--metrics", f"tcp:{self.port(METRICS_PORTS[node])}:interface=127.0.0.1"]
+
+    def metrics_urls(self) -> dict[str, str]:
+        """
+        The metrics pages, by node name (none without C{metrics}).
+        """
+        if not self.metrics:
+            return {}
+        return {node: f"http://127.0.0.1:{self.port(offset)}/metrics"
+                for node, offset in METRICS_PORTS.items()}
 
 
 def _build(tap: Any, argv: list[str], reactor: Any) -> IService:
@@ -124,11 +146,12 @@ def demo_service(settings: DemoSettings, reactor: Any) -> MultiService:
             "--listen", f"tcp:{settings.port(wire)}:{loopback}",
             "--live", f"tcp:{settings.port(live)}:{loopback}",
             "--data", str(work / f"buck{i}"), "--key", str(key), "--node", f"buck{i}",
-            "--bucket-seconds", seconds,
+            "--bucket-seconds", seconds, *settings.metrics_args(f"buck{i}"),
         ], reactor).setServiceParent(top)
     files = settings.files or [work / "sample.log"]
     tailer_args = ["--key", str(key), "--state", str(work / "tailer"), "--node", "tailer",
-                   "--bucket-seconds", seconds, "--archive-check-interval", "10"]
+                   "--bucket-seconds", seconds, "--archive-check-interval", "10",
+                   *settings.metrics_args("tailer")]
     for buck in bucks:
         tailer_args += ["--buck", buck]
     _build(tailer_tap, [*tailer_args, *map(str, files)], reactor).setServiceParent(top)
@@ -138,6 +161,7 @@ def demo_service(settings: DemoSettings, reactor: Any) -> MultiService:
         "--state", str(work / "porter"), "--node", "porter", "--bucket-seconds", seconds,
         "--quiet", str(settings.quiet), "--interval", "2",
         "--api", f"tcp:{settings.port(PORTER_PORT)}:{loopback}",
+        *settings.metrics_args("porter"),
     ]
     for buck in bucks:
         porter_args += ["--buck", buck]
@@ -145,6 +169,7 @@ def demo_service(settings: DemoSettings, reactor: Any) -> MultiService:
     archie_args = [
         "--listen", f"tcp:{settings.port(ARCHIE_PORT)}:{loopback}", "--index", index,
         "--porter", f"http://127.0.0.1:{settings.port(PORTER_PORT)}",
+        *settings.metrics_args("archie"),
     ]
     for live in LIVE_PORTS:
         archie_args += ["--live", f"ws://127.0.0.1:{settings.port(live)}/live"]
@@ -217,7 +242,9 @@ def run_demo(settings: DemoSettings, duration: float | None, err: TextIO = sys.s
         f"  search:        logship search --index sqlite:{work / 'index'} --term sshd\n"
         f"  history:       logship history --porter http://127.0.0.1:"
         f"{settings.port(PORTER_PORT)} --from -1h\n"
-        f"Ctrl-C stops everything.\n"
+        + "".join(f"  metrics:       {url} ({node})\n"
+                  for node, url in settings.metrics_urls().items())
+        + "Ctrl-C stops everything.\n"
     )
     reactor.run()
     return 0

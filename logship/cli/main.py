@@ -338,6 +338,7 @@ def cmd_demo(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
         bucket_seconds=args.bucket_seconds,
         rate=args.rate,
         quiet=args.quiet,
+        metrics=args.metrics,
     )
     try:
         return run_demo(settings, args.duration)
@@ -464,6 +465,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="sample lines per second when no files are given (default 20)")
     sub.add_argument("--quiet", type=float, default=300.0,
                      help="seconds before a bucket is archived (default 300)")
+    sub.add_argument("--metrics", action="store_true",
+                     help="serve each service's metrics on B+100..105 (tailer, bucks, porter,"
+                          " archie) and print the URLs")
     sub.add_argument("--duration", type=float, metavar="SECONDS",
                      help="stop after this long (default: at Ctrl-C)")
     sub.add_argument("files", nargs="*", type=Path, metavar="FILE",

@@ -31,6 +31,7 @@ from twisted.logger import Logger
 from logship.core.bucket import count_records
 from logship.plumbing.metrics import counter, endpoint_label, gauge, service_info
 from logship.tailer.service import TailerService
+from logship.tailer.syslog import CountedListener
 
 
 def _count_all(ranges: list[tuple[Path, int, int]]) -> int:
@@ -62,6 +63,7 @@ class TailerMetrics(Service):
         bucks: Sequence[str],
         clock: IReactorTime,
         bucket_seconds: int,
+        syslog: Sequence[CountedListener] = (),
         blocking: Callable[..., Deferred[Any]] = maybeDeferred,
     ) -> None:
         """
@@ -71,6 +73,7 @@ class TailerMetrics(Service):
             endpoint strings).
         @param clock: the wall clock (bucket ages).
         @param bucket_seconds: the bucket interval.
+        @param syslog: the syslog listeners.
         @param blocking: runs the count of the backlog at the start and
             returns a Deferred of its result (the tap gives a thread pool).
         """
@@ -80,6 +83,7 @@ class TailerMetrics(Service):
         self._clock = clock
         self._seconds = bucket_seconds
         self._blocking = blocking
+        self._syslog = list(syslog)
         #: backlog events = base + events stored - events acknowledged
         self._base: int | None = None
 
@@ -178,4 +182,39 @@ class TailerMetrics(Service):
                     "Local buckets deleted by the age or size limits.", shipping.pruned),
             counter("logship_tailer_archive_proofs_refused",
                     "Proofs of archiving that did not check out.", shipping.proofs_refused),
+            *self._syslog_series(),
+        ]
+
+    def _syslog_series(self) -> list[Metric]:
+        """
+        The series of the syslog listeners, by listener (its endpoint
+        string) and protocol.
+        """
+        labels = ["listener", "protocol"]
+
+        def each(value: Callable[[CountedListener], float]) -> dict[tuple[str, ...], float]:
+            return {(s.listen.endpoint, s.listen.transport): value(s) for s in self._syslog}
+
+        return [
+            counter("logship_tailer_syslog_connections",
+                    "Connections the syslog listener accepted.",
+                    each(lambda s: s.counters.connections), labels),
+            gauge("logship_tailer_syslog_connections_open",
+                  "Senders connected to the syslog listener now.",
+                  each(lambda s: s.open_connections()), labels),
+            counter("logship_tailer_syslog_received_bytes",
+                    "Bytes the syslog listener read (frames and all).",
+                    each(lambda s: s.counters.bytes), labels),
+            counter("logship_tailer_syslog_received_messages",
+                    "Messages the syslog listener stored.",
+                    each(lambda s: s.counters.messages), labels),
+            counter("logship_tailer_syslog_framing_errors",
+                    "Connections closed on a frame that broke the protocol.",
+                    each(lambda s: s.counters.rejected), labels),
+            counter("logship_tailer_syslog_acks_sent",
+                    "Messages acknowledged to the sender (RELP), once stored.",
+                    each(lambda s: s.counters.acks), labels),
+            counter("logship_tailer_syslog_pauses",
+                    "Times the listener stopped reading: the backlog was over the limit.",
+                    each(lambda s: s.counters.paused), labels),
         ]

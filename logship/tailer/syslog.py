@@ -2,7 +2,8 @@
 
 1. C{--syslog [DURABILITY:]ENDPOINT} (L{parse_syslog}) names a listener:
    C{tcp:6514} (a Twisted endpoint string), C{udp:514[:interface=ADDR]},
-   or a bare port (TCP on loopback).
+   C{relp:PORT} or C{relp:HOST:PORT} (RELP, L{logship.tailer.relp}), or a
+   bare port (TCP on loopback).
 2. Each listener is a source with its own source tag; each TCP connection
    (and each start of a UDP listener) is a stream with the next stream
    number of its listener (L{StreamNumbers}), saved in the checkpoint
@@ -22,11 +23,12 @@
 from __future__ import annotations
 
 import random
+import typing
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any, Literal
 
-from twisted.application.service import IService, Service
+from twisted.application.service import IServiceCollection, Service
 from twisted.internet import endpoints
 from twisted.internet.defer import Deferred
 from twisted.internet.error import CannotListenError
@@ -58,13 +60,13 @@ class SyslogListen:
     """
     One C{--syslog} listener.
 
-    @ivar transport: C{"tcp"} (RFC 6587) or C{"udp"} (RFC 5426).
-    @ivar endpoint: the endpoint string; also the listener's key in the
-        checkpoint.
+    @ivar transport: C{"tcp"} (RFC 6587), C{"udp"} (RFC 5426) or C{"relp"}.
+    @ivar endpoint: the endpoint string (a TCP one for RELP); also the
+        listener's key in the checkpoint.
     @ivar durability: the durability of its events.
     """
 
-    transport: Literal["tcp", "udp"]
+    transport: Literal["tcp", "udp", "relp"]
     endpoint: str
     durability: Durability
 
@@ -73,7 +75,8 @@ def parse_syslog(value: str) -> SyslogListen:
     """
     Read a C{--syslog} value: C{[DURABILITY:]ENDPOINT}, the durability
     C{ack2} by default; a bare port is C{tcp:PORT:interface=127.0.0.1};
-    C{udp:PORT[:interface=ADDR]} listens for datagrams; anything else is a
+    C{udp:PORT[:interface=ADDR]} listens for datagrams; C{relp:PORT}
+    (every interface) or C{relp:HOST:PORT} for RELP; anything else is a
     Twisted stream endpoint string (C{tcp:6514}, C{tcp:6514:interface=::}).
 
     @raise ValueError: with a one-line reason.
@@ -83,6 +86,8 @@ def parse_syslog(value: str) -> SyslogListen:
     for known in DURABILITIES:
         if sep and head == known:
             durability, value = known, rest
+    if value.startswith("relp:"):
+        return SyslogListen("relp", _relp_endpoint(value), durability)
     description = loopback_shorthand(value)
     if description.startswith("udp:"):
         _udp_address(description)
@@ -92,6 +97,23 @@ def parse_syslog(value: str) -> SyslogListen:
     except Exception as e:  # usage.UsageError: the tap turns it back
         raise ValueError(str(e).removeprefix(f"--syslog {description}: ")) from None
     return SyslogListen("tcp", description, durability)
+
+
+def _relp_endpoint(value: str) -> str:
+    """
+    The TCP endpoint string of C{relp:PORT} or C{relp:HOST:PORT} (C{HOST}
+    an address, IPv6 in brackets or not).
+
+    @raise ValueError: not of that form.
+    """
+    host, _, port = value.removeprefix("relp:").rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not port.isdigit() or int(port) > 65535 or "=" in host:
+        raise ValueError(f"{value}: expected relp:PORT or relp:HOST:PORT")
+    description = f"tcp:{int(port)}"
+    if host:
+        description += ":interface=" + host.replace(":", "\\:")
+    return description
 
 
 def _udp_address(description: str) -> tuple[int, str]:
@@ -217,15 +239,18 @@ class _Stream:
 
 class SyslogCounters:
     """
-    What a listener did: connections accepted, messages stored, connections
-    closed on a bad frame, pauses for backpressure.
+    What a listener did: connections accepted, bytes read, messages
+    stored, connections closed on a bad frame, pauses for backpressure,
+    messages acknowledged (RELP).
     """
 
     def __init__(self) -> None:
         self.connections = 0
+        self.bytes = 0
         self.messages = 0
         self.rejected = 0
         self.paused = 0
+        self.acks = 0
 
 
 class SyslogTCPProtocol(Protocol):
@@ -256,6 +281,7 @@ class SyslogTCPProtocol(Protocol):
         self._peer = _peer(self._transport.getPeer())
 
     def dataReceived(self, data: bytes) -> None:
+        self.factory.counters.bytes += len(data)
         pieces, error = self._framer.feed_until_error(data)
         self._store(pieces)
         if error is not None:
@@ -338,6 +364,14 @@ class _TCPListener(Listener):
     def __init__(self, description: str, endpoint: Any, factory: SyslogTCPFactory) -> None:
         super().__init__("logship-tailer syslog", description, endpoint, factory)
         self.syslog_factory = factory
+        self.listen = factory.listen
+        self.counters = factory.counters
+
+    def open_connections(self) -> int:
+        """
+        How many senders are connected now.
+        """
+        return len(self.syslog_factory.connected)
 
     def stopService(self) -> Deferred[None]:
         self.syslog_factory.disconnect_all()
@@ -368,6 +402,7 @@ class SyslogUDPProtocol(DatagramProtocol):
             self._offset = 0
         pieces = datagram_pieces(datagram, self._offset)
         self._offset += len(datagram)
+        self.counters.bytes += len(datagram)
         if pieces:
             events, lines = self._stream.events(pieces, self.clock.seconds())
             self.counters.messages += lines
@@ -391,7 +426,15 @@ class _UDPListener(Service):
     def __init__(self, reactor: Any, protocol: SyslogUDPProtocol) -> None:
         self._reactor = reactor
         self.protocol = protocol
+        self.listen = protocol.listen
+        self.counters = protocol.counters
         self._port: Any = None
+
+    def open_connections(self) -> int:
+        """
+        None: UDP has no connections.
+        """
+        return 0
 
     def privilegedStartService(self) -> None:
         super().privilegedStartService()
@@ -433,9 +476,28 @@ class _UDPListener(Service):
         return None
 
 
+class CountedListener(typing.Protocol):
+    """
+    A listener's service, as the metrics read it.
+    """
+
+    listen: SyslogListen
+    counters: SyslogCounters
+
+    def open_connections(self) -> int:
+        """
+        How many senders are connected now.
+        """
+
+    def setServiceParent(self, parent: IServiceCollection) -> None:
+        """
+        Run it under C{parent}.
+        """
+
+
 def syslog_services(
     listens: list[SyslogListen], sink: Any, reactor: Any, host: bytes, tz: tzinfo
-) -> list[IService]:
+) -> list[CountedListener]:
     """
     A service per listener, to add under the tailer (started after it has
     read its checkpoint).
@@ -444,12 +506,15 @@ def syslog_services(
     @param reactor: listens and gives the time.
     @param host: the host of messages that name none.
     """
-    services: list[IService] = []
+    from logship.tailer.relp import RelpFactory  # it builds on this module
+
+    services: list[CountedListener] = []
     for listen in listens:
         if listen.transport == "udp":
             services.append(_UDPListener(reactor, SyslogUDPProtocol(listen, sink, reactor, host, tz)))
         else:
-            factory = SyslogTCPFactory(listen, sink, reactor, host, tz)
+            kind = RelpFactory if listen.transport == "relp" else SyslogTCPFactory
+            factory = kind(listen, sink, reactor, host, tz)
             endpoint = endpoints.serverFromString(reactor, listen.endpoint)
             services.append(_TCPListener(listen.endpoint, endpoint, factory))
     return services

@@ -172,8 +172,9 @@ def makeService(config: Options, reactor: Any = None) -> IService:
         syslog=config["syslog"],
         syslog_backlog=config["syslog-backlog-mb"] << 20,
     )
-    for service in syslog_services(config["syslog"], tailer, reactor, config["host"], config["tz"]):
-        service.setServiceParent(tailer)
+    listeners = syslog_services(config["syslog"], tailer, reactor, config["host"], config["tz"])
+    for listener in listeners:
+        listener.setServiceParent(tailer)
     reloader = Reloader(
         tailer, config, Options, lambda description: endpoints.clientFromString(reactor, description)
     )
@@ -185,6 +186,7 @@ def makeService(config: Options, reactor: Any = None) -> IService:
         bucks=config["buck"],
         clock=reactor,
         bucket_seconds=config["bucket-seconds"],
+        syslog=listeners,
         blocking=lambda f, *args: deferToThreadPool(reactor, reactor.getThreadPool(), f, *args),
     )
     registry.register(metrics)

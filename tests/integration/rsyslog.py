@@ -1,11 +1,12 @@
 """A real rsyslogd for the syslog input's tests: a private config on 127.0.0.1.
 
 L{Rsyslog} writes a config that reads one file (imfile) and forwards each
-line over TCP with octet-counted framing (omfwd) to a port, with its own
-work directory (imfile's state, the action's disk-assisted queue) and pid
-file, and no system logging (no imuxsock, no imklog, no rules but the
-forward).  It is started with C{-n} and stopped by its pid.  Debian's
-package is installed when missing (as root), as the Makefile does.
+line over TCP with octet-counted framing (omfwd) or over RELP (omrelp) to a
+port, with its own work directory (imfile's state, the action's
+disk-assisted or disk queue) and pid file, and no system logging (no
+imuxsock, no imklog, no rules but the forward).  It is started with C{-n}
+and stopped (or killed) by its pid.  Debian's packages (rsyslog,
+rsyslog-relp) are installed when missing (as root), as the Makefile does.
 """
 
 from __future__ import annotations
@@ -23,23 +24,36 @@ module(load="imfile" mode="inotify")
 template(name="fwd" type="string" string="<%PRI%>1 %TIMESTAMP:::date-rfc3339% %HOSTNAME% %APP-NAME% - - - %msg%")
 input(type="imfile" file="{input}" tag="app" ruleset="fwd" persistStateInterval="1"
       reopenOnTruncate="on")
+{modules}
 ruleset(name="fwd") {{
-  action(type="omfwd" target="127.0.0.1" port="{port}" protocol="tcp"
-         tcp_framing="octet-counted" template="fwd"
-         queue.type="LinkedList" queue.filename="fwd" queue.saveOnShutdown="on"
+  action({action} template="fwd"
+         queue.type="{queue}" queue.filename="fwd" queue.saveOnShutdown="on"
          action.resumeRetryCount="-1" action.resumeInterval="1")
 }}
 """
 
+_ACTIONS = {
+    "tcp": 'type="omfwd" target="127.0.0.1" port="{port}" protocol="tcp" tcp_framing="octet-counted"',
+    # librelp's default window of 128 stalls on loopback (bench/peers.py)
+    "relp": 'type="omrelp" target="127.0.0.1" port="{port}" windowSize="1024" timeout="10"',
+}
 
-def ensure_rsyslogd() -> str:
+#: Where Debian's rsyslog keeps its modules (omrelp comes with rsyslog-relp).
+MODULES = Path("/usr/lib/x86_64-linux-gnu/rsyslog")
+
+
+def ensure_rsyslogd(relp: bool = False) -> str:
     """
-    The path of rsyslogd, installed with apt-get when missing.
+    The path of rsyslogd, installed with apt-get when missing (with
+    rsyslog-relp for C{relp}).
     """
-    if not os.path.exists(RSYSLOGD):
+    packages = [] if os.path.exists(RSYSLOGD) else ["rsyslog"]
+    if relp and not (MODULES / "omrelp.so").exists():
+        packages.append("rsyslog-relp")
+    if packages:
         subprocess.run(["apt-get", "update", "-qq"], check=True)
         subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "rsyslog"],
+            ["apt-get", "install", "-y", "-qq", *packages],
             check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
         )
     return RSYSLOGD
@@ -50,14 +64,27 @@ class Rsyslog:
     One rsyslogd forwarding C{input} to C{127.0.0.1:port}, in C{root}.
     """
 
-    def __init__(self, root: Path, input: Path, port: int) -> None:
+    def __init__(
+        self, root: Path, input: Path, port: int, protocol: str = "tcp", queue: str = "LinkedList"
+    ) -> None:
+        """
+        @param protocol: C{tcp} (omfwd, octet-counted) or C{relp} (omrelp).
+        @param queue: the action queue's type: C{LinkedList} (in memory,
+            to disk only when full or at shutdown) or C{Disk} (every
+            message on disk first).
+        """
         self.root = root
         self.input = input
         self.port = port
+        self.relp = protocol == "relp"
         self.work = root / "work"
         self.work.mkdir(parents=True, exist_ok=True)
         self.config = root / "rsyslog.conf"
-        self.config.write_text(_CONFIG.format(work=self.work, input=input, port=port))
+        self.config.write_text(_CONFIG.format(
+            work=self.work, input=input, queue=queue,
+            modules='module(load="omrelp")' if self.relp else "",
+            action=_ACTIONS[protocol].format(port=port),
+        ))
         self.pid_file = root / "rsyslogd.pid"
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -65,7 +92,7 @@ class Rsyslog:
         """
         Start it in the foreground (C{-n}), its output in C{output.txt}.
         """
-        executable = ensure_rsyslogd()
+        executable = ensure_rsyslogd(self.relp)
         subprocess.run([executable, "-N1", "-f", str(self.config)], check=True,
                        capture_output=True)
         with open(self.root / "output.txt", "ab") as output:
@@ -80,6 +107,15 @@ class Rsyslog:
 
     def output(self) -> str:
         return (self.root / "output.txt").read_text(errors="replace")
+
+    def kill(self) -> None:
+        """
+        Kill it (SIGKILL) and wait for it to be gone.
+        """
+        process, self._process = self._process, None
+        assert process is not None and process.poll() is None, "rsyslogd is not running"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
 
     def stop(self) -> None:
         """

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from logship.cli.demo import ARCHIE_PORT, BUCK_PORTS, LIVE_PORTS, PORTER_PORT
+from logship.cli.demo import ARCHIE_PORT, BUCK_PORTS, LIVE_PORTS, METRICS_PORTS, PORTER_PORT
 from tests.integration.processes import sigint_as_from_a_terminal
 from tests.integration.waiting import wait_until_blocking
 
@@ -21,7 +21,7 @@ def free_base() -> int:
     """
     A port base whose every demo port is free on 127.0.0.1 now.
     """
-    offsets = [*BUCK_PORTS, *LIVE_PORTS, ARCHIE_PORT, PORTER_PORT]
+    offsets = [*BUCK_PORTS, *LIVE_PORTS, ARCHIE_PORT, PORTER_PORT, *METRICS_PORTS.values()]
     for base in range(20000 + os.getpid() % 200 * 100, 60000, 100):
         try:
             for offset in offsets:
@@ -47,7 +47,7 @@ def test_demo_runs_everything(tmp_path: Path) -> None:
     base = free_base()
     demo = subprocess.Popen(
         [sys.executable, "-m", "logship", "demo", "--workdir", str(tmp_path / "work"),
-         "--port-base", str(base), "--bucket-seconds", "1", "--rate", "50"],
+         "--port-base", str(base), "--bucket-seconds", "1", "--rate", "50", "--metrics"],
         stderr=subprocess.PIPE, text=True,
         preexec_fn=sigint_as_from_a_terminal,
     )
@@ -57,6 +57,11 @@ def test_demo_runs_everything(tmp_path: Path) -> None:
         assert "are running" in first, first
         url = f"http://127.0.0.1:{base + ARCHIE_PORT}/"
         assert url in demo.stderr.readline()
+        banner = []
+        while "Ctrl-C" not in (line := demo.stderr.readline()) and line:
+            banner.append(line)
+        metrics = f"http://127.0.0.1:{base + METRICS_PORTS['tailer']}/metrics"
+        assert any(metrics in line and "(tailer)" in line for line in banner), banner
         with urllib.request.urlopen(url, timeout=10) as response:
             assert b"<html" in response.read().lower()
 
@@ -71,6 +76,9 @@ def test_demo_runs_everything(tmp_path: Path) -> None:
         wait_until_blocking(found, 60, "sample lines found by search")
         status = get_json(f"http://127.0.0.1:{base + PORTER_PORT}/api/status")
         assert all(buck["connected"] for buck in status["bucks"].values())
+        # --metrics: each service's page, its URL printed
+        with urllib.request.urlopen(metrics, timeout=10) as response:
+            assert b"logship_tailer_lines_read_total" in response.read()
         demo.send_signal(signal.SIGINT)
         log = tmp_path / "work" / "demo.log"
         try:
