@@ -108,7 +108,9 @@ def test_sender_killed_mid_stream(group: ProcessGroup, protocol: str) -> None:
     with the same work directory: imfile's saved position (after every
     line) and a disk queue (every message on disk before it is sent).
     Then a last line is appended; once it arrived, every line before it
-    was sent.  Counted and printed, not required: lines lost and lines sent
+    was sent.  Required: every line the tailer had received (and, over
+    RELP, answered) before the kill is still there.  Counted and printed,
+    not required: lines lost and lines sent
     twice (what rsyslog loses when it is killed is up to rsyslog: lines it
     had taken from its disk queue and not sent yet; docs/syslog.md).
     """
@@ -119,10 +121,12 @@ def test_sender_killed_mid_stream(group: ProcessGroup, protocol: str) -> None:
         cluster.wait_stats(lambda s: s["lines"] > LINES // 5, "rsyslog sending mid-stream")
         rsyslog.kill()
         at_kill = cluster.tailer_stats()["lines"]
+        held = set(_messages(cluster.spool_root))  # received, so answered (RELP)
         rsyslog.start()
         last = _lines(LINES, 1)
         _append(source, last)
         spooled = _wait_spooled(cluster, last[0].decode(), timeout=180)
+        assert held <= set(spooled), "lines the tailer had taken before the kill are gone"
         missing, duplicated = _tally(lines + last, spooled)
         # reported, not required: rsyslog's own losses (docs/syslog.md)
         print(f"{protocol}, rsyslog killed after about {at_kill} of {len(lines)} lines:"
