@@ -128,6 +128,11 @@ def make_input(path: Path, count: int) -> int:
     return write_once(path, json_lines(count))
 
 
+# --- installing what is missing ---------------------------------------------------
+
+POLICY = Path("/usr/sbin/policy-rc.d")
+
+
 def apt_get(args: Sequence[str], cwd: Path | None = None) -> None:
     """
     Run C{apt-get ARGS}; if it fails, run C{apt-get update} once and try
