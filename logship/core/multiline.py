@@ -199,7 +199,9 @@ class Joiner:
     def __init__(self, rules: MultilineRules) -> None:
         self.rules = rules
         self._matcher = rules.matcher()
+        # the lines held and the terminators between them
         self._lines: list[bytes] = []
+        self._count = 0
         self._size = 0
         self._offset = 0
         self._end = 0
@@ -246,7 +248,7 @@ class Joiner:
         if lines and (
             not continues
             or file != self._file
-            or len(lines) >= self.rules.max_lines
+            or self._count >= self.rules.max_lines
             or self._size + (offset - self._end) + len(line) > self.rules.max_bytes
         ):
             self._emit(out)
@@ -257,6 +259,7 @@ class Joiner:
         else:
             self._offset, self._file, self._size = offset, file, 0
         lines.append(line)
+        self._count += 1
         self._size += len(line)
         self._end = offset + len(line)
         return out
@@ -279,12 +282,13 @@ class Joiner:
         lines = self._lines
         if not lines:
             return
-        count = (len(lines) + 1) // 2
+        count = self._count
         data = lines[0] if count == 1 else b"".join(lines)
         out.append(
             Joined(data, self._offset, self._file, None if count == 1 else len(lines[0]), True, count)
         )
         self._lines = []
+        self._count = 0
 
 
 def join_lines(lines: Iterable[tuple[int, bytes]], rules: MultilineRules) -> Iterator[Joined]:
