@@ -201,7 +201,8 @@ class ReloaderTests(ServiceTestCase):
         self.assertTrue(self.reloader.reload())
         with open(log, "ab") as f:
             f.write(b"Nov 30 10:00:01 h p: again\n\tat x.Y(Y.java:2)\n")
-        self.clock.advance(2)
+        self.clock.advance(1)  # read, held
+        self.clock.advance(1)  # the timeout
         self.assertEqual(len(self.spooled()), 3)
         self.assertIn(b"again\n\tat x.Y(Y.java:2)", self.spooled())
         self.settings(["b.log"], table.replace('"java"', '"cobol"'))
