@@ -3,21 +3,24 @@
 Three bucks, a tailer, the porter (sqlite index, dir archive, a short
 quiet period) and archie, each built by its own tap from the same options
 a user would give it, under one L{MultiService} on one reactor.  The tailer
-follows the given files, or a sample log that a generator appends
-realistic syslog lines to.  Ctrl-C (or C{--duration}) stops everything
-cleanly.
+follows the given files, or two sample logs that generators append to:
+realistic syslog lines, and a Java application's log with stack traces,
+joined into one event each by the C{java} multi-line preset (set in the
+tailer's C{tailer.toml}, docs/multiline.md).  Ctrl-C (or C{--duration})
+stops everything cleanly.
 
 Ports, from C{--port-base} B (4400): bucks B+1..B+3 (wire) and B+11..B+13
 (live WebSockets), archie B+80 (the page), the porter's API B+90.
 Everything else lives in the work directory::
 
-    WORKDIR/cluster.key  sample.log  demo.log
+    WORKDIR/cluster.key  sample.log  java.log  tailer.toml  demo.log
     WORKDIR/buck1..3/    tailer/  porter/  index/  archive/
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -35,7 +38,7 @@ from twisted.logger import (
 from twisted.python import usage
 
 from logship.core.keys import write_new_key
-from logship.core.sample import SampleSource
+from logship.core.sample import JavaSampleSource, SampleSource
 
 #: Offsets from the port base.
 BUCK_PORTS = (1, 2, 3)
@@ -152,6 +155,14 @@ def demo_service(settings: DemoSettings, reactor: Any) -> MultiService:
     tailer_args = ["--key", str(key), "--state", str(work / "tailer"), "--node", "tailer",
                    "--bucket-seconds", seconds, "--archive-check-interval", "10",
                    *settings.metrics_args("tailer")]
+    if not settings.files:
+        config = work / "tailer.toml"
+        java = str(work / "java.log").replace("\\", "\\\\").replace('"', '\\"')
+        config.write_text(
+            "# The demo's Java sample: a stack trace is one event (docs/multiline.md).\n"
+            f'[[source]]\npath = "{java}"\nmultiline = {{ preset = "java", timeout = 2.0 }}\n'
+        )
+        tailer_args += ["--config", str(config)]
     for buck in bucks:
         tailer_args += ["--buck", buck]
     _build(tailer_tap, [*tailer_args, *map(str, files)], reactor).setServiceParent(top)
@@ -177,12 +188,23 @@ def demo_service(settings: DemoSettings, reactor: Any) -> MultiService:
     return top
 
 
-def sample_writer(path: Path, rate: float, clock: IReactorTime) -> LoopingCall:
+def sample_writer(
+    path: Path,
+    rate: float,
+    clock: IReactorTime,
+    lines: Callable[[float], list[bytes]] | None = None,
+) -> LoopingCall:
     """
-    A looping call that appends about C{rate} sample lines per second to
+    A looping call that appends about C{rate} sample events per second to
     C{path}, stamped with the time they are written (C{clock.seconds()}).
+
+    @param lines: the lines of one event at a time (default: one line of
+        L{SampleSource}).
     """
-    source = SampleSource(seed=int(clock.seconds()))
+    if lines is None:
+        source = SampleSource(seed=int(clock.seconds()))
+        lines = lambda stamp: [source.line(stamp)]  # noqa: E731
+    make = lines
     ticks_per_second = 10
     owed = 0.0
 
@@ -193,7 +215,9 @@ def sample_writer(path: Path, rate: float, clock: IReactorTime) -> LoopingCall:
         if count:
             stamp = clock.seconds()
             with open(path, "ab") as f:
-                f.write(b"".join(source.line(stamp) + b"\n" for _ in range(count)))
+                f.write(b"".join(
+                    line + b"\n" for _ in range(count) for line in make(stamp)
+                ))  # fmt: skip
 
     loop = LoopingCall(write)
     loop.clock = clock
@@ -226,6 +250,9 @@ def run_demo(settings: DemoSettings, duration: float | None, err: TextIO = sys.s
     if not settings.files:
         (work / "sample.log").touch()
         sample_writer(work / "sample.log", settings.rate, reactor).start(0.1)
+        (work / "java.log").touch()
+        java = JavaSampleSource(seed=int(reactor.seconds()))
+        sample_writer(work / "java.log", settings.rate / 4, reactor, java.event).start(0.1)
     top = demo_service(settings, reactor)
     try:
         top.privilegedStartService()
@@ -240,6 +267,7 @@ def run_demo(settings: DemoSettings, duration: float | None, err: TextIO = sys.s
         f"  the page:      {settings.url}\n"
         f"  the work dir:  {work} (the log: {work / 'demo.log'})\n"
         f"  search:        logship search --index sqlite:{work / 'index'} --term sshd\n"
+        f"                 (and --term ERROR: java.log's stack traces, one event each)\n"
         f"  history:       logship history --porter http://127.0.0.1:"
         f"{settings.port(PORTER_PORT)} --from -1h\n"
         + "".join(f"  metrics:       {url} ({node})\n"

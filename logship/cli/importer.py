@@ -15,6 +15,7 @@ from pathlib import Path
 from logship.core.bucket import BucketWriter, bucket_relpath, bucket_start
 from logship.core.event import encode
 from logship.core.ingest import FILE_TAG_HEAD, LineEncoder, file_source_tag, lines_at
+from logship.core.multiline import MultilineRules, join_lines
 
 _CHUNK = 1 << 20
 
@@ -28,7 +29,8 @@ class ImportSummary:
     What an import did.
 
     @ivar lines: lines read.
-    @ivar events: events written (a long line gives several).
+    @ivar events: events written (a long line gives several, lines joined
+        by multi-line rules one).
     @ivar buckets: distinct bucket files written to.
     @ivar bytes_in: bytes read from the input files.
     @ivar bytes_out: bytes appended to bucket files.
@@ -91,6 +93,7 @@ def import_files(
     bucket_seconds: int,
     now: float,
     progress: Callable[[Path, int, int], None] = lambda path, done, total: None,
+    multiline: MultilineRules | None = None,
 ) -> ImportSummary:
     """
     Parse log files and append their events to bucket files under C{root}.
@@ -102,6 +105,7 @@ def import_files(
         also places timestamps without a year.
     @param progress: called now and then with the current file, the bytes
         of it read so far, and its size.
+    @param multiline: the rules joining lines into events, if any.
     @raise OSError: if a file cannot be read or a bucket written.
     """
     summary = ImportSummary()
@@ -122,11 +126,20 @@ def import_files(
                         progress(path, done, total)
                         yield chunk
 
-                for offset, line in lines_at(chunks()):
-                    summary.lines += 1
-                    for event in encoder.events(line, now, offset):
-                        buckets.append(event.point, encode(event))
-                        summary.events += 1
+                if multiline is None:
+                    for offset, line in lines_at(chunks()):
+                        summary.lines += 1
+                        for event in encoder.events(line, now, offset):
+                            buckets.append(event.point, encode(event))
+                            summary.events += 1
+                else:
+                    for joined in join_lines(lines_at(chunks()), multiline):
+                        summary.lines += joined.lines
+                        for event in encoder.events(
+                            joined.data, now, joined.offset, first=joined.first
+                        ):
+                            buckets.append(event.point, encode(event))
+                            summary.events += 1
             summary.bytes_in += done
     finally:
         buckets.close()

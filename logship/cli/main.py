@@ -36,6 +36,7 @@ from logship.cli.history import (
 )
 from logship.cli.export import add_export_parser
 from logship.cli.importer import import_files
+from logship.cli.multiline import add_multiline_arguments, multiline_rules
 from logship.cli.progress import Progress
 from logship.cli.reading import (
     Unreadable,
@@ -62,6 +63,7 @@ from logship.core.ingest import (
     lines_at,
     this_host,
 )
+from logship.core.multiline import MultilineRules, join_lines
 from logship.core.keys import (
     KeyFileError,
     KeyKind,
@@ -130,10 +132,22 @@ def _write_json(out: BinaryIO, events: Iterator[Event]) -> None:
         out.write(json.dumps(event_json(event), ensure_ascii=False).encode() + b"\n")
 
 
+def _rules(args: argparse.Namespace) -> MultilineRules | None:
+    """
+    The multi-line rules of a command's options (L{multiline_rules}).
+    """
+    try:
+        return multiline_rules(args)
+    except ValueError as e:
+        raise CommandError(f"multi-line rules: {e}", USAGE_ERROR) from None
+
+
 def cmd_parse(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     """
-    C{logship parse}: one JSON object per input line.
+    C{logship parse}: one JSON object per input line (per event: with
+    multi-line rules, lines joined).
     """
+    rules = _rules(args)
     if str(args.file) == "-":
         stream = sys.stdin.buffer
         name = b"-"
@@ -146,10 +160,15 @@ def cmd_parse(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
         encoder = LineEncoder(host=args.host, tz=args.tz, year=args.year, source=source)
         chunks = chain((head,), iter(lambda: stream.read(1 << 16), b""))
         lines = lines_at(chunks)
-        _write_json(
-            out,
-            (e for at, line in lines for e in whole_lines(encoder.events(line, now, at))),
-        )
+        if rules is None:
+            events = (e for at, line in lines for e in encoder.events(line, now, at))
+        else:
+            events = (
+                e
+                for joined in join_lines(lines, rules)
+                for e in encoder.events(joined.data, now, joined.offset, first=joined.first)
+            )
+        _write_json(out, whole_lines(events))
     return 0
 
 
@@ -158,6 +177,7 @@ def cmd_import(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     C{logship import}: parse files into time-bucketed files, with a summary.
     """
     paths = [_existing(p) for p in args.files]
+    rules = _rules(args)
     progress = Progress()
     started = time.monotonic()
     try:
@@ -170,6 +190,7 @@ def cmd_import(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
             bucket_seconds=args.bucket_seconds,
             now=now,
             progress=progress,
+            multiline=rules,
         )
     except OSError as e:
         raise CommandError(f"{e.filename}: {e.strerror}", DATA_ERROR) from None
@@ -393,10 +414,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = add("parse", cmd_parse, "parse log lines and print one JSON object per line")
     add_reading(sub)
+    add_multiline_arguments(sub)
     sub.add_argument("file", nargs="?", type=Path, default=Path("-"), metavar="FILE|-")
 
     sub = add("import", cmd_import, "parse log files into time-bucketed files")
     add_reading(sub)
+    add_multiline_arguments(sub)
     sub.add_argument("files", nargs="+", type=Path, metavar="FILE")
     sub.add_argument("--buckets", type=Path, required=True, metavar="DIR")
     sub.add_argument(

@@ -131,7 +131,14 @@ class LineEncoder:
         self._unended: tuple[Parsed, bytes] | None = None
 
     def events(
-        self, raw: bytes, now: float, offset: int, *, file: int = 0, ended: bool = True
+        self,
+        raw: bytes,
+        now: float,
+        offset: int,
+        *,
+        file: int = 0,
+        ended: bool = True,
+        first: int | None = None,
     ) -> list[Event]:
         """
         The events of one line: one, or several parts of a long line.
@@ -147,12 +154,17 @@ class LineEncoder:
         @param offset: where the line (or piece) starts in its file.
         @param file: the file's number within the source.
         @param ended: C{False} if the next call continues this line.
+        @param first: for several lines joined into one event
+            (L{logship.core.multiline}), the length of the first: the
+            header is parsed from it, and the message is the first line's
+            followed by the other lines, verbatim.
         """
         head = self._unended
         if head is None:
-            parsed = parse.parse_line(raw, now=now, tz=self._tz, year=self._year)
+            line = raw if first is None else raw[:first]
+            parsed = parse.parse_line(line, now=now, tz=self._tz, year=self._year)
             head = (parsed, self._host if parsed.host is None else parsed.host)
-            message = parsed.message
+            message = parsed.message if first is None else parsed.message + raw[first:]
         else:
             message = raw
         parsed, shn = head

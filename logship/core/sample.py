@@ -98,3 +98,64 @@ def sample_lines(
     source = SampleSource(seed)
     for i in range(count):
         yield source.line(start + i / rate)
+
+
+_JAVA_CLASSES = ["OrderService", "PaymentClient", "InventoryRepository", "HttpHandler", "Scheduler"]
+_JAVA_ERRORS = [
+    ("java.lang.IllegalStateException", "order {n} is already closed"),
+    ("java.net.SocketTimeoutException", "Read timed out after {n} ms"),
+    ("java.lang.NullPointerException", "Cannot invoke \"Item.price()\" because \"item\" is null"),
+    ("org.example.shop.PaymentDeclinedException", "card declined for order {n}"),
+]
+
+
+class JavaSampleSource:
+    """
+    An endless source of Java-ish application log lines (log4j layout,
+    C{yyyy-MM-dd HH:mm:ss,SSS LEVEL [thread] logger: message}), some of them
+    followed by a stack trace with C{at} frames, C{Caused by:} and
+    C{... N more}: what the C{java} multi-line preset joins (the demo's
+    second sample).
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        """
+        @param seed: the random seed; the same seed gives the same lines.
+        """
+        self._rng = random.Random(seed)
+
+    def _frames(self, count: int) -> list[str]:
+        rng = self._rng
+        return [
+            f"\tat org.example.shop.{rng.choice(_JAVA_CLASSES)}."
+            f"{rng.choice(['handle', 'load', 'save', 'run', 'call'])}"
+            f"({rng.choice(_JAVA_CLASSES)}.java:{rng.randrange(20, 400)})"
+            for _ in range(count)
+        ]
+
+    def event(self, when: float) -> list[bytes]:
+        """
+        The lines (without terminators) of one log event at C{when}
+        (seconds since the epoch, in local time): one line, or a line and
+        its stack trace (about one event in five).
+        """
+        rng = self._rng
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
+        millis = int(when * 1000) % 1000
+        thread = rng.choice(["main", "http-nio-8080-exec-3", "scheduler-1", "pool-2-thread-7"])
+        logger = f"org.example.shop.{rng.choice(_JAVA_CLASSES)}"
+        n = rng.randrange(1000, 99999)
+        head = f"{stamp},{millis:03d} {{level}} [{thread}] {logger}: "
+        if rng.randrange(5):
+            level = rng.choice(["INFO", "INFO", "DEBUG", "WARN"])
+            text = rng.choice([f"order {n} accepted", f"cache refreshed in {n % 900} ms",
+                               f"user {rng.choice(_USERS)} logged in", f"retrying batch {n}"])
+            return [(head.format(level=level) + text).encode()]
+        error, message = rng.choice(_JAVA_ERRORS)
+        lines = [head.format(level="ERROR") + f"request {n} failed", f"{error}: {message.format(n=n)}"]
+        lines += self._frames(rng.randrange(3, 9))
+        if rng.randrange(2):
+            lines.append(f"Caused by: java.io.IOException: connection reset by peer {_ip(rng)}")
+            lines += self._frames(rng.randrange(1, 4))
+            lines.append(f"\t... {rng.randrange(2, 30)} more")
+        return [line.encode() for line in lines]

@@ -27,7 +27,9 @@ Value types follow the declarations: a flag takes a TOML boolean; a
 parameter with a coerce function (C{int}, C{float}, any callable) takes a
 string or number, passed through it as text; a parameter without one takes
 a string.  An C{opt_NAME(value)} method (a repeatable option) takes a
-string or an array of strings, one call each.  Names in C{config_paths}
+string or an array of strings, one call each; one named in
+C{config_tables} takes tables too (C{[[NAME]]}), each passed as a dict
+(an error in one names the line of its C{[[NAME]]} header).  Names in C{config_paths}
 are resolved relative to the TOML file's directory.  C{config_arguments}
 names a key whose array of strings stands for the positional arguments
 when the command line gives none (the tailer's files).
@@ -107,6 +109,25 @@ class ConfigError(usage.UsageError):
         except OSError:
             pass
         return cls(path, message, line)
+
+    @classmethod
+    def at_table(cls, path: Path, key: str, index: int, message: str) -> ConfigError:
+        """
+        An error about the table C{index} (0 for the first) of the array
+        of tables C{key}: its line is that of its C{[[key]]} header (else
+        the line setting C{key}, for an inline array).
+        """
+        pattern = re.compile(
+            rf"""\s*\[\[\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*\]\]"""
+        )
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                headers = [n for n, text in enumerate(f, 1) if pattern.match(text)]
+        except OSError:
+            headers = []
+        if index < len(headers):
+            return cls(path, message, headers[index])
+        return cls.at_key(path, key, message)
 
 
 def load_toml(path: Path) -> dict[str, Any]:
@@ -190,6 +211,8 @@ class ConfigOptions(usage.Options):
     config_paths: ClassVar[frozenset[str]] = frozenset()
     #: A TOML key standing for the positional arguments, if the tap has any.
     config_arguments: ClassVar[str | None] = None
+    #: Method options that take tables too (C{[[NAME]]}), passed as dicts.
+    config_tables: ClassVar[frozenset[str]] = frozenset()
 
     optParameters: ClassVar[list[list[Any]]] = [
         [
@@ -259,6 +282,9 @@ class ConfigOptions(usage.Options):
             elif how.kind is _Kind.METHOD:
                 assert how.function is not None  # a method option always has one
                 method = functools.partial(how.function, self)
+                if name in self.config_tables and _has_tables(value):
+                    self._tables(path, key, name, method, value)
+                    continue
                 for text in _strings(path, key, value):
                     self._call(path, key, method, self._path(path, name, text))
             else:
@@ -285,12 +311,38 @@ class ConfigOptions(usage.Options):
             return str(path.parent / Path(value).expanduser())
         return value
 
+    def _tables(
+        self, path: Path, key: str, name: str, method: Callable[[Any], Any], value: list[Any]
+    ) -> None:
+        """
+        Pass each table (or string) of C{value} to C{method}.
+        """
+        tables = 0
+        for item in value:
+            if type(item) is str:
+                self._call(path, key, method, self._path(path, name, item))
+                continue
+            if type(item) is not dict:
+                raise ConfigError.at_key(path, key, f"{key} must hold strings or tables")
+            try:
+                method(item)
+            except (ValueError, TypeError, usage.UsageError) as e:
+                raise ConfigError.at_table(path, key, tables, f"[[{key}]]: {e}") from None
+            tables += 1
+
     @staticmethod
     def _call(path: Path, key: str, function: Callable[[str], Any], text: str) -> Any:
         try:
             return function(text)
         except (ValueError, TypeError, usage.UsageError) as e:
             raise ConfigError.at_key(path, key, f"{key} = {text!r}: {e}") from None
+
+
+def _has_tables(value: Any) -> bool:
+    """
+    Whether C{value} is an array holding a table.
+    """
+    return type(value) is list and any(type(v) is dict for v in value)
 
 
 def _strings(path: Path, key: str, value: Any) -> list[str]:

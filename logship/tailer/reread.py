@@ -9,11 +9,14 @@ year missing from a timestamp is inferred from it.  Another time may put
 the copy in another bucket, where the porter, which merges one bucket at a
 time, would keep both.
 
-So, at start, L{spooled_since} collects the origins of the events the spool
-received after the checkpoint was written: those of the followed sources,
-at or after the position the checkpoint saved for each.  Lines read again
-whose events have those origins are not stored again: the spool already
-holds them, and delivers them as it would have.
+So, at start, L{spooled_since} collects the identities (origin, crc, host)
+of the events the spool received after the checkpoint was written: those
+of the followed sources, at or after the position the checkpoint saved for
+each.  Lines read again whose events have those identities are not stored
+again: the spool already holds them, and delivers them as it would have.
+The identity, not the origin alone: a multi-line event
+(L{logship.core.multiline}) cut by its timeout before the crash may be
+joined of more lines when read again, and must then be stored too.
 
 Pure file reading, no Twisted.
 """
@@ -25,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from logship.core.bucket import TornRecord, iter_records, list_buckets
-from logship.core.event import origin_field, unpack_origin
+from logship.core.event import identity_key, origin_field, unpack_origin
 
 #: Files modified this long before the checkpoint are read too (a file
 #: appended to in the same tick as the checkpoint was written).
@@ -36,15 +39,15 @@ def spooled_since(
     roots: Iterable[Path], since: float, positions: Mapping[int, tuple[int, int]]
 ) -> set[bytes]:
     """
-    The origins in the spool files under C{roots} that were stored after
-    the checkpoint: in files modified since C{since} (minus
+    The identities (L{identity_key}) of the events in the spool files
+    under C{roots} that were stored after the checkpoint: in files modified since C{since} (minus
     L{MTIME_SLACK}), of a source in C{positions}, at or after its saved
     position.
 
     @param since: when the checkpoint was written (its file's mtime).
     @param positions: the saved position of each followed source:
         C{source tag -> (file number, offset)}.
-    @return: the origins (L{logship.core.event.pack_origin} bytes).
+    @return: the identities (L{logship.core.event.Event.identity} bytes).
     """
     found: set[bytes] = set()
     for root in roots:
@@ -56,7 +59,7 @@ def spooled_since(
                     for _, data in iter_records(f):
                         origin = origin_field(data)
                         if origin and _at_or_after(origin, positions):
-                            found.add(origin)
+                            found.add(identity_key(data))
             except (OSError, TornRecord):
                 continue  # the spool's own restore has said what is wrong
     return found

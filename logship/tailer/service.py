@@ -38,7 +38,7 @@ import fnmatch
 import glob
 import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ from zope.interface import implementer
 
 from logship.core.event import Event, encode
 from logship.core.ingest import LineEncoder
+from logship.core.multiline import Joined, Joiner, MultilineRules
 from logship.plumbing.periodic import never_fails, periodic
 from logship.core.points import PointSequencer, SequencerState
 from logship.tailer.checkpoint import (
@@ -100,10 +101,17 @@ _SOURCE = "source"
 class Source:
     """
     A configured file or glob and the durability of its events.
+
+    @ivar multiline: how its lines are joined into events (C{None}: one
+        event per line).
+    @ivar format: the format hint of its lines, if any (passed to the
+        L{LineEncoder}).
     """
 
     pattern: str
     durability: Durability
+    multiline: MultilineRules | None = None
+    format: str | None = None
 
 
 def _source_of(path: str, sources: list[Source]) -> Source | None:
@@ -123,12 +131,18 @@ def _source_of(path: str, sources: list[Source]) -> Source | None:
 class _Followed:
     """
     One file being followed.
+
+    @ivar rules: its multi-line rules (C{None}: one event per line).
+    @ivar joiner: the joiner of its lines by C{rules}, once a line was read
+        with rules (it holds the lines of the event being joined).
     """
 
     follower: Follower
     encoder: LineEncoder
     durability: Durability
     source: int
+    rules: MultilineRules | None = None
+    joiner: Joiner | None = None
 
 
 @implementer(IWireHandler)
@@ -355,7 +369,10 @@ class TailerService(MultiService):
         durability applies to the lines read from now on (what its old
         spool holds is still delivered); bucks no longer named are
         disconnected (their unacknowledged copies go to the others), new
-        ones connected; the revocation list is looked at now.
+        ones connected; the revocation list is looked at now.  New
+        multi-line rules apply from the next tick: the event being joined
+        by the old rules is emitted first.  (A new format hint applies to
+        files followed from now on.)
 
         @param sources: the files and globs to follow, with durabilities.
         @param bucks: the bucks to keep connections to, by name (those
@@ -383,6 +400,9 @@ class TailerService(MultiService):
                         new=source.durability,
                     )
                     followed.durability = source.durability
+                if followed.rules != source.multiline:
+                    self._log.info("{path}: new multi-line rules", path=path)
+                    followed.rules = source.multiline
         for name in sorted(set(self._clients) - set(bucks)):
             self._log.info("Buck {buck} no longer configured: disconnecting", buck=name)
             del self._factories[name]
@@ -515,7 +535,9 @@ class TailerService(MultiService):
     @staticmethod
     def _followed_state(followed: _Followed) -> Any:
         """
-        What the checkpoint saves of a followed file.
+        What the checkpoint saves of a followed file: never an offset past
+        the lines of an event still being joined (they are read again
+        after a restart, and their event gets the same origin).
         """
         followed.follower.set_extra(
             {
@@ -523,7 +545,14 @@ class TailerService(MultiService):
                 _SOURCE: followed.source,
             }
         )
-        return followed.follower.state.to_json()
+        state = followed.follower.state
+        held = None if followed.joiner is None else followed.joiner.held
+        if held is not None:
+            # The tick emits what is held when the follower moves to
+            # another file: what is held is in the state's file.
+            assert held[0] == state.file, (held, state.file)
+            state = replace(state, offset=held[1])
+        return state.to_json()
 
     def _scan(self) -> None:
         """
@@ -533,9 +562,9 @@ class TailerService(MultiService):
             matches = glob.glob(source.pattern) if glob.has_magic(source.pattern) else [source.pattern]
             for path in matches:
                 if path not in self._files:
-                    self._follow(path, source.durability)
+                    self._follow(path, source)
 
-    def _follow(self, path: str, durability: Durability) -> None:
+    def _follow(self, path: str, configured: Source) -> None:
         """
         Start following C{path}, from its saved state if there is one.
 
@@ -557,13 +586,17 @@ class TailerService(MultiService):
             source = self._rng.getrandbits(32)
         follower = Follower(path, state)
         follower.start()
+        hint: dict[str, Any] = {} if configured.format is None else {"hint": configured.format}
         self._files[path] = _Followed(
             follower,
-            LineEncoder(host=self._host, tz=self._tz, source=source, points=points),
-            durability,
+            LineEncoder(host=self._host, tz=self._tz, source=source, points=points, **hint),
+            configured.durability,
             source,
+            configured.multiline,
         )
-        self._log.info("Following {path} ({durability})", path=path, durability=durability)
+        self._log.info(
+            "Following {path} ({durability})", path=path, durability=configured.durability
+        )
         if new_source:
             self._save()
 
@@ -611,12 +644,18 @@ class TailerService(MultiService):
         for path, followed in self._files.items():
             result = followed.follower.poll()
             more = more or result.more
-            if path in self._leaving and not result.more:
+            leaving = path in self._leaving and not result.more
+            if leaving:
                 finished.append(path)
-            if not result.lines:
-                continue
+            if followed.rules is None and followed.joiner is None:
+                if not result.lines:
+                    continue
+                events = self._events(followed.encoder, result.lines, now)
+            else:
+                events = self._joined_events(followed, result.lines, result.state.file, now, leaving)
+                if not result.lines and not events:
+                    continue
             read = True
-            events = self._events(followed.encoder, result.lines, now)
             self.lines_read += sum(1 for line in result.lines if line.ended)
             if followed.durability == "live":
                 self._send_live(events)
@@ -657,16 +696,64 @@ class TailerService(MultiService):
             events = self._not_stored(events)
         return events
 
+    def _joined_events(
+        self,
+        followed: _Followed,
+        lines: Sequence[Any],
+        file: int,
+        now: float,
+        leaving: bool,
+    ) -> list[Event]:
+        """
+        The events of a file with multi-line rules (or whose rules were
+        just removed): its lines joined (L{Joiner}), the event held emitted
+        when the follower moved to another file (C{file} is the number of
+        the file it is in now), at the rules' timeout, when the file is
+        left, or when the rules change.
+        """
+        joiner = followed.joiner
+        groups: list[Joined] = []
+        if joiner is not None and joiner.rules != followed.rules:
+            groups += joiner.flush()
+            joiner = followed.joiner = None
+        if joiner is None and followed.rules is not None:
+            joiner = followed.joiner = Joiner(followed.rules)
+        for line in lines:
+            data = line.data
+            if line.ended and data.endswith(b"\r"):
+                data = data[:-1]
+            if joiner is None:
+                groups.append(Joined(data, line.offset, line.file, None, line.ended))
+            else:
+                groups += joiner.feed(data, line.offset, line.file, ended=line.ended, now=now)
+        if joiner is not None:
+            held = joiner.held
+            if held is not None and (held[0] != file or leaving or joiner.idle(now)):
+                groups += joiner.flush()
+        encode_events = followed.encoder.events
+        events: list[Event] = []
+        for group in groups:
+            events += encode_events(
+                group.data, now, group.offset, file=group.file, ended=group.ended, first=group.first
+            )
+        if self._reread:
+            events = self._not_stored(events)
+        return events
+
     def _not_stored(self, events: list[Event]) -> list[Event]:
         """
         The events not stored before a crash (L{logship.tailer.reread}):
-        those of lines read again are dropped (each once).
+        those of lines read again are dropped (each once).  Compared by
+        identity (origin, crc, host): an event joined of more lines after
+        the restart than before (its timeout cut it before the crash, and
+        more lines came) is another event, stored too, so no line is lost.
         """
         reread = self._reread
         kept = []
         for event in events:
-            if event.origin in reread:
-                reread.discard(event.origin)
+            identity = event.identity
+            if identity in reread:
+                reread.discard(identity)
             else:
                 kept.append(event)
         return kept

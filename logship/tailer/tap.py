@@ -18,6 +18,7 @@ settings (L{logship.tailer.reload}).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,6 +28,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.python import usage
 
 from logship.core.ingest import check_host, this_host
+from logship.core.multiline import rules_from_table
 from logship.plumbing.metrics import new_registry
 from logship.tailer.metrics import TailerMetrics
 from logship.tailer.reload import Reloader, ReloadOnSignal
@@ -74,6 +76,7 @@ class Options(ClusterOptions):
     ]
     config_paths = ClusterOptions.config_paths | {"state"}
     config_arguments = "files"
+    config_tables = frozenset({"source"})
 
     def __init__(self) -> None:
         super().__init__()
@@ -87,10 +90,13 @@ class Options(ClusterOptions):
         """
         self["buck"].append(buck_endpoint(value))
 
-    def opt_source(self, value: str) -> None:
+    def opt_source(self, value: str | dict[str, Any]) -> None:
         """
         DURABILITY:GLOB, a file or glob with its own durability (repeatable).
         """
+        if isinstance(value, dict):
+            self["source"].append(_table_source(value))
+            return
         durability, sep, pattern = value.partition(":")
         if not sep or durability not in DURABILITIES or not pattern:
             raise usage.UsageError(
@@ -115,7 +121,10 @@ class Options(ClusterOptions):
             raise usage.UsageError(
                 f"--durability: one of {', '.join(DURABILITIES)}, not {self['durability']!r}"
             )
-        self["sources"] = [Source(p, self["durability"]) for p in self.arguments] + self["source"]
+        self["sources"] = [Source(p, self["durability"]) for p in self.arguments] + [
+            source if source.durability else replace(source, durability=self["durability"])
+            for source in self["source"]
+        ]
         if not self["sources"] and not self["syslog"]:
             raise usage.UsageError(
                 "no files to follow (give FILE-OR-GLOB arguments or --source) and no --syslog"
@@ -128,6 +137,44 @@ class Options(ClusterOptions):
             self["host"] = check_host(self["host"].encode()) if self["host"] else this_host()
         except ValueError as e:
             raise usage.UsageError(f"--host: {e}") from None
+
+
+#: The keys of a C{[[source]]} table.
+_SOURCE_KEYS = ("path", "durability", "format", "multiline")
+
+
+def _table_source(table: dict[str, Any]) -> Source:
+    """
+    The L{Source} of a C{[[source]]} table of the config file: C{path}
+    (a file or glob, required), C{durability} (the default's if absent:
+    left empty here, filled in by C{postOptions}), C{format} (a format
+    hint), C{multiline} (a table of L{logship.core.multiline} rules).
+
+    @raise usage.UsageError: a missing or unknown key, a bad value.
+    """
+    unknown = sorted(set(table) - set(_SOURCE_KEYS))
+    if unknown:
+        raise usage.UsageError(
+            f"unknown key {unknown[0]!r} (known: {', '.join(_SOURCE_KEYS)})"
+        )
+    path = table.get("path")
+    if type(path) is not str or not path:
+        raise usage.UsageError("path (a file or glob) is required")
+    durability = table.get("durability", "")
+    if durability and durability not in DURABILITIES:
+        raise usage.UsageError(f"durability: one of {', '.join(DURABILITIES)}, not {durability!r}")
+    hint = table.get("format")
+    if hint is not None and type(hint) is not str:
+        raise usage.UsageError("format must be a string")
+    multiline = table.get("multiline")
+    if multiline is not None:
+        if type(multiline) is not dict:
+            raise usage.UsageError("multiline must be a table")
+        try:
+            multiline = rules_from_table(multiline)
+        except ValueError as e:
+            raise usage.UsageError(f"multiline: {e}") from None
+    return Source(path, durability, multiline, hint)
 
 
 def _zone(text: str) -> Any:

@@ -7,7 +7,7 @@ from datetime import timezone
 from twisted.trial.unittest import SynchronousTestCase
 
 from logship.core.parse import parse_line
-from logship.core.sample import sample_lines
+from logship.core.sample import JavaSampleSource, sample_lines
 
 START = 1795685820.0
 
@@ -32,3 +32,22 @@ class SampleTests(SynchronousTestCase):
             self.assertTrue(parsed.app, line)
         seconds = {parse_line(line, now=START, tz=timezone.utc).point for line in lines}
         self.assertEqual(len(seconds), 10)
+
+
+class JavaSampleTests(SynchronousTestCase):
+    def test_events_with_and_without_traces(self) -> None:
+        """
+        The same seed gives the same events; each begins with a log4j
+        line, and some have a stack trace after it.
+        """
+        def events(seed: int) -> list[list[bytes]]:
+            source = JavaSampleSource(seed)
+            return [source.event(START + i) for i in range(100)]
+
+        self.assertEqual(events(1), events(1))
+        traces = [e for e in events(1) if len(e) > 1]
+        self.assertTrue(5 < len(traces) < 50)
+        for event in events(1):
+            self.assertRegex(event[0], rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ \[")
+        for trace in traces:
+            self.assertTrue(all(line.startswith((b"\t", b"Caused by: ")) for line in trace[2:]))

@@ -74,6 +74,19 @@ def test_demo_runs_everything(tmp_path: Path) -> None:
                 raise
 
         wait_until_blocking(found, 60, "sample lines found by search")
+
+
+        def traces() -> list[str]:
+            try:
+                events = get_json(f"{url}api/search?q=ERROR&limit=5")["events"]
+            except urllib.error.HTTPError as e:
+                if e.code == 503:
+                    return []
+                raise
+            return [e["message"] for e in events if "\n\tat " in e["message"]]
+
+        # the Java sample's stack traces: one event each (the java preset)
+        wait_until_blocking(traces, 60, "a Java stack trace found as one event")
         status = get_json(f"http://127.0.0.1:{base + PORTER_PORT}/api/status")
         assert all(buck["connected"] for buck in status["bucks"].values())
         # --metrics: each service's page, its URL printed

@@ -187,6 +187,31 @@ class ReloaderTests(ServiceTestCase):
         self.assertEqual(self.spooled(), [b"hello"])
         self.stop(self.tailer)
 
+    def test_reload_takes_multiline_rules(self) -> None:
+        """
+        A C{[[source]]} table's multi-line rules apply once reloaded; a bad
+        table is refused with the line of its header.
+        """
+        log = self.tmp / "a.log"
+        log.write_bytes(b"Nov 30 10:00:00 h p: failed\n\tat x.Y(Y.java:1)\n")
+        self.clock.advance(1)
+        self.assertEqual(sorted(self.spooled()), [b"\tat x.Y(Y.java:1)", b"failed"])
+        table = f'\n[[source]]\npath = "{log}"\nmultiline = {{ preset = "java", timeout = 1 }}\n'
+        self.settings(["b.log"], table)
+        self.assertTrue(self.reloader.reload())
+        with open(log, "ab") as f:
+            f.write(b"Nov 30 10:00:01 h p: again\n\tat x.Y(Y.java:2)\n")
+        self.clock.advance(1)  # read, held
+        self.clock.advance(1)  # the timeout
+        self.assertEqual(len(self.spooled()), 3)
+        self.assertIn(b"again\n\tat x.Y(Y.java:2)", self.spooled())
+        self.settings(["b.log"], table.replace('"java"', '"cobol"'))
+        self.assertFalse(self.reloader.reload())
+        [refused] = [e for e in self.events if "Reload refused" in e["log_format"]]
+        self.assertEqual(refused["line"], 6)
+        self.assertIn("[[source]]: multiline: preset: 'cobol'", refused["error"])
+        self.stop(self.tailer)
+
     def test_bad_config_keeps_the_old(self) -> None:
         """
         Settings that cannot be taken are logged with the file and the line,

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from logship.core.bucket import encode_record
-from logship.core.event import Event, encode, pack_origin
+from logship.core.event import Event, encode, origin_of_identity, pack_origin
 from logship.tailer.reread import MTIME_SLACK, spooled_since
 
 
@@ -39,7 +39,7 @@ def test_after_the_saved_position(tmp_path: Path) -> None:
     old = root / "2026/11/26/09/30.b"
     since = os.stat(root / "2026/11/26/09/37.b").st_mtime
     os.utime(old, (since - MTIME_SLACK - 10, since - MTIME_SLACK - 10))
-    found = spooled_since([root], since, {7: (3, 100), 9: (65538, 0)})
+    found = {origin_of_identity(i) for i in spooled_since([root], since, {7: (3, 100), 9: (65538, 0)})}
     assert found == {pack_origin(7, 3, 100), pack_origin(7, 4, 0), pack_origin(9, 2, 0)}
     assert spooled_since([root], since, {}) == set()
     assert spooled_since([tmp_path / "absent"], since, {7: (0, 0)}) == set()

@@ -12,6 +12,8 @@ from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
 from logship.core.keys import write_new_key
+from logship.core.multiline import make_rules
+from logship.plumbing.config import ConfigError
 from logship.tailer.service import Source, TailerService
 from logship.tailer.tap import Options, makeService
 from logship.plumbing.listeners import Listener
@@ -83,6 +85,35 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(Path(options["state"]), self.tmp / "st")
         config.write_text('files = ["a"]\nbuck = ["h:1"]\nkey = "k"\nbogus = 1\n')
         self.assertIn("bogus", self.error("--config", str(config)))
+
+    def test_source_tables(self) -> None:
+        """
+        C{[[source]]} tables: a path with its durability (the default's
+        if none), format hint and multi-line rules, after the files.
+        """
+        config = self.tmp / "tailer.toml"
+        config.write_text(
+            'files = ["/var/log/syslog"]\nbuck = ["h:1"]\ninsecure = true\ndurability = "ack1"\n'
+            '[[source]]\npath = "/srv/*.log"\nmultiline = { preset = "java" }\n'
+            '[[source]]\npath = "/srv/py.log"\ndurability = "ack2"\nformat = "log4j"\n'
+            '[source.multiline]\nstart = \'^\\d\'\nmax_lines = 9\ntimeout = 2\n'
+        )
+        options = self.parse("--config", str(config))
+        self.assertEqual(options["sources"], [
+            Source("/var/log/syslog", "ack1"),
+            Source("/srv/*.log", "ack1", make_rules(preset="java")),
+            Source("/srv/py.log", "ack2", make_rules(start=r"^\d", max_lines=9, timeout=2), "log4j"),
+        ])  # fmt: skip
+        for table, message, line in [
+            ('[[source]]\npath = "a"\n[[source]]\nmultiline = {preset = "java"}\n', "path", 3),
+            ('[[source]]\npath = "a"\nmultiline = {preset = "java", max_lines = 1}\n', "max_lines", 1),
+            ('[[source]]\npath = "a"\nglob = "b"\n', "unknown key 'glob'", 1),
+            ('[[source]]\npath = "a"\ndurability = "ack3"\n', "durability", 1),
+        ]:
+            config.write_text(f'buck = ["h:1"]\ninsecure = true\n{table}')
+            error = self.assertRaises(ConfigError, self.parse, "--config", str(config))
+            self.assertIn(message, str(error))
+            self.assertEqual(error.line, line + 2)
 
     def test_make_service(self) -> None:
         options = self.parse(
