@@ -58,7 +58,7 @@ FORMAT_NAMES = (
 FACILITY = 1
 
 #: Syslog severity of level words, upper-cased (Java, Python, BGL, CBS).
-_LEVELS = {
+_LEVELS: dict[bytes, int] = {
     b"EMERG": 0, b"EMERGENCY": 0, b"PANIC": 0,
     b"ALERT": 1,
     b"CRIT": 2, b"CRITICAL": 2, b"FATAL": 2, b"FAILURE": 2,
@@ -70,7 +70,7 @@ _LEVELS = {
 }  # fmt: skip
 
 #: Syslog severity of Android's one-letter priorities.
-_LETTERS = {b"V": 7, b"D": 7, b"I": 6, b"W": 4, b"E": 3, b"F": 2, b"A": 1}
+_LETTERS: dict[bytes, int] = {b"V": 7, b"D": 7, b"I": 6, b"W": 4, b"E": 3, b"F": 2, b"A": 1}
 
 #: Severity 1 (alert) for a cluster line whose alert tag is not C{-}.
 _ALERT = 1
@@ -121,7 +121,8 @@ def _year(month: bytes, now: float, tz: tzinfo, year: int | None) -> int:
 
 # --- log4j-like tails: what follows a time ---------------------------------
 
-_LEVEL_WORDS = rb"(" + rb"|".join(sorted(_LEVELS, key=lambda w: -len(w))) + rb")"
+_LONGEST_FIRST: list[bytes] = sorted(_LEVELS, key=len, reverse=True)
+_LEVEL_WORDS = rb"(" + rb"|".join(_LONGEST_FIRST) + rb")"
 _THREAD = rb"\[([^\]\x00-\x1f]{1,255})\]"
 # A logger: any word before ":", or a dotted name before " - " or a space.
 _LOGGER_COLON = rb"([^\x00-\x20:\[\]]{1,255}):(?: |\Z)"
