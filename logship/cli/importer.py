@@ -90,6 +90,7 @@ def import_files(
     year: int | None,
     bucket_seconds: int,
     now: float,
+    hint: str | None = None,
     progress: Callable[[Path, int, int], None] = lambda path, done, total: None,
 ) -> ImportSummary:
     """
@@ -100,6 +101,7 @@ def import_files(
 
     @param now: the time the import started (seconds since the epoch); it
         also places timestamps without a year.
+    @param hint: the format of the lines (L{LineEncoder}), C{None}: guess.
     @param progress: called now and then with the current file, the bytes
         of it read so far, and its size.
     @raise OSError: if a file cannot be read or a bucket written.
@@ -112,7 +114,7 @@ def import_files(
             with open(path, "rb") as f:
                 source = file_source_tag(os.fsencode(path.resolve()), f.read(FILE_TAG_HEAD))
                 f.seek(0)
-                encoder = LineEncoder(host=host, tz=tz, year=year, source=source)
+                encoder = LineEncoder(host=host, tz=tz, year=year, source=source, hint=hint)
                 done = 0
 
                 def chunks() -> Iterator[bytes]:

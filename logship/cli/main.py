@@ -54,6 +54,7 @@ from logship.cli.timerange import add_range_arguments, parse_range
 from logship.cli.verify import run_verify
 from logship.core.bucket import check_bucket_seconds
 from logship.core.event import Event
+from logship.core.formats import FORMAT_NAMES, check_format
 from logship.core.ingest import (
     FILE_TAG_HEAD,
     LineEncoder,
@@ -105,6 +106,16 @@ def host_name(text: str) -> bytes:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def format_name(text: str) -> str | None:
+    """
+    A C{--format} value: one of L{FORMAT_NAMES} (C{None} for C{auto}).
+    """
+    try:
+        return check_format(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def bucket_seconds(text: str) -> int:
     """
     A C{--bucket-seconds} value: a whole number of seconds dividing an hour.
@@ -143,7 +154,9 @@ def cmd_parse(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     with stream:
         head = stream.read(FILE_TAG_HEAD)
         source = file_source_tag(name, head)
-        encoder = LineEncoder(host=args.host, tz=args.tz, year=args.year, source=source)
+        encoder = LineEncoder(
+            host=args.host, tz=args.tz, year=args.year, source=source, hint=args.format
+        )
         chunks = chain((head,), iter(lambda: stream.read(1 << 16), b""))
         lines = lines_at(chunks)
         _write_json(
@@ -167,6 +180,7 @@ def cmd_import(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
             host=args.host,
             tz=args.tz,
             year=args.year,
+            hint=args.format,
             bucket_seconds=args.bucket_seconds,
             now=now,
             progress=progress,
@@ -388,6 +402,13 @@ def build_parser() -> argparse.ArgumentParser:
             type=zone,
             default=local_zone(),
             help="time zone of timestamps without an offset (default: local)",
+        )
+        sub.add_argument(
+            "--format",
+            type=format_name,
+            metavar="NAME",
+            help="the shape of the lines where guessing is ambiguous: "
+            + ", ".join(FORMAT_NAMES) + " (default: auto, guess)",
         )
 
     sub = add("parse", cmd_parse, "parse log lines and print one JSON object per line")
