@@ -11,7 +11,8 @@ of what goes where):
    the time is the epoch, the host the node; the rest is a syslog-like
    C{Mmm dd hh:mm:ss HOST TAG: msg} (its HOST dropped, the node wins) or a
    BGL-like C{yyyy-MM-dd-hh.mm.ss.ffffff NODE TYPE COMPONENT LEVEL msg}.
- - C{hpc}: C{ID NODE COMPONENT STATE EPOCH FLAG msg}.
+ - C{hpc}: C{ID NODE COMPONENT STATE EPOCH FLAG msg}, only when hinted:
+   nothing in it tells it from words.
  - C{pipe}: C{yyyyMMdd-HH:mm:ss:SSS|app|pid|msg}.
  - C{logcat}: C{MM-dd HH:mm:ss.SSS PID TID L tag: msg} (also with a year).
  - C{log4j}: C{yyyy-MM-dd} or C{yy/MM/dd} C{HH:mm:ss[,.]SSS}, then C{[PID]
@@ -24,7 +25,8 @@ of what goes where):
 A stated level becomes the severity of C{pri}, with facility 1 (user-level,
 what RFC 3164 relays give a message without PRI); a line stating none keeps
 L{PRI_NONE}.  A host is only ever taken from the fixed position of a shape
-that names one (C{cluster}, C{hpc}, and the RFC 3164 host of C{macos}).
+that names one (C{cluster}, the RFC 3164 host of C{macos}, and C{hpc}
+when hinted): guessing never takes a message word for a host.
 """
 
 from __future__ import annotations
@@ -433,7 +435,9 @@ _HINTED: dict[str, Recognizer] = {
 }
 
 # What to try by the first byte, in order (digits: the most specific first).
-_BY_DIGIT: tuple[Recognizer, ...] = (_cbs, _log4j, _pipe, _logcat, _hpc, _prefixed)
+# Not hpc: its header is only generic words (a number, three words, an
+# epoch, a flag), so a guess could take a message word for a host.
+_BY_DIGIT: tuple[Recognizer, ...] = (_cbs, _log4j, _pipe, _logcat, _prefixed)
 _BY_LETTER: tuple[Recognizer, ...] = (_cluster, _prefixed)
 _GUESSES: dict[int, tuple[Recognizer, ...]] = {
     **{c: _BY_DIGIT for c in b"0123456789"},
