@@ -134,8 +134,8 @@ _LOG4J_TAIL = re.compile(
     rb"(?:" + _THREAD + rb"(?: +|\Z))?"
     rb"(?:" + _LOGGER_COLON + rb"|(" + _DOTTED + rb")(?: - | +|\Z))?"
 )
-# With a hint, any word is a logger before " - " or a space.
-_LOG4J_HINTED_LOGGER = re.compile(rb"([^\x00-\x20:\[\]]{1,255})(?: - | +|\Z)")
+# With the hint, any word before " - " is a logger too.
+_LOG4J_HINTED_LOGGER = re.compile(rb"([^\x00-\x20:\[\]]{1,255}) - ")
 _LOGCAT_TAIL = re.compile(
     rb"([0-9]{1,10}) +[0-9]{1,10} ([VDIWEFA]) ([^\x00-\x20:][^\x00-\x1f:]{0,254}?) *:(?: |\Z)"
 )
