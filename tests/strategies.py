@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from logship.core.event import MAX_NAME, MAX_PART, Event, pack_origin
 from logship.core.points import SequencerState
+from tests.formatlines import EXAMPLES, HPC_EXAMPLES
 
 #: One MiB: the longest message the strategies make.
 MIB = 1 << 20
@@ -209,12 +210,19 @@ _APACHE = [b"[Sun Dec 04 04:47:44 2005]", b"[Mon Dec 04 04:47:44 2005]", b"[Sun 
            b"[Thu Feb 29 00:00:00 2024]", b"[Sun Dec 04 04:47:60 2005]"]  # fmt: skip
 
 
+# After an ISO time with a space: what formats.py may read (a level, a pid,
+# a thread, logcat's pid and tid), near misses, and what it may not.
+_TAILS = [b"INFO ", b"INFO", b"[main] ", b"123 ", b"WARN  [a b] x.Y: ", b"- INFO  [x] - ",
+          b"info ", b"2211  2290 I Tag: ", b"1 2 Q t: ", b"Z ", b" ERROR a.b c", b"[x"]  # fmt: skip
+_FORMAT_LINES = [e.line for e in EXAMPLES + HPC_EXAMPLES]
+
+
 def header_lines() -> st.SearchStrategy[bytes]:
     """
     Log lines whose headers are near the shapes the parser knows (RFC 3164
     with and without PRI, ISO 8601, HDFS, Apache), right and subtly wrong,
-    and arbitrary bytes: the inputs that tell a fast path from the
-    reference.
+    the shapes of formats.py (whole or cut short), and arbitrary bytes: the
+    inputs that tell a fast path from the reference.
     """
     syslog = _joined(_PRIS, _MONTHS, _DAYS, _TIMES, _HOSTS, _TAGS, _RESTS).map(
         lambda line: line.replace(b"> ", b">", 1) if line.startswith(b"<13> ") else line
@@ -226,7 +234,13 @@ def header_lines() -> st.SearchStrategy[bytes]:
     rfc5424 = _joined([b"<13>1 ", b"<13>1"], [b"2026-11-26T09:37:01Z", b"-"],
                       [b" host app 12 ID47 - ", b" - - - - -", b" h a p m [x@1 a=\"1\"] "],
                       _RESTS)  # fmt: skip
-    return st.one_of(syslog, iso, hdfs, apache, rfc5424, st.binary(max_size=80), messages(200))
+    log4j = _joined(_ISO_DATES[:2], _ISO_SEPS[:2], _ISO_TIMES[:3], _FRACTIONS, _OFFSETS[:3],
+                    [b" ", b"  ", b""], _TAILS, _RESTS)  # fmt: skip
+    others = st.tuples(st.sampled_from(_FORMAT_LINES), st.integers(0, 60)).map(
+        lambda t: t[0][: t[1]] if t[1] < 60 else t[0]
+    )
+    return st.one_of(syslog, iso, hdfs, apache, rfc5424, log4j, others, st.binary(max_size=80),
+                     messages(200))  # fmt: skip
 
 
 def forged_events() -> st.SearchStrategy[bytes]:

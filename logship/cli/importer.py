@@ -92,6 +92,7 @@ def import_files(
     year: int | None,
     bucket_seconds: int,
     now: float,
+    hint: str | None = None,
     progress: Callable[[Path, int, int], None] = lambda path, done, total: None,
     multiline: MultilineRules | None = None,
 ) -> ImportSummary:
@@ -103,6 +104,7 @@ def import_files(
 
     @param now: the time the import started (seconds since the epoch); it
         also places timestamps without a year.
+    @param hint: the format of the lines (L{LineEncoder}), C{None}: guess.
     @param progress: called now and then with the current file, the bytes
         of it read so far, and its size.
     @param multiline: the rules joining lines into events, if any.
@@ -116,7 +118,7 @@ def import_files(
             with open(path, "rb") as f:
                 source = file_source_tag(os.fsencode(path.resolve()), f.read(FILE_TAG_HEAD))
                 f.seek(0)
-                encoder = LineEncoder(host=host, tz=tz, year=year, source=source)
+                encoder = LineEncoder(host=host, tz=tz, year=year, source=source, hint=hint)
                 done = 0
 
                 def chunks() -> Iterator[bytes]:

@@ -55,6 +55,7 @@ from logship.cli.timerange import add_range_arguments, parse_range
 from logship.cli.verify import run_verify
 from logship.core.bucket import check_bucket_seconds
 from logship.core.event import Event
+from logship.core.formats import FORMAT_NAMES, check_format
 from logship.core.ingest import (
     FILE_TAG_HEAD,
     LineEncoder,
@@ -103,6 +104,16 @@ def host_name(text: str) -> bytes:
     """
     try:
         return check_host(text.encode("utf-8", "surrogateescape"))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def format_name(text: str) -> str | None:
+    """
+    A C{--format} value: one of L{FORMAT_NAMES} (C{None} for C{auto}).
+    """
+    try:
+        return check_format(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
@@ -157,7 +168,9 @@ def cmd_parse(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
     with stream:
         head = stream.read(FILE_TAG_HEAD)
         source = file_source_tag(name, head)
-        encoder = LineEncoder(host=args.host, tz=args.tz, year=args.year, source=source)
+        encoder = LineEncoder(
+            host=args.host, tz=args.tz, year=args.year, source=source, hint=args.format
+        )
         chunks = chain((head,), iter(lambda: stream.read(1 << 16), b""))
         lines = lines_at(chunks)
         if rules is None:
@@ -187,6 +200,7 @@ def cmd_import(args: argparse.Namespace, out: BinaryIO, now: float) -> int:
             host=args.host,
             tz=args.tz,
             year=args.year,
+            hint=args.format,
             bucket_seconds=args.bucket_seconds,
             now=now,
             progress=progress,
@@ -410,6 +424,13 @@ def build_parser() -> argparse.ArgumentParser:
             type=zone,
             default=local_zone(),
             help="time zone of timestamps without an offset (default: local)",
+        )
+        sub.add_argument(
+            "--format",
+            type=format_name,
+            metavar="NAME",
+            help="the shape of the lines where guessing is ambiguous: "
+            + ", ".join(FORMAT_NAMES) + " (default: auto, guess)",
         )
 
     sub = add("parse", cmd_parse, "parse log lines and print one JSON object per line")

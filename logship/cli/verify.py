@@ -78,7 +78,13 @@ class Line:
 
 
 def file_lines(
-    path: Path, *, host: bytes, tz: tzinfo, year: int | None, now: float
+    path: Path,
+    *,
+    host: bytes,
+    tz: tzinfo,
+    year: int | None,
+    now: float,
+    hint: str | None = None,
 ) -> Iterator[Line]:
     """
     The lines of one log file, parsed as the tailer parses them at C{now}
@@ -89,7 +95,7 @@ def file_lines(
     with open(path, "rb") as f:
         head = f.read(FILE_TAG_HEAD)
         source = file_source_tag(os.fsencode(path.resolve()), head)
-        encoder = LineEncoder(host=host, tz=tz, year=year, source=source)
+        encoder = LineEncoder(host=host, tz=tz, year=year, source=source, hint=hint)
         chunks = iter(lambda: f.read(1 << 16), b"")
         for number, (at, raw) in enumerate(lines_at(chain((head,), chunks)), 1):
             parts = encoder.events(raw, now, at)
@@ -296,7 +302,9 @@ def run_verify(
     """
     lines = [
         line for path in args.files
-        for line in file_lines(path, host=args.host, tz=args.tz, year=args.year, now=now)
+        for line in file_lines(
+            path, host=args.host, tz=args.tz, year=args.year, now=now, hint=args.format
+        )
     ]
     if not lines:
         raise ValueError("the files hold no lines")

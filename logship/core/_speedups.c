@@ -919,7 +919,8 @@ sp_check_event(PyObject *self, PyObject *data)
 /* Parsing: the common header shapes of parse.py, the rest to Python    */
 /*                                                                      */
 /* Covered: "[<PRI>]Mmm dd hh:mm:ss HOST TAG" (parse_line's fast path), */
-/* the ISO 8601 prefixes of _iso (with HOST and TAG after a "T" time),  */
+/* the ISO 8601 prefixes of _iso (with HOST and TAG after a "T" time;  */
+/* not a space time that formats.py may read a level, pid or thread of), */
 /* HDFS's "yyMMdd HHmmss" and Apache's "[Www Mmm dd hh:mm:ss yyyy]".    */
 /* The minute's start comes from parse.py's own cached functions; a     */
 /* C-side memo of the last answer of each saves the call for lines of   */
@@ -1331,6 +1332,11 @@ parse_iso(PyObject *raw, const unsigned char *s, Py_ssize_t n, PyObject *tz, PyO
             return 0;
         p++;
     }
+    /* a time with a space and no offset, then what formats.py may read as
+       a level, a pid or a thread (or more spaces): Python decides */
+    if (s[10] == ' ' && offset == NULL && p < n
+        && (s[p] == ' ' || s[p] == '[' || is_digit(s[p]) || (s[p] >= 'A' && s[p] <= 'Z')))
+        return 0;
     unsigned char key[64];
     Py_ssize_t key_size = 0;
     key_add(key, &key_size, s, 16); /* yyyy-mm-dd?hh:mm */

@@ -21,6 +21,7 @@ from logship.core.event import (
     split_message,
 )
 from logship.core import parse
+from logship.core.formats import check_format
 from logship.core.parse import Parsed
 from logship.core.points import PointSequencer
 
@@ -113,6 +114,7 @@ class LineEncoder:
         source: int,
         year: int | None = None,
         points: PointSequencer | None = None,
+        hint: str | None = None,
     ) -> None:
         """
         @param host: host name for lines that do not name one.
@@ -121,12 +123,16 @@ class LineEncoder:
             C{2**32 - 1}.
         @param year: year of timestamps without one (inferred if C{None}).
         @param points: the sequencer to continue from (a new one if C{None}).
+        @param hint: the format of the source's lines, one of
+            L{logship.core.formats.FORMAT_NAMES}; C{None} or C{"auto"}: guess.
+        @raise ValueError: an unknown host or format name.
         """
         self._host = check_host(host)
         pack_origin(source, 0, 0)
         self._source = source
         self._tz = tz
         self._year = year
+        self._hint = check_format(hint)
         self.points = PointSequencer() if points is None else points
         self._unended: tuple[Parsed, bytes] | None = None
 
@@ -162,7 +168,12 @@ class LineEncoder:
         head = self._unended
         if head is None:
             line = raw if first is None else raw[:first]
-            parsed = parse.parse_line(line, now=now, tz=self._tz, year=self._year)
+            if self._hint is None:
+                parsed = parse.parse_line(line, now=now, tz=self._tz, year=self._year)
+            else:
+                parsed = parse.parse_line(
+                    line, now=now, tz=self._tz, year=self._year, hint=self._hint
+                )
             head = (parsed, self._host if parsed.host is None else parsed.host)
             message = parsed.message if first is None else parsed.message + raw[first:]
         else:

@@ -22,7 +22,10 @@ Formats recognised (the first byte of the line picks the candidates):
     (C{[Sun Dec 04 04:47:44 2005] ...}, the weekday must match the date) and
     HDFS (C{081109 203615 ...}, years 2000-2099).  The last three carry no
     host or tag: only the time and the one SP after it are taken.
- 4. Anything else is headerless.  C{<PRI>} alone (valid: 0-191, no leading
+ 4. The shapes of L{logship.core.formats} (cluster, logcat, log4j levels,
+    proxy, CBS ...) where the above gave nothing or no app, or first when
+    a format C{hint} names one.
+ 5. Anything else is headerless.  C{<PRI>} alone (valid: 0-191, no leading
     zero) is still taken, and so is C{<PRI>TAG: msg} (no time, no host).
 
 What goes where:
@@ -698,13 +701,20 @@ def _parse(raw: bytes, now: float, tz: tzinfo, year: int | None) -> Parsed:
                 found = _hdfs(raw, tz)
         elif kind == _BRACKET:
             found = _apache(raw, tz)
+    if found is None or not found.app:
+        found = formats.guess(raw, now, tz, year, found) or found
     if found is None:
         return _headerless(raw, now)
     return found
 
 
 def parse_line(
-    raw: bytes, *, now: float, tz: tzinfo, year: int | None = None
+    raw: bytes,
+    *,
+    now: float,
+    tz: tzinfo,
+    year: int | None = None,
+    hint: str | None = None,
 ) -> Parsed:
     """
     Parse one log line (without its line terminator).
@@ -721,10 +731,17 @@ def parse_line(
     @param tz: time zone of timestamps that carry no offset.
     @param year: the year of timestamps that carry none, instead of
         inferring it from C{now}.
+    @param hint: the name of a shape of L{logship.core.formats} to try
+        first (L{formats.FORMAT_NAMES}); a line not of that shape, or
+        C{None}, C{"auto"} or an unknown name, is guessed as usual.
     @return: the parsed fields; never raises.  (Should an internal error
         ever occur, the line is returned as headerless.)
     """
     try:
+        if hint is not None:
+            hinted = formats.hinted(raw, hint, now, tz, year)
+            if hinted is not None:
+                return hinted
         # Fast path, the common "[<PRI>]Mmm dd hh:mm:ss HOST TAG msg" line
         # inlined (the steps of _with_pri and _rfc3164, without the calls).
         kind = _KIND[raw[0]] if raw else 0
@@ -753,6 +770,9 @@ def parse_line(
     except Exception:
         return _headerless(raw, now)
 
+
+# Last: the other shapes use this module's time functions.
+from logship.core import formats  # noqa: E402
 
 speedups.install(
     globals(),
