@@ -586,10 +586,11 @@ class TailerService(MultiService):
             source = self._rng.getrandbits(32)
         follower = Follower(path, state)
         follower.start()
-        hint: dict[str, Any] = {} if configured.format is None else {"hint": configured.format}
         self._files[path] = _Followed(
             follower,
-            LineEncoder(host=self._host, tz=self._tz, source=source, points=points, **hint),
+            LineEncoder(
+                host=self._host, tz=self._tz, source=source, points=points, hint=configured.format
+            ),
             configured.durability,
             source,
             configured.multiline,

@@ -27,6 +27,7 @@ from twisted.internet import endpoints
 from twisted.internet.threads import deferToThreadPool
 from twisted.python import usage
 
+from logship.core.formats import check_format
 from logship.core.ingest import check_host, this_host
 from logship.core.multiline import rules_from_table
 from logship.plumbing.metrics import new_registry
@@ -166,6 +167,10 @@ def _table_source(table: dict[str, Any]) -> Source:
     hint = table.get("format")
     if hint is not None and type(hint) is not str:
         raise usage.UsageError("format must be a string")
+    try:
+        hint = check_format(hint)
+    except ValueError as e:
+        raise usage.UsageError(f"format: {e}") from None
     multiline = table.get("multiline")
     if multiline is not None:
         if type(multiline) is not dict:

@@ -109,6 +109,7 @@ class OptionsTests(SynchronousTestCase):
             ('[[source]]\npath = "a"\nmultiline = {preset = "java", max_lines = 1}\n', "max_lines", 1),
             ('[[source]]\npath = "a"\nglob = "b"\n', "unknown key 'glob'", 1),
             ('[[source]]\npath = "a"\ndurability = "ack3"\n', "durability", 1),
+            ('[[source]]\npath = "a"\nformat = "log5j"\n', "unknown format 'log5j'", 1),
         ]:
             config.write_text(f'buck = ["h:1"]\ninsecure = true\n{table}')
             error = self.assertRaises(ConfigError, self.parse, "--config", str(config))
