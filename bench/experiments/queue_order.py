@@ -42,6 +42,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from datetime import timezone
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,7 @@ def make_input(count: int, rate: float, late: float, late_mean: float,
     C{count} serialized events in arrival order, a fraction C{late} of them late.
     """
     rng = random.Random(seed)
-    encoder = LineEncoder(host=b"bench", tz=None, source=1)  # type: ignore[arg-type]
+    encoder = LineEncoder(host=b"bench", tz=timezone.utc, source=1)
     arrivals = []
     for at, line in enumerate(sample_lines(count, start=START, rate=rate, seed=seed)):
         for event in encoder.events(line, START, at * 200):

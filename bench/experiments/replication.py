@@ -54,6 +54,7 @@ import random
 import statistics
 import sys
 import time
+from datetime import timezone
 from dataclasses import asdict, dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -93,9 +94,9 @@ class Params:
     """
 
     servers: list[int] = field(default_factory=lambda: [3, 4, 5, 6])
-    scenarios: int = 60
+    scenarios: int = 20
     seed: int = 2
-    tick: float = 2.0  # s
+    tick: float = 5.0  # s
     rate: float = 2000.0  # events/s from all tailers together
     batch_events: int = 500  # events per batch (the tailer sends up to 1000)
     replicas: int = 2  # R of logship
@@ -134,7 +135,7 @@ def calibrate(batch_events: int, bucket_events: int) -> dict[str, float]:
         of the whole-bucket upload and of the porter's read, and the
         record bytes per event.
     """
-    encoder = LineEncoder(host=b"sim", tz=None, source=1)  # type: ignore[arg-type]
+    encoder = LineEncoder(host=b"sim", tz=timezone.utc, source=1)
     start = 1795685820.0
     events = [
         encode(e)
@@ -602,8 +603,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "experiments")
     parser.add_argument("--scenarios", type=int, help="scenarios per server count")
     parser.add_argument("--seed", type=int, default=Params.seed)
+    parser.add_argument("--tick", type=float, default=Params.tick, help="seconds per step")
     args = parser.parse_args(argv)
-    p = Params(seed=args.seed)
+    p = Params(seed=args.seed, tick=args.tick)
     if args.quick:
         p.scenarios, p.servers, p.down_median, p.down_max, p.history_hours = 3, [3, 4], 120.0, 600.0, 0.5
         p.gap_mean, p.first_failure, p.settle = 60.0, (30.0, 60.0), 120.0
