@@ -86,7 +86,7 @@ setup(
             # it moves on purpose
             "mypy>=2.4,<2.5",
             "mypy-zope>=1.0.17",
-            "matplotlib>=3.8",  # the experiments' plots (bench/experiments/)
+            "matplotlib>=3.8",  # the experiments' plots (bench/experiments/, docs/experiments.md)
         ],
     },
     entry_points={"console_scripts": ["logship = logship.cli.main:main"]},
