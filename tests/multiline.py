@@ -4,6 +4,10 @@ another."""
 
 from __future__ import annotations
 
+from datetime import timezone
+
+from logship.core.parse import parse_line
+
 #: A log4j line with a Java stack trace (and a cause).
 JAVA_TRACE = (
     b"2023-11-14 22:15:23,481 ERROR [main] org.example.App: request 7 failed\n"
@@ -55,7 +59,8 @@ def log_of(trace: bytes, newline: bytes = b"\n") -> bytes:
 
 def message_of(trace: bytes) -> bytes:
     """
-    The message of C{trace}'s event: the first line's header (time and a
-    space, as log4j lines are parsed) cut off, the rest verbatim.
+    The message of C{trace}'s event: its first line's message as the
+    parser gives it (the header cut off), then the other lines verbatim.
     """
-    return trace.split(b" ", 2)[2]
+    first, newline, rest = trace.partition(b"\n")
+    return parse_line(first, now=0.0, tz=timezone.utc).message + newline + rest

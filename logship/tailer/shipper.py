@@ -7,7 +7,9 @@
   2. A closed, settled file that grew since it was last shipped is due
      after a random delay (up to one interval, so that tailers do not all
      ship at the same moment), to one random connected buck, whole, in
-     C{BucketPut} chunks with the file's sha256 on the last.  The buck
+     C{BucketPut} chunks with the file's sha256 on the last, each chunk
+     read when the connection's write buffer is empty (a pull producer on
+     its transport: a big bucket is never in memory whole).  The buck
      merges it by identity (nothing is clobbered, a re-upload adds
      nothing) and answers C{BucketAck}.  One upload at a time; an upload
      not acknowledged in time, or whose buck goes away, is tried again.
@@ -40,8 +42,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IPullProducer, IReactorTime
 from twisted.logger import Logger
+from zope.interface import implementer
 
 from logship.core.credentials import Trust
 from logship.core.receipts import ReceiptError, check_archive_proof, file_sha256
@@ -57,6 +60,64 @@ from logship.wire.messages import (
 from logship.wire.protocol import IPeerConnection
 
 
+@implementer(IPullProducer)
+class _ChunkSender:
+    """
+    Sends the first C{size} bytes of a file as C{BucketPut} chunks, one
+    each time the connection asks for more.
+    """
+
+    def __init__(self, peer: IPeerConnection, path: Path, first: BucketPut, size: int) -> None:
+        """
+        @param peer: the buck's connection (the producer registers on it).
+        @param path: the file.
+        @param first: the first chunk's fields but C{data}, C{last} and
+            C{sha256} (C{data} empty).
+        @param size: how many bytes of the file to send.
+        """
+        self._peer = peer
+        self._file = open(path, "rb")
+        self._first = first
+        self._size = size
+        self._offset = 0
+        self._digest = hashlib.sha256()
+        self.done = False
+
+    def hexdigest(self) -> str:
+        """
+        The SHA-256 of what was sent, in hex.
+        """
+        return self._digest.hexdigest()
+
+    def resumeProducing(self) -> None:
+        """
+        Send the next chunk; the last one ends the production.
+        """
+        if self.done:
+            return
+        data = self._file.read(min(MAX_CHUNK, self._size - self._offset))
+        self._digest.update(data)
+        last = not data or self._offset + len(data) >= self._size
+        put = BucketPut(
+            self._first.upload_id, self._first.start, self._first.seconds, self._offset,
+            data, last, self._digest.digest() if last else None,
+        )
+        self._offset += len(data)
+        if last:
+            self.stopProducing()
+        if not self._peer.send(put):
+            self.stopProducing()
+
+    def stopProducing(self) -> None:
+        """
+        Stop: the file is closed, the producer unregistered.
+        """
+        if not self.done:
+            self.done = True
+            self._file.close()
+            self._peer.unregister_producer()
+
+
 @dataclass
 class _Upload:
     """
@@ -67,7 +128,7 @@ class _Upload:
     buck: str
     path: Path
     size: int
-    digest: str
+    sender: _ChunkSender
     timeout: IDelayedCall
 
 
@@ -224,7 +285,7 @@ class Shipper:
             return
         upload.timeout.cancel()
         self._upload = None
-        self._shipped[self._key(upload.path)] = (upload.size, name, upload.digest)
+        self._shipped[self._key(upload.path)] = (upload.size, name, upload.sender.hexdigest())
         self.stats.acked += 1
         self._on_change()
         self._log.info(
@@ -360,22 +421,10 @@ class Shipper:
         start, size = next((f[0], f[2]) for f in self._spool_of(path).files() if f[1] == path)
         upload_id = self._next_id
         self._next_id += 1
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            offset = 0
-            while True:
-                data = f.read(min(MAX_CHUNK, size - offset))
-                digest.update(data)
-                last = offset + len(data) >= size
-                self._bucks[name].send(
-                    BucketPut(
-                        upload_id, start, self._seconds, offset, data, last,
-                        digest.digest() if last else None,
-                    )
-                )
-                offset += len(data)
-                if last:
-                    break
+        peer = self._bucks[name]
+        sender = _ChunkSender(
+            peer, path, BucketPut(upload_id, start, self._seconds, 0, b"", False, None), size
+        )
         self.stats.uploads += 1
         self.stats.bytes_shipped += size
         self._upload = _Upload(
@@ -383,15 +432,18 @@ class Shipper:
             name,
             path,
             size,
-            digest.hexdigest(),
+            sender,
             self._clock.callLater(self._ack_timeout, self._give_up, "no acknowledgement in time"),
         )
+        if not peer.register_producer(sender):
+            sender.stopProducing()
 
     def _give_up(self, why: str) -> None:
         upload = self._upload
         assert upload is not None
         if upload.timeout.active():
             upload.timeout.cancel()
+        upload.sender.stopProducing()
         self._upload = None
         self.stats.failed += 1
         self._due[upload.path] = self._clock.seconds()
@@ -428,6 +480,8 @@ class Shipper:
         """
         Cancel the upload's timer (it is redone after a restart).
         """
-        if self._upload is not None and self._upload.timeout.active():
-            self._upload.timeout.cancel()
+        if self._upload is not None:
+            if self._upload.timeout.active():
+                self._upload.timeout.cancel()
+            self._upload.sender.stopProducing()
 

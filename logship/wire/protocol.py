@@ -67,7 +67,9 @@ from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import (
     IAddress,
+    IConsumer,
     IDelayedCall,
+    IPullProducer,
     IReactorTime,
     IStreamClientEndpoint,
 )
@@ -260,6 +262,24 @@ class IPeerConnection(Interface):
         Close the connection, first sending an L{Error} with C{reason} (and
         C{batch_id}) if a reason is given.  Nothing more is handed to the
         handler from this connection except C{disconnected}.
+        """
+
+    def register_producer(producer: IPullProducer) -> bool:
+        """
+        Have C{producer} asked for more (C{resumeProducing}, which should
+        C{send} one message) each time the connection's write buffer is
+        empty, at once the first time: a long upload never sits in memory
+        whole.  One producer at a time; it calls C{unregister_producer}
+        when done, and is stopped (C{stopProducing}) if the connection
+        closes first.
+
+        @return: C{False} (and nothing registered) if the connection is
+            closing or closed, or a producer is registered.
+        """
+
+    def unregister_producer() -> None:
+        """
+        Forget the registered producer, if any.
         """
 
 
@@ -526,6 +546,12 @@ class PeerConnection:
     def close(self, reason: str | None = None, batch_id: int | None = None) -> None:
         self._wire._close_deliberately(reason, batch_id)
 
+    def register_producer(self, producer: IPullProducer) -> bool:
+        return self._wire._register_producer(producer)
+
+    def unregister_producer(self) -> None:
+        self._wire._unregister_producer()
+
     def __repr__(self) -> str:
         where = _describe(self.address)
         return f"<PeerConnection {self.peer_role} {self.peer_node} at {where}>"
@@ -571,6 +597,7 @@ class WireProtocol(Protocol):
         self._handshake_timer: IDelayedCall | None = None
         self._frame_timer: IDelayedCall | None = None
         self._abort_timer: IDelayedCall | None = None
+        self._producer: IPullProducer | None = None
 
     # -- what services use
 
@@ -628,6 +655,7 @@ class WireProtocol(Protocol):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._state = _Closed()
+        self._producer = None  # the transport stopped it
         self._live.discard(self)
         for timer in (self._handshake_timer, self._frame_timer, self._abort_timer):
             if timer is not None and timer.active():
@@ -856,6 +884,18 @@ class WireProtocol(Protocol):
         self._stats.messages_sent += 1
         return True
 
+    def _register_producer(self, producer: IPullProducer) -> bool:
+        if not isinstance(self._state, _Connected) or self._producer is not None:
+            return False
+        self._producer = producer
+        IConsumer(self.transport).registerProducer(producer, False)
+        return True
+
+    def _unregister_producer(self) -> None:
+        if self._producer is not None:
+            self._producer = None
+            IConsumer(self.transport).unregisterProducer()
+
     def _write(self, body: bytes) -> None:
         # the length and the body as two buffers: a batch body is not copied
         assert self.transport is not None
@@ -917,6 +957,10 @@ class WireProtocol(Protocol):
             if timer is not None and timer.active():
                 timer.cancel()
         self._handshake_timer = self._frame_timer = None
+        producer = self._producer
+        if producer is not None:  # else the transport waits for it to finish
+            self._unregister_producer()
+            producer.stopProducing()
         transport = self.transport
         assert transport is not None
         if last_frame is not None:

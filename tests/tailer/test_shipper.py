@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from twisted.internet.interfaces import IPullProducer
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -18,6 +19,7 @@ from logship.core.receipts import ArchiveReceipt, sign_receipt
 from logship.tailer.shipper import Shipper
 from logship.tailer.spool import Spool
 from logship.wire.messages import (
+    MAX_CHUNK,
     ArchivedQuery,
     ArchivedReply,
     ArchiveProof,
@@ -31,13 +33,40 @@ T0 = 1795685820  # 2026-11-26T09:37:00Z, a bucket start
 
 
 class FakeBuck:
-    def __init__(self, node: str) -> None:
+    """
+    A connected buck whose write buffer empties at once (C{draining}): a
+    registered producer is asked for more until it unregisters; else the
+    test asks (L{more}).
+    """
+
+    def __init__(self, node: str, draining: bool = True) -> None:
         self.peer_node = node
         self.messages: list[Message] = []
+        self.draining = draining
+        self.producer: IPullProducer | None = None
 
     def send(self, message: Message) -> bool:
         self.messages.append(message)
         return True
+
+    def register_producer(self, producer: IPullProducer) -> bool:
+        if self.producer is not None:
+            return False
+        self.producer = producer
+        producer.resumeProducing()
+        while self.draining and self.producer is producer:
+            producer.resumeProducing()
+        return True
+
+    def unregister_producer(self) -> None:
+        self.producer = None
+
+    def more(self) -> None:
+        """
+        The write buffer emptied: the producer is asked for more.
+        """
+        assert self.producer is not None
+        self.producer.resumeProducing()
 
     @property
     def sent(self) -> list[BucketPut]:
@@ -135,6 +164,46 @@ class ShipperTests(ShipperTestCase):
         self.clock.advance(600)
         self.shipper.tick()
         self.assertEqual(len(self.sent()), len(puts), "shipped once")
+
+    def test_one_chunk_each_time_the_connection_asks(self) -> None:
+        """
+        An upload sends one chunk when it starts and one more each time
+        the connection's write buffer is empty, never the file at once;
+        the chunks are the file, and its producer is gone at the end.
+        """
+        for buck in self.bucks.values():
+            buck.draining = False
+        self.store(30_000)  # several MiB: several chunks
+        self.deliver_all()
+        [(_, path, size, _)] = self.spool.files()
+        self.at(T0 + 120)
+        self.tick_past_delay()
+        [buck] = [b for b in self.bucks.values() if b.producer is not None]
+        self.assertEqual(len(buck.sent), 1)
+        chunks = -(-size // MAX_CHUNK)
+        self.assertGreater(chunks, 2)
+        for sent in range(2, chunks + 1):
+            buck.more()
+            self.assertEqual(len(buck.sent), sent)
+        self.assertIsNone(buck.producer)
+        self.assertEqual(b"".join(p.data for p in buck.sent), path.read_bytes())
+        self.assertEqual(buck.sent[-1].sha256, hashlib.sha256(path.read_bytes()).digest())
+
+    def test_a_failed_upload_stops_its_producer(self) -> None:
+        """
+        An upload given up (no acknowledgement in time) unregisters its
+        producer, and the file is shipped again whole.
+        """
+        for buck in self.bucks.values():
+            buck.draining = False
+        self.store(30_000)
+        self.deliver_all()
+        self.at(T0 + 120)
+        self.tick_past_delay()
+        [buck] = [b for b in self.bucks.values() if b.producer is not None]
+        self.clock.advance(3600)
+        self.assertIsNone(buck.producer)
+        self.assertEqual(self.shipper.stats.failed, 1)
 
     def test_oldest_unshipped(self) -> None:
         """

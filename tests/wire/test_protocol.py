@@ -9,11 +9,13 @@ from collections import Counter
 from typing import Any
 
 import msgpack
+from twisted.internet.interfaces import IPullProducer
 from twisted.internet.task import Clock
 from twisted.internet.testing import EventLoggingObserver, StringTransport
 from twisted.logger import LogLevel, globalLogPublisher
 from twisted.test.iosim import FakeTransport, connect
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from logship.wire.framing import MAX_FRAME, encode_frame
@@ -172,6 +174,58 @@ class ExchangeTests(_WireTestCase):
             e for e in self.observer if e.get("log_format", "").startswith("Connected")
         ]
         self.assertEqual({e["peer_node"] for e in connected}, {"web-1", "buck-1"})
+
+    def test_pull_producer(self) -> None:
+        """
+        A registered producer is asked for one message each time the
+        connection's write buffer is empty, until it unregisters; the
+        messages arrive in order.
+        """
+        sent = [Batch(i, "ack2", events(10)) for i in range(1, 6)]
+        asked = []
+        peer = self.good_peer
+
+        @implementer(IPullProducer)
+        class Producer:
+            def resumeProducing(self) -> None:
+                asked.append(len(asked))
+                peer.send(sent[len(asked) - 1])
+                if len(asked) == len(sent):
+                    peer.unregister_producer()
+
+            def stopProducing(self) -> None:
+                raise AssertionError("not stopped: it finished")
+
+        self.assertTrue(peer.register_producer(Producer()))
+        self.assertEqual(asked, [0], "asked at once")
+        self.assertFalse(peer.register_producer(Producer()), "one at a time")
+        self.good.flush()
+        self.assertEqual(len(asked), len(sent))
+        self.assertEqual([m for _, m in self.server_handler.messages], sent)
+        self.assertIsNone(self.good.client_transport.producer)
+
+    def test_closing_stops_the_producer(self) -> None:
+        """
+        A connection closed while a producer is registered stops it and
+        forgets it (else the transport would wait for it to finish).
+        """
+        stopped = []
+
+        @implementer(IPullProducer)
+        class Producer:
+            def resumeProducing(self) -> None:
+                pass
+
+            def stopProducing(self) -> None:
+                stopped.append(True)
+
+        self.assertTrue(self.good_peer.register_producer(Producer()))
+        self.good_peer.close("done")
+        self.assertEqual(stopped, [True])
+        self.assertIsNone(self.good.client_transport.producer)
+        self.good.flush()
+        self.assertTrue(self.good.lost)
+        self.assertFalse(self.good_peer.register_producer(Producer()), "closed")
 
     def test_every_message_type(self) -> None:
         [server_peer] = self.server_handler.connected_peers
