@@ -6,8 +6,7 @@ from itertools import accumulate
 
 from twisted.internet.task import Clock
 
-from logship.core.bucket import iter_records
-from logship.core.event import Event, decode, unpack_origin
+from logship.core.event import unpack_origin
 from logship.core.parse import PRI_NONE
 from logship.core.query import Query
 from logship.core.render import iso_time
@@ -26,13 +25,6 @@ class FormatsToIndexTests(ServiceTestCase):
         super().setUp()
         self.clock = Clock()
         self.clock.advance(NOW)  # the examples' years are inferred from it
-
-    def spooled_events(self) -> list[Event]:
-        events = []
-        for path in sorted((self.tmp / "state" / "spool").rglob("*.b")):
-            with open(path, "rb") as f:
-                events += [decode(data) for _, data in iter_records(f)]
-        return events
 
     def test_fields_reach_the_index(self) -> None:
         self.log.write_bytes(b"".join(e.line + b"\n" for e in EXAMPLES))

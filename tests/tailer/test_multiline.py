@@ -11,8 +11,7 @@ from typing import Any
 
 from twisted.application.service import MultiService
 
-from logship.core.bucket import iter_records
-from logship.core.event import Event, decode, encode, unpack_origin
+from logship.core.event import encode, unpack_origin
 from logship.core.multiline import make_rules
 from logship.core.query import Query
 from logship.core.render import whole_lines
@@ -38,13 +37,6 @@ class MultilineServiceTests(ServiceTestCase):
         )
         service.startService()
         return service
-
-    def spooled_events(self) -> list[Event]:
-        events = []
-        for path in sorted((self.tmp / "state" / "spool").rglob("*.b")):
-            with open(path, "rb") as f:
-                events += [decode(data) for _, data in iter_records(f)]
-        return events
 
     def saved_offset(self, service: TailerService) -> int:
         checkpoint = json.loads(service.checkpoint_path.read_text())

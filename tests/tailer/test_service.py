@@ -81,12 +81,21 @@ class ServiceTestCase(SynchronousTestCase):
         self.successResultOf(stopped)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
-    def spooled(self) -> list[bytes]:
-        messages = []
+    def spooled_events(self) -> list[Event]:
+        """
+        The events in the spool's files, file by file in name order.
+        """
+        events = []
         for path in sorted((self.tmp / "state" / "spool").rglob("*.b")):
             with open(path, "rb") as f:
-                messages += [decode(data).message for _, data in iter_records(f)]
-        return messages
+                events += [decode(data) for _, data in iter_records(f)]
+        return events
+
+    def spooled(self) -> list[bytes]:
+        """
+        The messages of L{spooled_events}.
+        """
+        return [event.message for event in self.spooled_events()]
 
     def write(self, count: int, seed: int = 0) -> list[bytes]:
         lines = list(sample_lines(count, start=T0, seed=seed))
@@ -159,13 +168,6 @@ class TailerServiceTests(ServiceTestCase):
         self.assertEqual(again.lines_read, 103)
         self.assertEqual(sorted((e.point, e.origin) for e in self.spooled_events()), first)
         self.stop(again)
-
-    def spooled_events(self) -> list[Event]:
-        events = []
-        for path in sorted((self.tmp / "state" / "spool").rglob("*.b")):
-            with open(path, "rb") as f:
-                events += [decode(data) for _, data in iter_records(f)]
-        return events
 
     def test_corrupt_checkpoint_is_moved_aside_and_all_is_read_again(self) -> None:
         self.write(10)
