@@ -9,16 +9,21 @@ what it saw (docs/syslog.md gives the figures).
 
 from __future__ import annotations
 
-import signal
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from tests.integration.delivery import Cluster, read_identities
+from tests.integration.delivery import Cluster
 from tests.integration.processes import ProcessGroup, free_port
 from tests.integration.rsyslog import Rsyslog
-from tests.integration.test_syslog_process import _append, _lines, _messages, _wait_spooled
+from tests.integration.test_syslog_process import (
+    _append,
+    _lines,
+    _messages,
+    _wait_spooled,
+    kill_tailer_mid_stream,
+)
 
 LINES = 2_000
 
@@ -78,21 +83,8 @@ def test_tailer_killed_mid_stream(group: ProcessGroup) -> None:
     cluster, rsyslog, source = _start(group)
     try:
         first = _lines(0, LINES)
-        _append(source, first)
-        cluster.wait_stats(lambda s: s["lines"] > LINES // 5, "the tailer reading mid-stream")
-        cluster.stop_tailer(signal.SIGKILL)
-        [held] = read_identities([cluster.spool_root], torn_ok=[cluster.spool_root])
         second = _lines(LINES, LINES // 4)
-        _append(source, second)  # queued by rsyslog while the tailer is down
-        cluster.start_tailer()
-        spooled = _wait_spooled(cluster, second[-1].decode(), timeout=180)
-        *on_bucks, after = read_identities(
-            [b.workdir / "data" / "buckets" for b in cluster.bucks] + [cluster.spool_root],
-            torn_ok=[cluster.spool_root],
-        )
-        assert set(held) <= set(after), "events the spool held at the kill are gone"
-        copies = Counter(i for events in on_bucks for i in set(events))
-        assert all(copies[i] >= 2 for i in set(after)), "an event on fewer than 2 bucks"
+        held, spooled = kill_tailer_mid_stream(cluster, source, first, second, LINES // 5)
         missing, duplicated = _tally(first + second, spooled)
         assert missing == 0, f"{missing} lines lost"
         print(f"RELP, tailer killed: {len(held)} events held at the kill; lost: {missing};"

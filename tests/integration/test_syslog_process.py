@@ -79,6 +79,35 @@ def _wait_spooled(cluster: Cluster, last: str, timeout: float = 120.0) -> list[s
     return found
 
 
+def kill_tailer_mid_stream(
+    cluster: Cluster, source: Path, first: list[bytes], second: list[bytes], mid: int
+) -> tuple[list[bytes], list[str]]:
+    """
+    Append C{first} to the file rsyslog forwards, SIGKILL the tailer once
+    it read C{mid} lines, append C{second} (rsyslog queues it), start the
+    tailer again and wait for the last line.  Checked: every event the
+    spool held at the kill is still there and on 2 bucks.
+
+    @return: the identities the spool held at the kill, and the spool's
+        messages at the end.
+    """
+    _append(source, first)
+    cluster.wait_stats(lambda s: s["lines"] > mid, "the tailer reading mid-stream")
+    cluster.stop_tailer(signal.SIGKILL)
+    [held] = read_identities([cluster.spool_root], torn_ok=[cluster.spool_root])
+    _append(source, second)  # queued by rsyslog while the tailer is down
+    cluster.start_tailer()
+    spooled = _wait_spooled(cluster, second[-1].decode(), timeout=180)
+    *on_bucks, after = read_identities(
+        [b.workdir / "data" / "buckets" for b in cluster.bucks] + [cluster.spool_root],
+        torn_ok=[cluster.spool_root],
+    )
+    assert set(held) <= set(after), "events the spool held at the kill are gone"
+    copies = Counter(i for events in on_bucks for i in set(events))
+    assert all(copies[i] >= 2 for i in set(after)), "an event on fewer than 2 bucks"
+    return held, spooled
+
+
 def test_rsyslog_forwards_every_line_once(group: ProcessGroup) -> None:
     """
     rsyslog forwards a file of N lines: each arrives once, as one event
@@ -108,21 +137,8 @@ def test_tailer_killed_mid_stream(group: ProcessGroup) -> None:
     cluster, rsyslog, source = _start(group)
     try:
         first = _lines(0, 4 * LINES)
-        _append(source, first)
-        cluster.wait_stats(lambda s: s["lines"] > LINES, "the tailer reading mid-stream")
-        cluster.stop_tailer(signal.SIGKILL)
-        [held] = read_identities([cluster.spool_root], torn_ok=[cluster.spool_root])
         second = _lines(4 * LINES, LINES)
-        _append(source, second)  # queued by rsyslog while the tailer is down
-        cluster.start_tailer()
-        spooled = _wait_spooled(cluster, second[-1].decode(), timeout=180)
-        *on_bucks, after = read_identities(
-            [b.workdir / "data" / "buckets" for b in cluster.bucks] + [cluster.spool_root],
-            torn_ok=[cluster.spool_root],
-        )
-        assert set(held) <= set(after), "events the spool held at the kill are gone"
-        copies = Counter(i for events in on_bucks for i in set(events))
-        assert all(copies[i] >= 2 for i in set(after)), "an event on fewer than 2 bucks"
+        held, spooled = kill_tailer_mid_stream(cluster, source, first, second, LINES)
         expected = Counter(line.decode() for line in first + second)
         got = Counter(spooled)
         assert not set(got) - set(expected), "messages nobody sent"
