@@ -174,24 +174,27 @@ class LineEncoder:
                 parsed = parse.parse_line(
                     line, now=now, tz=self._tz, year=self._year, hint=self._hint
                 )
-            head = (parsed, self._host if parsed.host is None else parsed.host)
+            shn = self._host if parsed.host is None else parsed.host
             message = parsed.message if first is None else parsed.message + raw[first:]
+            structured = parsed.structured
         else:
+            parsed, shn = head
             message = raw
-        parsed, shn = head
-        parts = 1 if len(message) <= MAX_PART else len(split_message(message))
+            structured = False
+        self._unended = None if ended else (parsed, shn)
+        origin = pack_origin(self._source, file, offset)
         next_point = self.points.next
-        points = [next_point(parsed.point, parsed.resolution) for _ in range(parts)]
+        if len(message) <= MAX_PART:
+            point = next_point(parsed.point, parsed.resolution)
+            return [
+                Event(point, parsed.pri, shn, parsed.app, parsed.pid, message, not ended,
+                      structured, origin)
+            ]  # fmt: skip
+        points = [
+            next_point(parsed.point, parsed.resolution) for _ in split_message(message)
+        ]
         event = Event(
-            points[0],
-            parsed.pri,
-            shn,
-            parsed.app,
-            parsed.pid,
-            message,
-            not ended,
-            parsed.structured and self._unended is None,
-            pack_origin(self._source, file, offset),
-        )
-        self._unended = None if ended else head
-        return [event] if parts == 1 else split_event(event, points)
+            points[0], parsed.pri, shn, parsed.app, parsed.pid, message, not ended,
+            structured, origin,
+        )  # fmt: skip
+        return split_event(event, points)
