@@ -78,7 +78,7 @@ def test_demo_runs_everything(tmp_path: Path) -> None:
 
         def traces() -> list[str]:
             try:
-                events = get_json(f"{url}api/search?q=ERROR&limit=5")["events"]
+                events = get_json(f"{url}api/search?q=request&limit=5")["events"]
             except urllib.error.HTTPError as e:
                 if e.code == 503:
                     return []
