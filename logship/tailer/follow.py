@@ -197,7 +197,7 @@ class Follower:
         path: str | os.PathLike[str],
         state: FollowState | None = None,
         *,
-        max_read: int = 256 << 10,
+        max_read: int = 128 << 10,
         max_line: int = 1 << 20,
         start_at_end: bool = False,
         rotate_wait: int = 20,

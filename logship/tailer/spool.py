@@ -75,7 +75,7 @@ STATE_VERSION = 1
 _MAX_RETAKES = 4
 
 #: Bytes of lately appended records kept in memory by default.
-DEFAULT_MAX_FRESH = 4 << 20
+DEFAULT_MAX_FRESH = 1 << 20
 
 #: At most this many successive recoveries of one file when restoring (each
 #: cuts one more record that frames correctly but does not decode).
@@ -520,7 +520,7 @@ class Spool:
             self._eligible_set.add(entry.relpath)
             heapq.heappush(self._eligible, (entry.start, entry.relpath))
 
-    def next_chunk(self, max_events: int = 1000, max_bytes: int = 1 << 20) -> Chunk | None:
+    def next_chunk(self, max_events: int = 1000, max_bytes: int = 256 << 10) -> Chunk | None:
         """
         Hand out the next flushed records not handed out yet, all from one
         file, the oldest bucket first.
