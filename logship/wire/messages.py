@@ -1006,6 +1006,43 @@ class ArchivedReply:
 
 
 @dataclass(frozen=True, slots=True)
+class Ping:
+    """
+    Are you there?  Sent by a node that heard nothing from its peer for a
+    while; the peer's wire answers L{Pong} (handlers never see either).
+    """
+
+    TYPE: ClassVar[str] = "ping"
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        return {}, None
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> Ping:
+        _check_header(header, cls.TYPE, ())
+        _no_payload(payload, cls.TYPE)
+        return cls()
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    """
+    The answer to a L{Ping}.
+    """
+
+    TYPE: ClassVar[str] = "pong"
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        return {}, None
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> Pong:
+        _check_header(header, cls.TYPE, ())
+        _no_payload(payload, cls.TYPE)
+        return cls()
+
+
+@dataclass(frozen=True, slots=True)
 class Error:
     """
     The sender is about to close the connection, and says why.
@@ -1069,6 +1106,8 @@ Message: TypeAlias = (
     | ArchivedAck
     | ArchivedQuery
     | ArchivedReply
+    | Ping
+    | Pong
     | Error
 )
 
