@@ -11,9 +11,11 @@ A seeded, pure-Python simulation of two designs, not of the services:
     answer is sent to another buck after the ack timeout (the rules of
     C{logship/tailer/delivery.py}); the tailer keeps every event in its
     spool, ships each closed minute bucket whole to one random buck (after
-    one interval plus a random delay of up to one) and never ships it again
-    unless it grew (C{logship/tailer/shipper.py}); bucks never copy data
-    among themselves.
+    one interval plus a random delay of up to one), asks that buck every
+    archive check and ships the bucket again to another buck when it
+    answers that it does not have it (a wiped disk), at a bounded rate
+    (C{logship/tailer/shipper.py}); bucks never copy data among themselves;
+    a dead buck is dropped by the wire's ping after C{dead_peer_timeout}.
   - B{leader} (Kafka-like): P partitions, each with RF replicas placed
     round-robin; the producer writes to partition leaders with acks=all and
     min.insync.replicas = 2; a follower that stops fetching leaves the ISR
@@ -106,7 +108,9 @@ class Params:
     history_hours: float = 48.0  # data held before the failures (the quiet period)
     bucket_seconds: int = 60
     ack_timeout: float = 30.0  # logship: a copy not acknowledged is sent elsewhere
-    connection_timeout: float = 900.0  # logship: TCP gives up on a dead host (no keepalive)
+    dead_peer_timeout: float = 30.0  # logship: the wire's ping drops a silent peer (was 900 s: TCP)
+    query_interval: float = 60.0  # logship: --archive-check-interval
+    reship_mb_s: float = 50.0  # logship: rate of shipping buckets again (as Kafka's catch-up)
     delivery_timeout: float = 120.0  # Kafka producer delivery.timeout.ms
     reconnect: float = 5.0  # logship: tailer reconnects to a returning buck
     session_timeout: float = 9.0  # Kafka KRaft broker.session.timeout.ms
@@ -286,6 +290,11 @@ def dark(held: Holdings, line: Timeline, t: float) -> float:
 # -- the masterless design
 
 
+#: Masterless holdings: events by (the bucks that acknowledged their batch,
+#: the buck that took their bucket's upload or -1 while none holds it).
+Shipped = dict[tuple[frozenset[int], int], float]
+
+
 @dataclass(eq=False)
 class Chunk:
     """
@@ -303,23 +312,37 @@ class Chunk:
 def run_masterless(n: int, failures: list[Failure], p: Params, cal: dict[str, float],
                    rng: random.Random) -> Result:
     """
-    logship's delivery, shipping and (no) repair over one scenario.
+    logship's delivery, shipping and re-shipping over one scenario.
     """
     r = Result()
-    line = Timeline(n, failures, p.connection_timeout)
+    line = Timeline(n, failures, p.dead_peer_timeout)
     # Before: every pair equally likely, the shipped copy on any buck.
-    held: Holdings = {}
+    held: Shipped = {}
     share = p.rate * p.history_hours * 3600 / (math.comb(n, 2) * n)
     for pair in combinations(range(n), 2):
         for z in range(n):
-            add(held, frozenset((*pair, z)), share)
+            held[(frozenset(pair), z)] = share
     pending: list[Chunk] = []
     unshipped: dict[int, list[Chunk]] = {}
     ship_at: dict[int, float] = {}
+    # Uploads a buck came back without: asked at its next archive check
+    # (server -> when it answers), then shipped again to another buck.
+    asking: dict[int, float] = {}
+    reship: dict[tuple[frozenset[int], int], float] = {}  # (holders, buck that lost it) -> events
+    reship_rate = p.reship_mb_s * 1e6 / cal["record_bytes_per_event"]  # events/s
     batches = 1 / p.batch_events
     last_failure = max(f.at for f in failures)
     restored_at: float | None = None
     t = 0.0
+
+    def rekey_held(change) -> None:  # type: ignore[no-untyped-def]
+        nonlocal held
+        out: Shipped = {}
+        for key, events in held.items():
+            k = change(key)
+            out[k] = out.get(k, 0.0) + events
+        held = out
+
     while t < p.horizon:
         e = p.rate * p.tick
         r.events += e
@@ -332,11 +355,46 @@ def run_masterless(n: int, failures: list[Failure], p: Params, cal: dict[str, fl
         unshipped[bucket].append(chunk)
         for f in line.came_back(t, p.tick):
             if f.disk_lost:  # back empty
-                held = rekey(held, lambda k: k - {f.server})
+                s = f.server
+                rekey_held(lambda k: (k[0] - {s}, k[1]))
+                waiting: dict[tuple[frozenset[int], int], float] = {}
+                for (k, by), v in reship.items():
+                    waiting[(k - {s}, by)] = waiting.get((k - {s}, by), 0.0) + v
+                reship = waiting
                 for chunks in unshipped.values():
                     for c in chunks:
-                        c.holders.discard(f.server)
+                        c.holders.discard(s)
+                # The tailer asks it at its next check (<= the interval
+                # after it is connected again): it no longer has them.
+                asking[s] = t + p.reconnect + rng.uniform(0, p.query_interval)
         connected = [s for s in range(n) if line.connected(s, t, p.reconnect)]
+        for s, when in list(asking.items()):
+            if when <= t and s in connected:
+                del asking[s]
+                for key in [k for k in held if k[1] == s]:
+                    events = held.pop(key)
+                    reship[(key[0], s)] = reship.get((key[0], s), 0.0) + events
+                    held[(key[0], -1)] = held.get((key[0], -1), 0.0) + events
+        # Shipping again, one upload at a time, at the upload rate.
+        budget = reship_rate * p.tick
+        for key in list(reship):
+            holders, lost_by = key
+            live = [s for s in connected if line.up(s, t)]
+            others = [s for s in live if s != lost_by]
+            if not live or budget <= 0:
+                break
+            z = rng.choice(others or live)
+            events = min(budget, reship[key])
+            budget -= events
+            reship[key] -= events
+            if reship[key] <= 0:
+                del reship[key]
+            held[(holders, -1)] -= events
+            held[(holders, z)] = held.get((holders, z), 0.0) + events
+            # Repair traffic (as the leader's catch-up): counted in
+            # repair_bytes and messages, not in the write path's bytes.
+            r.repair_bytes += events * cal["upload_bytes_per_event"]
+            r.messages += events * cal["record_bytes_per_event"] / MAX_CHUNK + 1
         still = []
         for c in pending:
             for s, sent in list(c.waiting.items()):
@@ -372,34 +430,49 @@ def run_masterless(n: int, failures: list[Failure], p: Params, cal: dict[str, fl
             z = rng.choice(live)
             size = sum(c.events for c in unshipped[b])
             for c in unshipped.pop(b):
-                add(held, frozenset(c.holders | {z}), c.events)
+                key = (frozenset(c.holders), z)
+                held[key] = held.get(key, 0.0) + c.events
             r.messages += math.ceil(size * cal["record_bytes_per_event"] / MAX_CHUNK) + 1
             r.bytes += size * cal["upload_bytes_per_event"] + cal["ack_frame_bytes"]
             del ship_at[b]
-        # Reading: the porter reads bucks; events on no buck that is up are dark.
+        # Reading: the porter reads bucks; events on no buck that is up
+        # (only in a spool, waiting to be shipped again, included) are dark.
         on_way: Holdings = {}
         for chunks in unshipped.values():
             for c in chunks:
                 add(on_way, frozenset(c.holders), c.events)
-        r.unreadable += (dark(held, line, t) + dark(on_way, line, t)
-                         - held.get(frozenset(), 0.0)) * p.tick
+        r.unreadable += (dark(rekey_pairs(held), line, t) + dark(on_way, line, t)) * p.tick
         # Full copies: R bucks hold every event again (the spool is the third).
-        if t >= line.returns() and not pending and restored_at is None and all(
-            len(k) >= p.replicas for k, v in held.items() if v > 0
+        if t >= line.returns() and not pending and not reship and restored_at is None and all(
+            len(k) >= p.replicas for k, v in rekey_pairs(held).items() if v > 0
         ):
             restored_at = t
-        if t >= line.returns() + p.settle and not pending and all(
+        if t >= line.returns() + p.settle and not pending and not reship and not asking and all(
             b * p.bucket_seconds >= line.returns() for b in unshipped
         ):
             break
         t += p.tick
     r.restore = None if restored_at is None else restored_at - last_failure
-    # Lost: shipped events no buck holds any more.  Only the spool has them;
-    # it ships a bucket again only when it grew, and prunes it at --keep-hours.
-    r.lost = held.get(frozenset(), 0.0)
-    copies = sum(len(k) * v for k, v in held.items()) / sum(held.values())
+    # Lost: events no buck holds and no re-upload will restore (the spool
+    # keeps a bucket until a receipt; a buck that cannot show one is asked
+    # again, so only a horizon cut short leaves any).
+    r.lost = held.get((frozenset(), -1), 0.0) - sum(
+        v for (k, _), v in reship.items() if not k
+    )
+    flat = rekey_pairs(held)
+    copies = sum(len(k) * v for k, v in flat.items()) / sum(flat.values())
     r.read_bytes = r.events * copies * cal["porter_read_bytes_per_event"]
     return r
+
+
+def rekey_pairs(held: Shipped) -> Holdings:
+    """
+    The masterless holdings as the set of bucks holding each event.
+    """
+    out: Holdings = {}
+    for (holders, z), events in held.items():
+        add(out, holders | ({z} if z >= 0 else set()), events)
+    return out
 
 
 # -- the elected-leader design

@@ -222,6 +222,15 @@ class ArchivedRecord:
         """
         return self._proofs.get((start, upload))
 
+    def knows(self, start: int, upload: bytes) -> bool:
+        """
+        Whether the upload was merged here and is remembered: in the
+        present file of its bucket, or proven archived.  A buck that lost
+        its disk, or forgot the bucket (older than the keeping period),
+        does not know it: its tailer ships it again.
+        """
+        return upload in self._current.get(start, ()) or (start, upload) in self._proofs
+
     def _append(self, lines: list[str]) -> None:
         self._file.writelines(lines)
         self._file.flush()

@@ -10,7 +10,8 @@ the peer's role may send:
      and size) and deleting the file only if it still has the receipt's
      size and SHA-256 (L{ArchivedAck}).
   2. From a tailer: L{ArchivedQuery} is answered with the receipts that
-     prove its uploads archived (L{ArchivedReply}).
+     prove its uploads archived, and the uploads it does not know
+     (L{ArchivedReply}: the tailer ships those again).
 """
 
 from __future__ import annotations
@@ -87,21 +88,27 @@ class BucketRequests:
     def archived_query(self, peer: IPeerConnection, query: ArchivedQuery) -> None:
         """
         Answer a tailer's question: the receipts that prove these uploads
-        archived (those not proven are left out).
+        archived, and the uploads this buck does not know (lost with its
+        disk, or forgotten); those merged here and not archived yet are
+        left out.
 
         @param peer: the connection it came on (a tailer's).
         @param query: the question.
         """
         proofs = []
+        missing = []
+        record = self._store.archived
         for start, upload in query.uploads:
-            receipt = self._store.archived.proof(start, upload)
+            receipt = record.proof(start, upload)
             if receipt is not None:
                 proofs.append(
                     ArchiveProof(
                         start, upload, receipt.body, receipt.signature, receipt.credential
                     )
                 )
-        peer.send(ArchivedReply(query.request_id, proofs))
+            elif not record.knows(start, upload):
+                missing.append((start, upload))
+        peer.send(ArchivedReply(query.request_id, proofs, missing))
 
     def _check_receipt(self, peer: IPeerConnection, notice: Archived) -> ArchiveReceipt:
         """

@@ -23,10 +23,17 @@
      (L{logship.core.receipts.check_archive_proof}: in credential mode a
      porter credential of a trusted authority, valid now, its signature,
      and the receipt naming the buck that took the upload and the bucket).
-  4. Otherwise a file is pruned only when it was shipped and acknowledged
-     at its present size, and either its interval ended more than
-     C{keep_seconds} ago or the spools hold more than C{keep_bytes} (oldest
-     first).
+  4. A buck that answers that it does not know an upload (it lost its
+     disk, or forgot the bucket) can never show a receipt for it: the
+     file's shipped size is forgotten, and it is shipped again, to another
+     buck if one is connected.
+  5. Nothing else deletes a file that has no receipt, except the size
+     limit: while the spools hold more than C{keep_bytes}, the oldest
+     files shipped and acknowledged at their present size are deleted,
+     each logged as an error and counted (C{pruned}): their events may
+     then be only on the bucks.  A file whose interval ended more than
+     C{keep_seconds} ago is kept: it is logged once and counted
+     (C{overdue_files}, C{overdue_bytes}) until a receipt deletes it.
 
 State (shipped sizes, the buck that took each, the upload's SHA-256)
 goes into the tailer's checkpoint; when it is restored, the sizes of files
@@ -147,6 +154,9 @@ class ShipperStats:
     archived: int = 0
     bytes_archived: int = 0
     proofs_refused: int = 0
+    reshipped: int = 0
+    overdue_files: int = 0
+    overdue_bytes: int = 0
 
 
 class Shipper:
@@ -173,9 +183,11 @@ class Shipper:
         """
         @param clock: the reactor's time: its C{seconds()} is the wall
             clock, which bucket intervals are in; it runs the timers.
-        @param keep_seconds: prune shipped buckets older than this.
-        @param keep_bytes: prune shipped buckets, oldest first, while the
-            spools hold more than this.
+        @param keep_seconds: a bucket older than this without a receipt is
+            logged and counted as overdue (it is kept).
+        @param keep_bytes: delete shipped buckets without a receipt,
+            oldest first, while the spools hold more than this (each one
+            logged as an error and counted).
         @param ack_timeout: seconds to wait for a C{BucketAck}.
         @param query_interval: seconds between two questions to the bucks
             about archived buckets.
@@ -202,6 +214,10 @@ class Shipper:
         #: version: computed when needed).
         self._shipped: dict[str, tuple[int, str | None, str | None]] = {}
         self._due: dict[Path, float] = {}
+        #: Files to ship again, and the buck that did not have them.
+        self._avoid: dict[Path, str] = {}
+        #: Overdue files already logged.
+        self._overdue: set[Path] = set()
         self._upload: _Upload | None = None
         self._next_id = 1
 
@@ -302,10 +318,11 @@ class Shipper:
         """
         now = self._clock.seconds()
         files = [f for spool in self._spools for f in spool.files()]
+        busy = self._upload.path if self._upload is not None else None
         for start, path, size, delivered in files:
             closed = start + 2 * self._seconds <= now
             shipped = self._shipped.get(self._key(path), (0, None))[0]
-            if closed and delivered == size and size > shipped:
+            if closed and delivered == size and size > shipped and path != busy:
                 self._due.setdefault(path, now + self._rng.uniform(0, self._seconds))
         if self._upload is None and self._bucks:
             ready = sorted((when, str(p)) for p, when in self._due.items() if when <= now)
@@ -370,13 +387,18 @@ class Shipper:
         if peer is None:
             return
         proofs = {(proof.start, proof.upload): proof for proof in reply.proofs}
+        missing = set(reply.missing)
         busy = self._upload.path if self._upload is not None else None
         for spool in self._spools:
             for start, path, size, delivered in spool.files():
                 shipped = self._shipped_whole(path, size, delivered)
                 if shipped is None or shipped[0] != name or path == busy:
                     continue
-                proof = proofs.get((start, bytes.fromhex(shipped[1])))
+                upload = (start, bytes.fromhex(shipped[1]))
+                if upload in missing:
+                    self._ship_again(path, name)
+                    continue
+                proof = proofs.get(upload)
                 if proof is None:
                     continue
                 try:
@@ -412,12 +434,32 @@ class Shipper:
                     porter=receipt.porter,
                 )
 
+    def _ship_again(self, path: Path, name: str) -> None:
+        """
+        Buck C{name} does not have the upload of C{path} it took: forget
+        that it was shipped, so that it is shipped again (to another buck
+        if one is connected).
+        """
+        del self._shipped[self._key(path)]
+        self._avoid[path] = name
+        self.stats.reshipped += 1
+        self._on_change()
+        self._log.warn(
+            "Buck {buck} does not have {path}, which it took (its disk lost?):"
+            " shipping it again",
+            path=str(path),
+            buck=name,
+        )
+
     def _ship(self, path: Path) -> None:
         """
-        Send C{path} whole to a random connected buck.
+        Send C{path} whole to a random connected buck (not the one that
+        lost it, if another is connected).
         """
         del self._due[path]
-        name = self._rng.choice(sorted(self._bucks))
+        avoid = self._avoid.pop(path, None)
+        names = sorted(self._bucks)
+        name = self._rng.choice([n for n in names if n != avoid] or names)
         start, size = next((f[0], f[2]) for f in self._spool_of(path).files() if f[1] == path)
         upload_id = self._next_id
         self._next_id += 1
@@ -456,24 +498,44 @@ class Shipper:
 
     def _prune(self, files: list[tuple[int, Path, int, int]], now: float) -> None:
         """
-        Delete shipped files past the age or size limit, oldest first.
+        Delete shipped files beyond the size limit, oldest first, loudly;
+        count (and log once) the files past the age limit, kept.
         """
         total = sum(f[2] for f in files)
-        for start, path, size, delivered in files:
+        overdue = [0, 0]
+        for start, path, size, delivered in sorted(files):
             shipped = self._shipped.get(self._key(path), (None, None, None))[0] == size == delivered
             busy = self._upload is not None and self._upload.path == path
-            too_old = start + self._seconds < now - self._keep_seconds
-            if not shipped or busy or not (too_old or total > self._keep_bytes):
+            if shipped and not busy and total > self._keep_bytes:
+                self._delete(self._spool_of(path), path, size)
+                total -= size
+                self.stats.pruned += 1
+                self.stats.bytes_pruned += size
+                self._log.error(
+                    "Deleted {path} without a proof of archiving: the spools hold more"
+                    " than {keep_mb} MiB; its events are now only on the bucks",
+                    path=str(path),
+                    keep_mb=self._keep_bytes >> 20,
+                )
                 continue
-            self._delete(self._spool_of(path), path, size)
-            total -= size
-            self.stats.pruned += 1
-            self.stats.bytes_pruned += size
+            if start + self._seconds < now - self._keep_seconds:
+                overdue[0] += 1
+                overdue[1] += size
+                if path not in self._overdue:
+                    self._overdue.add(path)
+                    self._log.warn(
+                        "{path} is older than the keeping period and not archived:"
+                        " kept until a buck shows its receipt",
+                        path=str(path),
+                    )
+        self.stats.overdue_files, self.stats.overdue_bytes = overdue
 
     def _delete(self, spool: Spool, path: Path, size: int) -> None:
         spool.forget(path)
         path.unlink(missing_ok=True)
         del self._shipped[self._key(path)]
+        self._overdue.discard(path)
+        self._avoid.pop(path, None)
         self._on_change()
 
     def stop(self) -> None:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypeAlias, get_args
 
 import msgpack
@@ -948,30 +948,44 @@ class ArchiveProof:
 class ArchivedReply:
     """
     A buck's answer to L{ArchivedQuery}: a proof for each asked upload
-    whose file the buck deleted on the porter's receipt (the others are
-    not archived yet, or not here).
+    whose file the buck deleted on the porter's receipt, and the asked
+    uploads it does not know at all (never merged here, or lost with its
+    disk: the tailer ships those again).  The others are not archived yet.
+
+    In the payload a proof is a 5-item row and a missing upload a 2-item
+    row C{[start, upload sha256]}; a reply of a buck that predates
+    C{missing} has only proofs.
 
     @ivar request_id: the request's.
     @ivar proofs: at most L{MAX_PROOFS}.
+    @ivar missing: C{(bucket start, upload SHA-256)} pairs; with C{proofs},
+        at most L{MAX_PROOFS}.
     """
 
     TYPE: ClassVar[str] = "archived-reply"
 
     request_id: int
     proofs: list[ArchiveProof]
+    missing: list[tuple[int, bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         _check_int("request_id", self.request_id, 0, _MAX_U64)
-        if type(self.proofs) is not list or len(self.proofs) > MAX_PROOFS:
-            raise ValueError(f"proofs must be a list of at most {MAX_PROOFS}")
+        if type(self.proofs) is not list or type(self.missing) is not list:
+            raise ValueError("proofs and missing must be lists")
+        if len(self.proofs) + len(self.missing) > MAX_PROOFS:
+            raise ValueError(f"proofs and missing must be at most {MAX_PROOFS} together")
         for proof in self.proofs:
             if not isinstance(proof, ArchiveProof):
                 raise ValueError("proofs must be ArchiveProof values")
+        for start, digest in self.missing:
+            _check_int("start", start, 0, _MAX_U64)
+            _check_bytes("sha256", digest, _SHA256_SIZE)
 
     def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
-        rows = [
+        rows: list[list[Any]] = [
             [p.start, p.upload, p.receipt, p.signature, p.credential] for p in self.proofs
         ]
+        rows += [[start, digest] for start, digest in self.missing]
         return {"request_id": self.request_id}, _deflate(msgpack.packb(rows, use_bin_type=True))
 
     @classmethod
@@ -982,9 +996,50 @@ class ArchivedReply:
             rows = msgpack.unpackb(data, **_PROOF_LIMITS)
         except (ValueError, msgpack.UnpackException) as e:
             raise MalformedMessage(f"{cls.TYPE}: bad proofs ({type(e).__name__})") from None
-        if type(rows) is not list or not all(type(r) is list and len(r) == 5 for r in rows):
-            raise MalformedMessage(f"{cls.TYPE}: proofs are a list of 5-item lists")
-        return cls(header["request_id"], [ArchiveProof(*row) for row in rows])
+        if type(rows) is not list or not all(type(r) is list and len(r) in (2, 5) for r in rows):
+            raise MalformedMessage(f"{cls.TYPE}: rows are 5-item (proof) or 2-item lists")
+        return cls(
+            header["request_id"],
+            [ArchiveProof(*row) for row in rows if len(row) == 5],
+            [(row[0], row[1]) for row in rows if len(row) == 2],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """
+    Are you there?  Sent by a node that heard nothing from its peer for a
+    while; the peer's wire answers L{Pong} (handlers never see either).
+    """
+
+    TYPE: ClassVar[str] = "ping"
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        return {}, None
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> Ping:
+        _check_header(header, cls.TYPE, ())
+        _no_payload(payload, cls.TYPE)
+        return cls()
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    """
+    The answer to a L{Ping}.
+    """
+
+    TYPE: ClassVar[str] = "pong"
+
+    def _to_wire(self) -> tuple[dict[str, Any], bytes | None]:
+        return {}, None
+
+    @classmethod
+    def _from_wire(cls, header: dict[Any, Any], payload: bytes | None) -> Pong:
+        _check_header(header, cls.TYPE, ())
+        _no_payload(payload, cls.TYPE)
+        return cls()
 
 
 @dataclass(frozen=True, slots=True)
@@ -1051,6 +1106,8 @@ Message: TypeAlias = (
     | ArchivedAck
     | ArchivedQuery
     | ArchivedReply
+    | Ping
+    | Pong
     | Error
 )
 

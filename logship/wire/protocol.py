@@ -38,6 +38,14 @@ Protocol steps:
   7. A closing connection whose peer does not read is aborted after
      L{CLOSE_TIMEOUT}.  All timers are cancelled when the connection is
      lost, and the handler's C{disconnected} is called if C{connected} was.
+  8. With a C{ping_interval} (the connections to bucks: L{buck_factory}),
+     a connected side that received nothing for that long sends a L{Ping};
+     if still nothing arrives within C{ping_timeout} more, the peer is
+     rejected as C{peer-timeout} (a host that died without closing the
+     connection, or a hung process), and the handler's C{disconnected}
+     follows at once.  Each side answers a L{Ping} with a L{Pong}; neither
+     reaches the handler.  A check that runs late (this process was
+     stalled) first lets the input waiting meanwhile be read.
 
 In credential mode (a factory given L{Credentials}) steps 1 and 2 differ
 (L{logship.wire.handshake}):
@@ -97,6 +105,8 @@ from logship.wire.messages import (
     Identify,
     MalformedMessage,
     Message,
+    Ping,
+    Pong,
     PreparedMessage,
     Role,
     decode_message,
@@ -123,6 +133,17 @@ HANDSHAKE_TIMEOUT = 10.0
 FRAME_TIMEOUT = 30.0
 #: Seconds a closing connection may take to flush before it is aborted.
 CLOSE_TIMEOUT = 10.0
+#: Seconds without a byte from the peer before a L{Ping} (connections to
+#: bucks).
+PING_INTERVAL = 15.0
+#: Seconds after that before a silent peer is dropped: a dead peer is
+#: noticed within 30 s.
+PING_TIMEOUT = 15.0
+#: Seconds a liveness check may run late before it counts this process as
+#: stalled (then it reads the waiting input before it judges the peer).
+_STALLED = 1.0
+#: Seconds a late check waits, so that the input is read first.
+_READ_FIRST = 0.01
 
 
 class HandshakeTimeout(WireError):
@@ -139,6 +160,14 @@ class FrameTimeout(WireError):
     """
 
     code = "frame-timeout"
+
+
+class PeerTimeout(WireError):
+    """
+    Nothing came from the peer, not even the answer to a L{Ping}.
+    """
+
+    code = "peer-timeout"
 
 
 class UnexpectedMessage(WireError):
@@ -345,6 +374,10 @@ class WireSettings:
     @ivar accept_roles: the peer roles allowed to complete a handshake.
     @ivar credentials: this node's identity and trust in credential mode,
         else C{None}.
+    @ivar ping_interval: seconds of silence from the peer before a
+        L{Ping}, or C{None} for no pings.
+    @ivar ping_timeout: seconds after the ping before a silent peer is
+        dropped.
     """
 
     key: bytes | None
@@ -356,6 +389,8 @@ class WireSettings:
     close_timeout: float = CLOSE_TIMEOUT
     max_frame: int = MAX_FRAME
     credentials: Credentials | None = None
+    ping_interval: float | None = None
+    ping_timeout: float = PING_TIMEOUT
 
     def __post_init__(self) -> None:
         check_key(self.key)
@@ -488,7 +523,9 @@ class _Connected:
             raise UnexpectedMessage("hello after the handshake completed")
         if isinstance(message, Error):
             self._wire._peer_error(message)
-        else:
+        elif isinstance(message, Ping):
+            self._wire._send(Pong())
+        elif not isinstance(message, Pong):  # a pong was heard: enough
             self._wire._deliver(message)
 
     def error_frame(self, error: Error) -> bytes | None:
@@ -598,6 +635,12 @@ class WireProtocol(Protocol):
         self._frame_timer: IDelayedCall | None = None
         self._abort_timer: IDelayedCall | None = None
         self._producer: IPullProducer | None = None
+        self._ping_timer: IDelayedCall | None = None
+        #: When the peer was last heard from, and when the liveness check
+        #: is due (with pings only).
+        self._heard = 0.0
+        self._check_at = 0.0
+        self._pinged_at = float("-inf")
 
     # -- what services use
 
@@ -643,6 +686,8 @@ class WireProtocol(Protocol):
     def dataReceived(self, data: bytes) -> None:
         if isinstance(self._state, _Closed):
             return
+        if self._ping_timer is not None:
+            self._heard = self._clock.seconds()
         try:
             for body in self._framer.feed(data):
                 self._state.frame_received(body)
@@ -657,10 +702,12 @@ class WireProtocol(Protocol):
         self._state = _Closed()
         self._producer = None  # the transport stopped it
         self._live.discard(self)
-        for timer in (self._handshake_timer, self._frame_timer, self._abort_timer):
+        timers = (self._handshake_timer, self._frame_timer, self._abort_timer, self._ping_timer)
+        for timer in timers:
             if timer is not None and timer.active():
                 timer.cancel()
         self._handshake_timer = self._frame_timer = self._abort_timer = None
+        self._ping_timer = None
         why = self._close_reason or CloseReason(
             "connection-lost", reason.getErrorMessage()
         )
@@ -804,6 +851,9 @@ class WireProtocol(Protocol):
         self._stats.handshakes += 1
         self._peer = peer
         self._live.add(self)
+        if self.settings.ping_interval is not None:
+            self._heard = self._clock.seconds()
+            self._check_alive_in(self.settings.ping_interval)
         credential = peer.credential
         self._log.info(
             "Connected to {peer_node} ({peer_role}) at {address}{insecure_note}{credential_note}",
@@ -932,6 +982,36 @@ class WireProtocol(Protocol):
             FrameTimeout(f"half a frame, then nothing for {timeout:g} seconds")
         )
 
+    def _check_alive_in(self, delay: float) -> None:
+        self._check_at = self._clock.seconds() + delay
+        self._ping_timer = self._clock.callLater(delay, self._check_alive)
+
+    def _check_alive(self) -> None:
+        """
+        Ping a peer silent for C{ping_interval}; reject one still silent
+        C{ping_timeout} later (see step 8).
+        """
+        self._ping_timer = None
+        interval = self.settings.ping_interval
+        assert interval is not None
+        timeout = self.settings.ping_timeout
+        now = self._clock.seconds()
+        silent = now - self._heard
+        if silent >= interval + timeout:
+            if now - self._check_at > _STALLED:
+                self._check_alive_in(_READ_FIRST)  # read what came meanwhile first
+                return
+            self._reject(PeerTimeout(f"nothing from the peer for {silent:.0f} seconds"))
+            self._abort()  # a dead peer reads nothing: do not wait to flush
+            return
+        if silent < interval:
+            self._check_alive_in(interval - silent)
+            return
+        if self._pinged_at <= self._heard:  # no ping since the peer was heard
+            self._pinged_at = now
+            self._send(Ping())
+        self._check_alive_in(interval + timeout - silent)
+
     def _close_deliberately(self, reason: str | None, batch_id: int | None) -> None:
         if isinstance(self._state, _Closed):
             return
@@ -953,10 +1033,10 @@ class WireProtocol(Protocol):
             return
         self._state = _Closed()
         self._close_reason = why
-        for timer in (self._handshake_timer, self._frame_timer):
+        for timer in (self._handshake_timer, self._frame_timer, self._ping_timer):
             if timer is not None and timer.active():
                 timer.cancel()
-        self._handshake_timer = self._frame_timer = None
+        self._handshake_timer = self._frame_timer = self._ping_timer = None
         producer = self._producer
         if producer is not None:  # else the transport waits for it to finish
             self._unregister_producer()
@@ -1018,6 +1098,8 @@ class WireFactory(Factory):
         close_timeout: float = CLOSE_TIMEOUT,
         max_frame: int = MAX_FRAME,
         credentials: Credentials | None = None,
+        ping_interval: float | None = None,
+        ping_timeout: float = PING_TIMEOUT,
     ) -> None:
         """
         @param key: the 32-byte cluster key (L{logship.core.keys.read_key}), or
@@ -1035,6 +1117,10 @@ class WireFactory(Factory):
         @param credentials: this node's identity and trust, for credential
             mode (then C{key} is C{None}, and C{node} and C{role} are the
             credential's).
+        @param ping_interval: seconds of silence from a connected peer
+            before a L{Ping}; C{None}: never ping.
+        @param ping_timeout: seconds after that before the silent peer is
+            dropped.
         @raise ValueError: on a bad key, node, role or accepted role, or a
             credential of another node or role.
         """
@@ -1050,6 +1136,8 @@ class WireFactory(Factory):
             close_timeout=close_timeout,
             max_frame=max_frame,
             credentials=credentials,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
         )
         self.handler = handler
         self.clock = clock
@@ -1105,13 +1193,18 @@ def buck_factory(
     handler: IWireHandler,
     clock: IReactorTime,
     credentials: Credentials | None = None,
+    ping_interval: float | None = PING_INTERVAL,
+    ping_timeout: float = PING_TIMEOUT,
 ) -> WireClientFactory:
     """
     The client factory of a connection to a buck: it accepts only a buck
-    as the peer (in credential mode, a buck credential).
+    as the peer (in credential mode, a buck credential), and drops a buck
+    silent for C{ping_interval + ping_timeout} (step 8).
 
     @param handler: receives the connection's messages.
     @param credentials: for credential mode.
+    @param ping_interval: seconds of silence before a ping (C{None}: none).
+    @param ping_timeout: seconds after the ping before dropping the buck.
     """
     return WireClientFactory(
         key=key,
@@ -1121,6 +1214,8 @@ def buck_factory(
         clock=clock,
         accept_roles=("buck",),
         credentials=credentials,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
     )
 
 

@@ -85,7 +85,8 @@ class PorterRequestTests(BuckTestCase):
         """
         An archived file is deleted if it has the receipt's size and digest,
         kept if it grew since; a tailer's question about its uploads is
-        answered with the receipt of the file that had merged them.
+        answered with the receipt of the file that had merged them, and
+        names the upload it never merged into that bucket as missing.
         """
         upload = self.upload(1, T0, [make_event(10, 10)])
         other = self.upload(2, T0 + 60, [make_event(11, 70)])
@@ -108,7 +109,7 @@ class PorterRequestTests(BuckTestCase):
         proof = ArchiveProof(T0, upload, notice.receipt, b"", b"")
         self.assertEqual(
             self.tailer.received(ArchivedReply),
-            [ArchivedReply(7, [proof]), ArchivedReply(8, [proof])],
+            [ArchivedReply(7, [proof], [(T0, other)]), ArchivedReply(8, [proof])],
         )
         self.assertEqual(self.store.stats.archived_deleted, 1)
 
@@ -139,6 +140,20 @@ class PorterRequestTests(BuckTestCase):
         self.assertIn("the receipt is for bucket", self.closed_with(porter, pair))
         self.assertTrue(self.store.path_of(T0).exists())
         self.assertEqual(self.buck.stats()["total"]["archived_refused"], 2)
+
+    def test_uploads_lost_with_the_disk_are_missing(self) -> None:
+        """
+        A buck whose disk was wiped (a new store, empty) names every upload
+        it is asked about as missing; one merged and not archived yet is
+        neither proven nor missing.
+        """
+        upload = self.upload(1, T0, [make_event(10, 10)])
+        self.send(self.tailer, self.tailer_pair, ArchivedQuery(1, [(T0, upload)]))
+        self.assertEqual(self.tailer.received(ArchivedReply), [ArchivedReply(1, [], [])])
+        wiped = BucketStore(self.tmp / "wiped", 60, self.clock)
+        self.addCleanup(wiped.close)
+        self.assertFalse(wiped.archived.knows(T0, upload))
+        self.assertTrue(self.store.archived.knows(T0, upload))
 
     def test_archived_record_survives_restart(self) -> None:
         """

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from twisted.internet.interfaces import IPullProducer
 from twisted.internet.task import Clock
+from twisted.logger import LogLevel, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from logship.core.credentials import NodeIdentity, Trust
@@ -241,6 +242,20 @@ class ShipperTests(ShipperTestCase):
         uploads = [p for p in self.sent() if p.last]
         self.assertEqual(len(uploads), 2)
 
+    def test_not_due_again_during_its_upload(self) -> None:
+        """
+        Ticks while an upload waits for its acknowledgement do not make its
+        file due again (it would be shipped twice).
+        """
+        self.store(10)
+        self.deliver_all()
+        self.at(T0 + 1000)
+        self.tick_past_delay()
+        self.tick_past_delay()
+        self.ack()
+        self.tick_past_delay()
+        self.assertEqual(self.shipper.stats.uploads, 1)
+
     def test_timeout_and_disconnect_retry(self) -> None:
         self.store(10)
         self.deliver_all()
@@ -259,30 +274,49 @@ class ShipperTests(ShipperTestCase):
         self.assertEqual(self.shipper.stats.acked, 1)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
-    def test_prunes_only_shipped_old_buckets(self) -> None:
+    def test_old_buckets_are_kept_and_counted(self) -> None:
+        """
+        Past the keeping period a bucket without a receipt is kept, shipped
+        or not: it is counted as overdue and logged once.
+        """
         self.store(10, at=T0)
         self.store(10, at=T0 + 60)
         self.deliver_all()
         self.at(T0 + 150)
         self.tick_past_delay()  # ships the first bucket only (the second is not closed)
         self.ack()
+        logged: list[dict[str, object]] = []
+        globalLogPublisher.addObserver(logged.append)
+        self.addCleanup(globalLogPublisher.removeObserver, logged.append)
         self.at(T0 + 7200)
         self.shipper.tick()
-        [(start, path, _, _)] = self.spool.files()
-        self.assertEqual(start, T0 + 60, "the shipped one is pruned, the other kept")
-        self.assertFalse((self.tmp / "spool/ack2/2026/11/26/09/37.b").exists())
-        self.assertTrue(path.exists())
-        self.assertEqual(self.shipper.stats.pruned, 1)
+        self.shipper.tick()
+        self.assertEqual(len(self.spool.files()), 2)
+        self.assertEqual(self.shipper.stats.pruned, 0)
+        self.assertEqual(self.shipper.stats.overdue_files, 2)
+        self.assertEqual(self.shipper.stats.overdue_bytes, sum(f[2] for f in self.spool.files()))
+        overdue = [e for e in logged if "keeping period" in str(e.get("log_format"))]
+        self.assertEqual(len(overdue), 2, "once per file")
 
     def test_prunes_beyond_size_limit(self) -> None:
+        """
+        The size limit deletes shipped buckets without a receipt, counted
+        and logged as an error.
+        """
         self.shipper._keep_bytes = 1  # everything shipped is over the limit
         self.store(10)
         self.deliver_all()
         self.at(T0 + 1000)
         self.tick_past_delay()
         self.ack()
+        logged: list[dict[str, object]] = []
+        globalLogPublisher.addObserver(logged.append)
+        self.addCleanup(globalLogPublisher.removeObserver, logged.append)
         self.shipper.tick()
         self.assertEqual(self.spool.files(), [])
+        self.assertEqual(self.shipper.stats.pruned, 1)
+        [error] = [e for e in logged if e["log_level"] == LogLevel.error]
+        self.assertIn("without a proof of archiving", str(error["log_format"]))
 
     def test_state_round_trip(self) -> None:
         """
@@ -309,7 +343,7 @@ class ShipperTests(ShipperTestCase):
         """
         The shipped size of a file that is gone (deleted once archived by a
         tailer killed before its checkpoint) is forgotten: a smaller file
-        of that bucket made since is shipped whole, and then pruned.
+        of that bucket made since is shipped whole, and then asked about.
         """
         self.shipper.restore({"ack2/2026/11/26/09/37.b": [161_521, "a"]})
         self.assertEqual(self.shipper.state(), {})
@@ -322,8 +356,10 @@ class ShipperTests(ShipperTestCase):
         self.ack()
         self.at(T0 + 7200)
         self.shipper.tick()
-        self.assertEqual(self.spool.files(), [])
-        self.assertEqual(self.shipper.stats.pruned, 1)
+        name = next(n for n, b in self.bucks.items() if b.sent)
+        self.assertEqual(
+            self.bucks[name].queries[-1].uploads, [(T0, hashlib.sha256(path.read_bytes()).digest())]
+        )
 
     def test_restore_forgets_sizes_past_the_file(self) -> None:
         """
@@ -451,6 +487,47 @@ class ArchivedTests(ShipperTestCase):
         self.deliver_all()
         self.shipper.archived_reply(name, ArchivedReply(1, [proof]))
         self.assertEqual(len(self.spool.files()), 2)
+
+    def test_missing_upload_is_shipped_again(self) -> None:
+        """
+        A file whose buck says it does not have the upload (a lost disk) is
+        shipped again, to the other buck, and then asked about there; the
+        same answer from a buck that did not take it changes nothing.
+        """
+        name, files = self.ship_two()
+        other = next(n for n in self.bucks if n != name)
+        (start, path, _, _), _ = files
+        upload = (start, hashlib.sha256(path.read_bytes()).digest())
+        self.shipper.archived_reply(other, ArchivedReply(1, [], [upload]))
+        self.assertEqual(self.shipper.stats.reshipped, 0)
+        self.shipper.archived_reply(name, ArchivedReply(2, [], [upload]))
+        self.assertEqual(self.shipper.stats.reshipped, 1)
+        self.assertEqual(len(self.spool.files()), 2, "nothing deleted")
+        self.assertEqual(self.shipper.oldest_unshipped(), T0)
+        self.tick_past_delay()
+        again = self.bucks[other].sent
+        self.assertEqual(b"".join(p.data for p in again), path.read_bytes())
+        self.ack()
+        self.assertEqual(self.shipper.state()[self.shipper._key(path)][1], other)
+        self.clock.advance(60)
+        self.shipper.tick()
+        self.assertEqual(self.bucks[other].queries[-1].uploads, [upload])
+
+    def test_missing_upload_to_the_only_buck(self) -> None:
+        """
+        With only the buck that lost it connected, the file goes to it.
+        """
+        name, files = self.ship_two()
+        other = next(n for n in self.bucks if n != name)
+        self.shipper.disconnected(other)
+        (start, path, _, _), _ = files
+        upload = (start, hashlib.sha256(path.read_bytes()).digest())
+        sent = len(self.bucks[name].sent)
+        self.shipper.archived_reply(name, ArchivedReply(1, [], [upload]))
+        self.tick_past_delay()
+        self.assertEqual(
+            b"".join(p.data for p in self.bucks[name].sent[sent:]), path.read_bytes()
+        )
 
     def test_receipt_of_another_bucket(self) -> None:
         name, files = self.ship_two()

@@ -127,6 +127,7 @@ def messages() -> st.SearchStrategy[Message]:
         st.builds(ArchivedAck, U64, U64, st.booleans()),
         st.builds(ArchivedQuery, U64, UPLOADS),
         st.builds(ArchivedReply, U64, PROOFS),
+        st.builds(ArchivedReply, U64, PROOFS, UPLOADS),
         st.builds(Error, NAMES, st.none() | U64),
         st.builds(Greeting, st.just(PROTOCOL_VERSION), SHA),
         st.builds(Identify, st.binary(min_size=1, max_size=300), st.binary(min_size=64, max_size=64)),
@@ -558,6 +559,28 @@ class PorterMessageTests(SynchronousTestCase):
                 decode_message(_raw(header, zlib.compress(msgpack.packb(rows))))
         with self.assertRaises(MalformedMessage):
             decode_message(_raw(header, zlib.compress(b"\xc1")))
+
+    def test_missing_uploads(self) -> None:
+        """
+        An archived reply's 2-item rows are the uploads the buck does not
+        have; a reply of proofs only (a buck of an earlier version) has
+        none.  A 2-item row of the wrong types, or more rows than
+        L{MAX_PROOFS} together, is refused.
+        """
+        header = {"type": "archived-reply", "request_id": 1}
+        proof = [1, bytes(32), b"receipt", bytes(64), b"credential"]
+        reply = decode_message(_raw(header, zlib.compress(msgpack.packb([proof, [2, b"m" * 32]]))))
+        self.assertEqual(
+            reply,
+            ArchivedReply(1, [ArchiveProof(*proof)], [(2, b"m" * 32)]),
+        )
+        self.assertEqual(ArchivedReply(1, [ArchiveProof(*proof)]).missing, [])
+        self.assertEqual(decode_message(encode_message(reply)), reply)
+        for rows in ([[2, b"m" * 31]], [["2", b"m" * 32]], [proof] + [[2, b"m" * 32]] * MAX_PROOFS):
+            with self.assertRaises(MalformedMessage):
+                decode_message(_raw(header, zlib.compress(msgpack.packb(rows))))
+        with self.assertRaises(ValueError):
+            ArchivedReply(1, [], [(0, bytes(32))] * (MAX_PROOFS + 1))
 
     def test_bounds(self) -> None:
         """
