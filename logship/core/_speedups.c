@@ -1069,6 +1069,16 @@ match_tag(const unsigned char *s, Py_ssize_t n, Py_ssize_t p, Tag *tag)
     return 0;
 }
 
+/* Whether the message at p may begin with RFC 3164 SD (spaces, then "["):
+ * such lines are left to Python (parse._after_tag). */
+static int
+may_be_sd(const unsigned char *s, Py_ssize_t n, Py_ssize_t p)
+{
+    while (p < n && s[p] == ' ')
+        p++;
+    return p < n && s[p] == '[';
+}
+
 /* A Parsed, or NULL with an error set. */
 static PyObject *
 make_parsed(PyObject *raw, unsigned long long point, PyObject *resolution, int pri,
@@ -1183,7 +1193,7 @@ parse_syslog(PyObject *raw, const unsigned char *s, Py_ssize_t n, PyObject *now,
         return 0;
     p++;
     Tag tag;
-    if (!match_tag(s, n, p, &tag))
+    if (!match_tag(s, n, p, &tag) || may_be_sd(s, n, tag.end))
         return 0;
     /* the minute, as parse._syslog_minute gives it */
     long long now_second = 0, year_value = 0;
@@ -1239,6 +1249,10 @@ host_and_tag(PyObject *raw, const unsigned char *s, Py_ssize_t n, Py_ssize_t p,
         }
     }
     int tagged = match_tag(s, n, p, &tag);
+    if (may_be_sd(s, n, tagged ? tag.end : p))
+        return 0;
+    if (!tagged && host_at >= 0 && p < n && memchr(s + p, ' ', n - p) == NULL)
+        return 0; /* a lone word: maybe parse._LONE_TAG */
     *out = make_parsed(raw, point, resolution, pri, s, host_at, host_size,
                        tagged ? &tag : NULL, tagged ? tag.end : p);
     return *out == NULL ? -1 : 1;
