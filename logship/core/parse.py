@@ -454,6 +454,29 @@ def split_structured(message: bytes) -> tuple[bytes | None, bytes | None, bytes]
     return None, message[start:end], message[end + 1 :]
 
 
+def structured_parts(
+    message: bytes, structured: bool
+) -> tuple[bytes | None, dict[str, dict[str, str]] | None, bytes]:
+    """
+    The RFC 5424 parts of a stored message, as shown to people and indexed:
+    C{(msgid, sd, msg)}.  Never raises: a message that is not structured
+    (or, written by something else, not readable as such) is all MSG.
+
+    @param message: the message as stored (L{Parsed.message}).
+    @param structured: its L{Parsed.structured} flag.
+    @return: the MSGID (C{None} for NILVALUE or none), the SD as
+        L{parse_structured_data} gives it (C{None} for NILVALUE or none),
+        and the MSG.
+    """
+    if structured:
+        try:
+            msgid, sd, msg = split_structured(message)
+            return msgid, None if sd is None else parse_structured_data(sd), msg
+        except (ValueError, UnicodeDecodeError):
+            pass
+    return None, None, message
+
+
 # --- header grammars -----------------------------------------------------
 
 _PRI = re.compile(rb"<(0|[1-9][0-9]{0,2})>")

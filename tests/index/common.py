@@ -3,6 +3,7 @@ search to compare backends with, and corpus events."""
 
 from __future__ import annotations
 
+import re
 import zlib
 from datetime import timezone
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from logship.core import tokenize
 from logship.core.event import Event
 from logship.core.ingest import LineEncoder
+from logship.core.parse import structured_parts
 from logship.core.query import Query
 from tests.corpus import corpus_lines_at
 from tests.strategies import pids, pris, short_messages
@@ -131,7 +133,14 @@ def brute_force(query: Query, events: list[Event]) -> list[Event]:
             if s.encode("utf-8", "surrogateescape") not in e.message:
                 return False
         have = {t.lower() for t in tokenize.tokens(e.message) + tokenize.tokens(e.pid or b"")}
+        sd = structured_parts(e.message, e.structured)[1] or {}
         for term in query.terms:
+            asked = re.fullmatch(r"sd\.(.+)\.([^.:]+?):(.*)", term, re.DOTALL)
+            if asked is not None and ":" not in asked.group(1):
+                sd_id, name, value = asked.groups()
+                if sd.get(sd_id, {}).get(name) != value:
+                    return False
+                continue
             for t in tokenize.tokens(term.encode("utf-8", "surrogateescape")):
                 if t.lower() not in have:
                     return False

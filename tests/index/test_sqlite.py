@@ -14,7 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
+from datetime import timezone
+
 from logship.core.event import Event, encode, pack_origin
+from logship.core.ingest import LineEncoder
 from logship.index import IndexUnavailable
 from logship.index.sqlite import (
     DELETE_CHUNK,
@@ -135,6 +138,32 @@ def dump(store: SqliteStore) -> list[tuple]:
     db = store._db
     tables = ["events", "blocks", "tokens_data", "tokens_idx", "trigrams_data", "trigrams_idx"]
     return [db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in tables]
+
+
+#: Queries of SD terms, with and without other terms.
+SD_QUERIES = [
+    ("sd.origin.software:rsyslogd",), ("sd.origin.software:rsyslog",),
+    ("sd.exampleSDID@32473.eventSource:Application",), ("sd.meta.q:a]\"b",),
+    ("sd.origin.software:rsyslogd", "start"), ("sd.origin.software:rsyslogd", "stop"),
+    ("sd.meta.q:x",), ("application",),
+]  # fmt: skip
+
+
+def sd_events() -> list[Event]:
+    """
+    Events of RFC 5424 and RFC 3164 lines with SD, and some without.
+    """
+    encoder = LineEncoder(host=b"h", tz=timezone.utc, source=7)
+    lines = [
+        b'<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47'
+        b' [exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"]'
+        b' An application event',
+        b'<46>Jan  5 15:33:03 h rsyslogd: [origin software="rsyslogd" swVersion="8.32.0"] start',
+        b'<13>1 2019-02-13T19:48:34Z h app - - [meta q="a\\]\\"b"] [origin software="rsyslogd"]',
+        b'<46>Jan  5 15:34:03 h rsyslogd: [origin software="rsyslogd"] stop',
+        b"<46>Jan  5 15:35:03 h rsyslogd: origin software=rsyslogd",
+    ]
+    return [e for i, line in enumerate(lines) for e in encoder.events(line, 1.7e9, i * 100)]
 
 
 def as_schema_3(path: str) -> None:
@@ -431,7 +460,7 @@ class FileTests(SynchronousTestCase):
         db.execute("UPDATE meta SET value = 1 WHERE key = 'schema'")
         db.commit()
         db.close()
-        with self.assertRaisesRegex(IndexUnavailable, "schema version 1, this logship reads 4"):
+        with self.assertRaisesRegex(IndexUnavailable, "schema version 1, this logship reads 5"):
             SqliteStore(path, create=False)
 
     def test_upgrade_from_schema_2(self) -> None:
@@ -485,7 +514,7 @@ class FileTests(SynchronousTestCase):
         for _ in range(2):
             store = SqliteStore(path, create=False)
             self.assertEqual(store._db.execute(
-                "SELECT value FROM meta WHERE key = 'schema'").fetchone(), (4,))
+                "SELECT value FROM meta WHERE key = 'schema'").fetchone(), (5,))
             self.assertIsNone(store._db.execute(
                 "SELECT 1 FROM main.sqlite_master WHERE name = 'trigrams'").fetchone())
             for e in events[:: 60]:
@@ -493,6 +522,51 @@ class FileTests(SynchronousTestCase):
                 check_search(self, store, query, events)
             store.close()
             self.assertTrue(os.path.exists(path + "-trigrams"))
+
+    def test_sd_terms(self) -> None:
+        """
+        C{sd.ID.PARAM:VALUE} terms find the structured events with that
+        parameter (escapes undone, exact value), alone or with other terms,
+        as L{Query.matches} says; loaded events and serialized ones alike.
+        """
+        path = self.mktemp()
+        store = SqliteStore(path)
+        self.addCleanup(store.close)
+        events = sd_events()
+        store.load(events[:2])
+        store.load_serialized([encode(e) for e in events[2:]])
+        for terms in SD_QUERIES:
+            check_search(self, store, Query(terms=terms), events)
+        found = store.search(Query(terms=("sd.origin.software:rsyslogd",)))
+        self.assertEqual(len(found.events), 2)
+
+    def test_upgrade_from_schema_4(self) -> None:
+        """
+        An index of schema 4 (no SD pseudo-tokens) is upgraded in place:
+        its structured events get them, and SD terms find them; the other
+        rows and terms are as they were.
+        """
+        path = self.mktemp()
+        events = sd_events()
+        store = SqliteStore(path)
+        store.load(events)
+        store.close()
+        db = sqlite3.connect(path)
+        for row_id, toks, shn, app in db.execute(
+                "SELECT id, toks, shn, app FROM events").fetchall():
+            bare = " ".join(t for t in toks.split(" ") if not t.startswith("@s"))
+            names = f" @h{shn.hex()} @a{app.hex()}"
+            db.execute("INSERT INTO tokens (tokens, rowid, toks) VALUES ('delete', ?, ?)",
+                       (row_id, toks + names))
+            db.execute("INSERT INTO tokens (rowid, toks) VALUES (?, ?)", (row_id, bare + names))
+            db.execute("UPDATE events SET toks = ? WHERE id = ?", (bare, row_id))
+        db.execute("UPDATE meta SET value = 4 WHERE key = 'schema'")
+        db.commit()
+        db.close()
+        store = SqliteStore(path, create=False)
+        self.addCleanup(store.close)
+        for terms in SD_QUERIES:
+            check_search(self, store, Query(terms=terms), events)
 
     def test_trigram_file_made_again(self) -> None:
         """
