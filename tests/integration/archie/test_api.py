@@ -337,6 +337,33 @@ async def test_unknown_index(archie: Setup) -> None:
 
 
 @pytest_twisted.ensureDeferred
+async def test_structured_data(archie: Setup) -> None:
+    """
+    Events with SD come with C{msgid}, C{sd} and the MSG as C{message};
+    C{q} takes C{sd.ID.PARAM:VALUE} terms.
+    """
+    from tests.index.test_sqlite import sd_events
+
+    events = sd_events()
+    write_index(archie.index_dir, "history-sd", events)
+
+    async def found() -> Any:
+        code, body = await archie.get("/api/search", {
+            "index": "history-sd", "q": 'sd.origin.software:rsyslogd stop', "from": "0"})
+        return body if code == 200 else None
+
+    body = await wait_until(found, 5, "the new index searched")
+    [event] = body["events"]
+    assert (event["msgid"], event["sd"], event["message"]) == (
+        None, {"origin": {"software": "rsyslogd"}}, "stop")
+    code, body = await archie.get("/api/search", {
+        "index": "history-sd", "q": "sd.exampleSDID@32473.iut:3", "from": "0"})
+    [event] = body["events"]
+    assert (event["msgid"], event["message"]) == ("ID47", "An application event")
+    assert event["sd"]["exampleSDID@32473"]["eventSource"] == "Application"
+
+
+@pytest_twisted.ensureDeferred
 async def test_recent_missing_is_empty(archie: Setup) -> None:
     """
     Before the porter made the recent index, searches find nothing (not
