@@ -9,8 +9,9 @@ Formats recognised (the first byte of the line picks the candidates):
     SP MSGID SP STRUCTURED-DATA [SP MSG]}, with the RFC's field lengths and
     character sets, NILVALUE C{-} in any field, fractional seconds and
     C{Z}/C{+hh:mm} offsets.  A malformed line (bad timestamp, impossible
-    date, over-long field, malformed STRUCTURED-DATA) is not RFC 5424 and
-    falls through to the formats below.
+    date, over-long field) is not RFC 5424 and falls through to the formats
+    below; malformed STRUCTURED-DATA that begins with C{[} is read as no SD
+    (the header is taken, the bracket stays in the message).
  2. RFC 3164 C{<PRI>Mmm dd hh:mm:ss HOST TAG: msg} and the syslog file
     layout without PRI (C{Jun 14 15:16:01 combo sshd(pam_unix)[19939]: msg});
     the day may be padded with a space or not, the month in any case; a year
@@ -24,6 +25,9 @@ Formats recognised (the first byte of the line picks the candidates):
     host or tag: only the time and the one SP after it are taken.
  4. Anything else is headerless.  C{<PRI>} alone (valid: 0-191, no leading
     zero) is still taken, and so is C{<PRI>TAG: msg} (no time, no host).
+    An out-of-range C{<PRI>} (192-999) is not a priority (L{PRI_NONE}) but
+    the header after it is read; without a time after it the line is
+    headerless, C{<PRI>} included.
 
 What goes where:
 
@@ -48,16 +52,20 @@ What goes where:
    colon and B{one} space after it are dropped (a second space stays in the
    message).  C{name[pid]:} may be followed directly by text; C{name:} must
    be followed by a space or the end of the line.  Without such a tag the
-   word after the host is part of the message and C{app} is C{b""}.  A word
-   ending in a tag right after the time (no host) is read as the tag.
+   words after the host are part of the message and C{app} is C{b""}, but a
+   lone word (the whole rest of the line) is the tag, with an empty
+   message.  A word ending in a tag right after the time (no host) is read
+   as the tag.  Valid SD (each element with a PARAM) after the tag or host,
+   as rsyslog writes C{[origin ...]}, flags the message C{structured}.
  - RFC 5424 APP-NAME -> C{app}, PROCID -> C{pid}; C{app} falls back to the
    PROCID when APP-NAME is NILVALUE ("app name, else process name, else
    pid").  The codec stores C{pid} as a token of the event.
  - RFC 5424 MSGID and STRUCTURED-DATA stay in the message: when both are
    NILVALUE the message is the MSG only (C{b""} if absent, a BOM kept as
    is); otherwise the message is the verbatim remainder C{MSGID SP SD [SP
-   MSG]} and C{structured} is C{True} (see L{split_structured} and
-   L{parse_structured_data}).
+   MSG]} and C{structured} is C{True} (see L{split_structured},
+   L{parse_structured_data} and L{structured_parts}, which give what
+   people are shown: C{msgid}, C{sd} and the MSG as the message).
  - RFC 5424 VERSION is not stored.  1 is the only version the RFC defines;
    like go-syslog we read VERSION 2-999 with the version-1 grammar, and then
    the number itself is the one header datum that is dropped.
@@ -105,7 +113,8 @@ class Parsed:
         is stored, shown and crc-checked.  For RFC 5424 see C{structured}.
     @ivar structured: C{True} when C{message} begins with the RFC 5424
         C{MSGID SP STRUCTURED-DATA} part (kept because at least one of them
-        is not NILVALUE); C{False} when it is the free text only.
+        is not NILVALUE), or with SD after an RFC 3164 header (see
+        L{split_structured}); C{False} when it is the free text only.
     """
 
     point: int
