@@ -52,10 +52,12 @@ What goes where:
    colon and B{one} space after it are dropped (a second space stays in the
    message).  C{name[pid]:} may be followed directly by text; C{name:} must
    be followed by a space or the end of the line.  Without such a tag the
-   words after the host are part of the message and C{app} is C{b""}, but a
-   lone word (the whole rest of the line) is the tag, with an empty
-   message.  A word ending in a tag right after the time (no host) is read
-   as the tag.  Valid SD (each element with a PARAM) after the tag or host,
+   first word (C{name} or C{name[pid]}, then a space or the end) is the tag,
+   as rsyslog, syslog-loose and jeromer/syslogparser read it; a word that
+   cannot be a tag name stays in the message and C{app} is C{b""}.  A word
+   ending in a tag right after the time (no host) is read as the tag.  A
+   host is letters, digits, C{._-:} and UTF-8 (rsyslog's rule): another
+   word there is no host, and is read as the tag.  Valid SD (each element with a PARAM) after the tag or host,
    as rsyslog writes C{[origin ...]}, flags the message C{structured}.
  - RFC 5424 APP-NAME -> C{app}, PROCID -> C{pid}; C{app} falls back to the
    PROCID when APP-NAME is NILVALUE ("app name, else process name, else
@@ -505,8 +507,10 @@ _RFC3164_TIME = re.compile(
     rb"([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,12}))?:?(?: |\Z)"
 )
 
-# A HOSTNAME: printable US-ASCII or any byte >= 0x80 (UTF-8 host names).
-_HOST_CHARS = rb"[!-~\x80-\xff]{1,255}"
+# A HOSTNAME: letters, digits, ".", "_", "-", ":" (IPv6), or any byte >= 0x80
+# (UTF-8 host names), as rsyslog reads one by default: a word with other
+# characters ("#001", "--", "a/b") is not a host.
+_HOST_CHARS = rb"[0-9A-Za-z._:\-\x80-\xff]{1,255}"
 _HOST = re.compile(rb"(" + _HOST_CHARS + rb")(?: |\Z)")
 
 # A TAG: "name[pid]:" (then one optional SP) or "name:" (then SP or the end).
@@ -515,11 +519,10 @@ _TAG_CHARS = (
     rb"(?:\[([^\x00-\x20\x7f\]]{1,255})\]: ?|:(?: |\Z))"
 )
 _TAG = re.compile(_TAG_CHARS)
-# A lone word after the host, the whole rest of the line: the TAG (without
-# a colon) of a line with an empty message, as rsyslog, syslog-loose and
-# jeromer/syslogparser read it.
+# A TAG without a colon, as rsyslog, syslog-loose and jeromer/syslogparser
+# read one: the first word ("name" or "name[pid]"), then a SP or the end.
 _LONE_TAG = re.compile(
-    rb"([^\x00-\x20\x7f\[\]:]{1,255})(?:\[([^\x00-\x20\x7f\]]{1,255})\])?\Z"
+    rb"([^\x00-\x20\x7f\[\]:]{1,255})(?:\[([^\x00-\x20\x7f\]]{1,255})\])?(?: |\Z)"
 )
 
 # The common case in one match: "Mmm dd hh:mm:ss HOST TAG".
@@ -601,12 +604,8 @@ def _host_and_tag(
         else:
             host = h.group(1)
             pos = h.end()
-    t = _TAG.match(raw, pos)
+    t = _TAG.match(raw, pos) or _LONE_TAG.match(raw, pos)
     if t is None:
-        if host is not None:
-            t = _LONE_TAG.match(raw, pos)
-            if t is not None:
-                return Parsed(point, resolution, pri, host, t.group(1), t.group(2), b"")
         return _after_tag(raw, pos, point, resolution, pri, host, b"", None)
     return _after_tag(raw, t.end(), point, resolution, pri, host, t.group(1), t.group(2))
 
