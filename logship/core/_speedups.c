@@ -1259,7 +1259,7 @@ host_and_tag(PyObject *raw, const unsigned char *s, Py_ssize_t n, Py_ssize_t p,
     if (may_be_sd(s, n, tagged ? tag.end : p))
         return 0;
     if (!tagged && p < n)
-        return 0; /* a word without a colon: maybe parse._LONE_TAG */
+        return 0; /* a word without a colon: maybe parse._WORD_TAG */
     *out = make_parsed(raw, point, resolution, pri, s, host_at, host_size,
                        tagged ? &tag : NULL, tagged ? tag.end : p);
     return *out == NULL ? -1 : 1;

@@ -57,8 +57,9 @@ What goes where:
    cannot be a tag name stays in the message and C{app} is C{b""}.  A word
    ending in a tag right after the time (no host) is read as the tag.  A
    host is letters, digits, C{._-:} and UTF-8 (rsyslog's rule): another
-   word there is no host, and is read as the tag.  Valid SD (each element with a PARAM) after the tag or host,
-   as rsyslog writes C{[origin ...]}, flags the message C{structured}.
+   word there is no host, and is read as the tag.  Valid SD (each element
+   with a PARAM) after the tag or host, as rsyslog writes C{[origin ...]},
+   flags the message C{structured}.
  - RFC 5424 APP-NAME -> C{app}, PROCID -> C{pid}; C{app} falls back to the
    PROCID when APP-NAME is NILVALUE ("app name, else process name, else
    pid").  The codec stores C{pid} as a token of the event.
@@ -521,7 +522,7 @@ _TAG_CHARS = (
 _TAG = re.compile(_TAG_CHARS)
 # A TAG without a colon, as rsyslog, syslog-loose and jeromer/syslogparser
 # read one: the first word ("name" or "name[pid]"), then a SP or the end.
-_LONE_TAG = re.compile(
+_WORD_TAG = re.compile(
     rb"([^\x00-\x20\x7f\[\]:]{1,255})(?:\[([^\x00-\x20\x7f\]]{1,255})\])?(?: |\Z)"
 )
 
@@ -604,7 +605,7 @@ def _host_and_tag(
         else:
             host = h.group(1)
             pos = h.end()
-    t = _TAG.match(raw, pos) or _LONE_TAG.match(raw, pos)
+    t = _TAG.match(raw, pos) or _WORD_TAG.match(raw, pos)
     if t is None:
         return _after_tag(raw, pos, point, resolution, pri, host, b"", None)
     return _after_tag(raw, t.end(), point, resolution, pri, host, t.group(1), t.group(2))

@@ -532,7 +532,7 @@ class SqliteStore:
         if is_index:
             if version in UPGRADABLE:
                 self._upgrade(version)
-            elif not self._has_trigram_table():
+            if not self._has_trigram_table():
                 self._log.warn("{path}: the trigram table's file is missing: made again",
                                path=str(self.path))
                 self._fill_trigrams()

@@ -769,7 +769,7 @@ def _tag(vector: dict[str, object], p: Parsed) -> str | None:
     tag = p.app.decode("utf-8", "replace")
     if p.pid is not None:
         tag += f"[{p.pid.decode('utf-8', 'replace')}]"
-    # RFC 3164: the colon when the line has one (a lone word has none).
+    # RFC 3164: the colon when the line has one (a first-word tag has none).
     colon = vector["format"] == "rfc3164" and (tag + ":").encode() in _raw(vector)
     return tag + (":" if colon else "")
 

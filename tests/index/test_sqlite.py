@@ -563,10 +563,12 @@ class FileTests(SynchronousTestCase):
         db.execute("UPDATE meta SET value = 4 WHERE key = 'schema'")
         db.commit()
         db.close()
+        os.remove(path + "-trigrams")  # and its trigram file gone: made again
         store = SqliteStore(path, create=False)
         self.addCleanup(store.close)
         for terms in SD_QUERIES:
             check_search(self, store, Query(terms=terms), events)
+        check_search(self, store, Query(substrings=("software=",)), events)
 
     def test_trigram_file_made_again(self) -> None:
         """
