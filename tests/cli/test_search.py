@@ -13,7 +13,7 @@ import pytest
 
 from logship.index.sqlite import SqliteStore
 from logship.core.render import event_text
-from tests.index.common import corpus_events
+from tests.index.common import corpus_events, sd_events
 
 NOW = 1_790_000_000.0
 
@@ -133,8 +133,6 @@ def test_sd_terms(tmp_path: Path) -> None:
     C{sd.ID.PARAM:VALUE} terms (in --term and --q, with a quoted value)
     find the events with that SD parameter; --json shows msgid and sd.
     """
-    from tests.index.test_sqlite import sd_events
-
     store = SqliteStore(tmp_path / "recent.sqlite")
     store.load(sd_events())
     store.close()

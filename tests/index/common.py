@@ -164,3 +164,29 @@ def corpus_events(name: str) -> list[Event]:
     return [
         e for at, line in corpus_lines_at(name) for e in encoder.events(line, BASE / 10**8, at)
     ]
+
+
+#: Queries of SD terms, with and without other terms.
+SD_QUERIES = [
+    ("sd.origin.software:rsyslogd",), ("sd.origin.software:rsyslog",),
+    ("sd.exampleSDID@32473.eventSource:Application",), ("sd.meta.q:a]\"b",),
+    ("sd.origin.software:rsyslogd", "start"), ("sd.origin.software:rsyslogd", "stop"),
+    ("sd.meta.q:x",), ("application",),
+]  # fmt: skip
+
+
+def sd_events() -> list[Event]:
+    """
+    Events of RFC 5424 and RFC 3164 lines with SD, and some without.
+    """
+    encoder = LineEncoder(host=b"h", tz=timezone.utc, source=7)
+    lines = [
+        b'<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47'
+        b' [exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"]'
+        b' An application event',
+        b'<46>Jan  5 15:33:03 h rsyslogd: [origin software="rsyslogd" swVersion="8.32.0"] start',
+        b'<13>1 2019-02-13T19:48:34Z h app - - [meta q="a\\]\\"b"] [origin software="rsyslogd"]',
+        b'<46>Jan  5 15:34:03 h rsyslogd: [origin software="rsyslogd"] stop',
+        b"<46>Jan  5 15:35:03 h rsyslogd: origin software=rsyslogd",
+    ]
+    return [e for i, line in enumerate(lines) for e in encoder.events(line, 1.7e9, i * 100)]

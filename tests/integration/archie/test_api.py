@@ -36,6 +36,7 @@ from logship.porter.service import PorterService
 from logship.core.query import Query, parse_time
 from logship.core.render import event_id
 from tests.archie.common import APPS, COUNT, HOSTS, NOW, corpus, expected, write_index
+from tests.index.common import sd_events
 from tests.integration.waiting import wait_until
 
 TOKEN = "t0ken-for-the-tests-0123456789"
@@ -342,8 +343,6 @@ async def test_structured_data(archie: Setup) -> None:
     Events with SD come with C{msgid}, C{sd} and the MSG as C{message};
     C{q} takes C{sd.ID.PARAM:VALUE} terms.
     """
-    from tests.index.test_sqlite import sd_events
-
     events = sd_events()
     write_index(archie.index_dir, "history-sd", events)
 
