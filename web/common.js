@@ -95,6 +95,22 @@ window.Logship = Logship;
   };
 
   // One row of an event (live and search share the look).
+  // The RFC 5424 MSGID and STRUCTURED-DATA of an event (API fields "msgid"
+  // and "sd"), shown before its message: null when it has neither.
+  L.structured = function (event) {
+    if (!event.msgid && !event.sd) return null;
+    var node = L.el("span", { class: "structured" });
+    if (event.msgid) node.append(L.el("span", { class: "msgid", text: event.msgid }), " ");
+    Object.keys(event.sd || {}).forEach(function (id) {
+      var params = event.sd[id];
+      var text = "[" + [id].concat(Object.keys(params).map(function (name) {
+        return name + "=" + JSON.stringify(params[name]);
+      })).join(" ") + "]";
+      node.append(L.el("span", { class: "sd", "data-sd-id": id, text: text }), " ");
+    });
+    return node;
+  };
+
   L.severityClass = function (event) {
     return event.severity === null || event.severity === undefined ? "" : "sev-" + event.severity;
   };

@@ -194,7 +194,7 @@
       L.el("time", { text: L.shortTime(event.time) }), " ",
       L.el("span", { class: "host", text: event.host }), " ",
       L.el("span", { class: "app", text: event.app + pid }), ": ",
-      L.el("span", { class: "msg", text: event.message }));
+      L.el("span", { class: "msg" }, L.structured(event), event.message));
   }
 
   function render() {

@@ -108,7 +108,7 @@
         L.el("td", { class: "time", text: L.shortTime(e.time) }),
         L.el("td", { class: "host", text: e.host }),
         L.el("td", { class: "app", text: e.app + pid }),
-        L.el("td", { class: "message", text: e.message })));
+        L.el("td", { class: "message" }, L.structured(e), e.message)));
     });
     body.replaceChildren(fragment);
     L.$("search-results").scrollTop = 0;

@@ -956,6 +956,13 @@ host_char(unsigned char c) /* [!-~\x80-\xff] */
     return c > 0x20 && c != 0x7f;
 }
 
+static inline int
+plain_host_char(unsigned char c) /* parse._HOST_CHARS: [0-9A-Za-z._:\-\x80-\xff] */
+{
+    return is_digit(c) || is_letter(c) || c == '.' || c == '_' || c == ':' || c == '-'
+           || c >= 0x80;
+}
+
 /* A key part: its length, then its bytes (so parts cannot run together). */
 static void
 key_add(unsigned char *key, Py_ssize_t *size, const void *part, Py_ssize_t n)
@@ -1107,6 +1114,16 @@ match_tag(const unsigned char *s, Py_ssize_t n, Py_ssize_t p, Tag *tag)
     return 0;
 }
 
+/* Whether the message at p may begin with RFC 3164 SD (spaces, then "["):
+ * such lines are left to Python (parse._after_tag). */
+static int
+may_be_sd(const unsigned char *s, Py_ssize_t n, Py_ssize_t p)
+{
+    while (p < n && s[p] == ' ')
+        p++;
+    return p < n && s[p] == '[';
+}
+
 /* A Parsed, or NULL with an error set. */
 static PyObject *
 make_parsed(PyObject *raw, unsigned long long point, PyObject *resolution, int pri,
@@ -1212,16 +1229,16 @@ parse_syslog(PyObject *raw, const unsigned char *s, Py_ssize_t n, PyObject *now,
     const unsigned char *hm = s + p;
     const unsigned char *sec = s + p + 6;
     p += 9;
-    /* HOST: 1 to 255 of [!-~\x80-\xff], then a space, not ending in ":" */
+    /* HOST: 1 to 255 of parse._HOST_CHARS, then a space, not ending in ":" */
     Py_ssize_t host_at = p;
-    while (p < n && host_char(s[p]))
+    while (p < n && plain_host_char(s[p]))
         p++;
     Py_ssize_t host_size = p - host_at;
     if (host_size < 1 || host_size > 255 || p >= n || s[p] != ' ' || s[p - 1] == ':')
         return 0;
     p++;
     Tag tag;
-    if (!match_tag(s, n, p, &tag))
+    if (!match_tag(s, n, p, &tag) || may_be_sd(s, n, tag.end))
         return 0;
     /* the minute, as parse._syslog_minute gives it */
     long long now_second = 0, year_value = 0;
@@ -1265,7 +1282,7 @@ host_and_tag(PyObject *raw, const unsigned char *s, Py_ssize_t n, Py_ssize_t p,
 {
     Py_ssize_t host_at = -1, host_size = 0;
     Py_ssize_t q = p;
-    while (q < n && host_char(s[q]))
+    while (q < n && plain_host_char(s[q]))
         q++;
     Py_ssize_t run = q - p;
     Tag tag;
@@ -1277,6 +1294,10 @@ host_and_tag(PyObject *raw, const unsigned char *s, Py_ssize_t n, Py_ssize_t p,
         }
     }
     int tagged = match_tag(s, n, p, &tag);
+    if (may_be_sd(s, n, tagged ? tag.end : p))
+        return 0;
+    if (!tagged && p < n)
+        return 0; /* a word without a colon: maybe parse._WORD_TAG */
     *out = make_parsed(raw, point, resolution, pri, s, host_at, host_size,
                        tagged ? &tag : NULL, tagged ? tag.end : p);
     return *out == NULL ? -1 : 1;

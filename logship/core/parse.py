@@ -9,8 +9,9 @@ Formats recognised (the first byte of the line picks the candidates):
     SP MSGID SP STRUCTURED-DATA [SP MSG]}, with the RFC's field lengths and
     character sets, NILVALUE C{-} in any field, fractional seconds and
     C{Z}/C{+hh:mm} offsets.  A malformed line (bad timestamp, impossible
-    date, over-long field, malformed STRUCTURED-DATA) is not RFC 5424 and
-    falls through to the formats below.
+    date, over-long field) is not RFC 5424 and falls through to the formats
+    below; malformed STRUCTURED-DATA that begins with C{[} is read as no SD
+    (the header is taken, the bracket stays in the message).
  2. RFC 3164 C{<PRI>Mmm dd hh:mm:ss HOST TAG: msg} and the syslog file
     layout without PRI (C{Jun 14 15:16:01 combo sshd(pam_unix)[19939]: msg});
     the day may be padded with a space or not, the month in any case; a year
@@ -27,6 +28,9 @@ Formats recognised (the first byte of the line picks the candidates):
     a format C{hint} names one.
  5. Anything else is headerless.  C{<PRI>} alone (valid: 0-191, no leading
     zero) is still taken, and so is C{<PRI>TAG: msg} (no time, no host).
+    An out-of-range C{<PRI>} (192-999) is not a priority (L{PRI_NONE}) but
+    the header after it is read; without a time after it the line is
+    headerless, C{<PRI>} included.
 
 What goes where:
 
@@ -51,16 +55,23 @@ What goes where:
    colon and B{one} space after it are dropped (a second space stays in the
    message).  C{name[pid]:} may be followed directly by text; C{name:} must
    be followed by a space or the end of the line.  Without such a tag the
-   word after the host is part of the message and C{app} is C{b""}.  A word
-   ending in a tag right after the time (no host) is read as the tag.
+   first word (C{name} or C{name[pid]}, then a space or the end) is the tag,
+   as rsyslog, syslog-loose and jeromer/syslogparser read it; a word that
+   cannot be a tag name stays in the message and C{app} is C{b""}.  A word
+   ending in a tag right after the time (no host) is read as the tag.  A
+   host is letters, digits, C{._-:} and UTF-8 (rsyslog's rule): another
+   word there is no host, and is read as the tag.  Valid SD (each element
+   with a PARAM) after the tag or host, as rsyslog writes C{[origin ...]},
+   flags the message C{structured}.
  - RFC 5424 APP-NAME -> C{app}, PROCID -> C{pid}; C{app} falls back to the
    PROCID when APP-NAME is NILVALUE ("app name, else process name, else
    pid").  The codec stores C{pid} as a token of the event.
  - RFC 5424 MSGID and STRUCTURED-DATA stay in the message: when both are
    NILVALUE the message is the MSG only (C{b""} if absent, a BOM kept as
    is); otherwise the message is the verbatim remainder C{MSGID SP SD [SP
-   MSG]} and C{structured} is C{True} (see L{split_structured} and
-   L{parse_structured_data}).
+   MSG]} and C{structured} is C{True} (see L{split_structured},
+   L{parse_structured_data} and L{structured_parts}, which give what
+   people are shown: C{msgid}, C{sd} and the MSG as the message).
  - RFC 5424 VERSION is not stored.  1 is the only version the RFC defines;
    like go-syslog we read VERSION 2-999 with the version-1 grammar, and then
    the number itself is the one header datum that is dropped.
@@ -108,7 +119,8 @@ class Parsed:
         is stored, shown and crc-checked.  For RFC 5424 see C{structured}.
     @ivar structured: C{True} when C{message} begins with the RFC 5424
         C{MSGID SP STRUCTURED-DATA} part (kept because at least one of them
-        is not NILVALUE); C{False} when it is the free text only.
+        is not NILVALUE), or with SD after an RFC 3164 header (see
+        L{split_structured}); C{False} when it is the free text only.
     """
 
     point: int
@@ -293,7 +305,6 @@ def _point(start: int | None, second: bytes, ticks: int) -> int | None:
 
 # One SD-ELEMENT, loosely: enough to find where it ends; checked afterwards.
 _SD_ELEMENT = rb'\[[^\]"]*(?:"(?:[^"\\]|\\.)*"[^\]"]*)*\]'
-_SD = rb"(?:-|(?:" + _SD_ELEMENT + rb")+)"
 
 # SD-NAME: 1 to 32 printable US-ASCII, not '=', SP, ']' or '"'.
 _SD_NAME = rb'[!#-<>-\\^-~]{1,32}'
@@ -313,8 +324,22 @@ _SD_VALID_ELEMENT = (
 _SD_VALID = re.compile(rb"(?:" + _SD_VALID_ELEMENT + rb")+\Z", re.DOTALL)
 _SD_VALID_IDS = re.compile(_SD_VALID_ELEMENT, re.DOTALL)
 
-_SPLIT = re.compile(rb"([!-~]{1,32}) (" + _SD + rb")(?: |\Z)", re.DOTALL)
+# The loose shape of STRUCTURED-DATA elements, to find where they end.
+_SD_ELEMENTS = re.compile(rb"(?:" + _SD_ELEMENT + rb")+", re.DOTALL)
 
+# SD after an RFC 3164 header (rsyslog's "[origin software=...]"): each
+# element has at least one PARAM, so "[12345.678]" or "[error]" stay text.
+_SD_3164 = re.compile(
+    rb"(?:\[" + _SD_NAME + rb"(?: " + _SD_NAME + rb'= ?"(?:[^"\\\]]|\\.)*")+\])+(?: |\Z)',
+    re.DOTALL,
+)
+
+# "MSGID SP" at the start of a structured RFC 5424 message.
+_MSGID = re.compile(rb"([!-~]{1,32}) ")
+
+# What a structured message of the RFC 5424 kind begins with: a text that
+# begins so is never read as RFC 3164 SD (see split_structured).
+_MSGID_THEN_SD = re.compile(rb"[!-~]{1,32} [-\[]")
 
 def parse_structured_data(sd: bytes) -> dict[str, dict[str, str]]:
     """
@@ -374,28 +399,97 @@ def _valid_sd(sd: bytes) -> bool:
     return True
 
 
+def _sd_end(data: bytes, pos: int) -> int | None:
+    """
+    Where valid STRUCTURED-DATA that begins at C{pos} and is followed by a
+    SP or the end ends, or C{None} if there is none.
+    """
+    m = _SD_ELEMENTS.match(data, pos)
+    if m is None:
+        return None
+    end = m.end()
+    if end < len(data) and data[end] != 32:
+        return None
+    return end if _valid_sd(data[pos:end]) else None
+
+
+def _sd_3164_at(data: bytes, pos: int) -> tuple[int, int] | None:
+    """
+    The span of SD after an RFC 3164 header (spaces first allowed) in a
+    message that begins at C{pos}, or C{None}: elements each with a PARAM,
+    valid, followed by a SP or the end, and not readable as the RFC 5424
+    C{MSGID SP SD} form (see L{split_structured}).
+    """
+    start = pos
+    while data[start : start + 1] == b" ":
+        start += 1
+    m = _SD_3164.match(data, start)
+    if m is None or (start == pos and _MSGID_THEN_SD.match(data, pos) is not None):
+        return None
+    end = m.end() - 1 if data[m.end() - 1 : m.end()] == b" " else m.end()
+    return (start, end) if _valid_sd(data[start:end]) else None
+
+
 def split_structured(message: bytes) -> tuple[bytes | None, bytes | None, bytes]:
     """
     Split a structured message (C{Parsed.structured} is C{True}) into its
-    RFC 5424 parts.
+    parts.
 
-    @param message: C{MSGID SP STRUCTURED-DATA [SP MSG]}, as L{parse_line}
-        gives it.
-    @return: C{(msgid, sd, msg)}: the MSGID or C{None} for NILVALUE, the raw
-        STRUCTURED-DATA bytes or C{None} for NILVALUE, and the MSG (C{b""}
-        when absent).
-    @raise ValueError: if C{message} does not begin with MSGID SP SD.
+    The forms, tried in this order:
+
+     1. RFC 5424 C{MSGID SP - [SP MSG]} (NILVALUE SD);
+     2. RFC 5424 C{MSGID SP SD [SP MSG]}, SD valid;
+     3. RFC 5424 C{MSGID SP [MSG]} where MSG begins with C{[} (a bracket
+        that is not valid SD: the line had no SD, the text stays MSG);
+     4. RFC 3164 C{[SP...] SD [SP MSG]}, each element with a PARAM (no
+        MSGID).  L{parse_line} flags such a message only when forms 1-3
+        cannot read it.
+
+    @param message: the message as L{parse_line} gives it.
+    @return: C{(msgid, sd, msg)}: the MSGID or C{None} for NILVALUE or
+        none, the raw STRUCTURED-DATA bytes or C{None} for NILVALUE or
+        none, and the MSG (C{b""} when absent).
+    @raise ValueError: if C{message} has none of these forms.
     """
-    m = _SPLIT.match(message)
-    if m is None:
-        raise ValueError("not an RFC 5424 MSGID SP STRUCTURED-DATA part")
-    msgid = m.group(1)
-    sd = m.group(2)
-    return (
-        None if msgid == b"-" else msgid,
-        None if sd == b"-" else sd,
-        message[m.end() :],
-    )
+    m = _MSGID.match(message)
+    if m is not None:
+        msgid = None if m.group(1) == b"-" else m.group(1)
+        pos = m.end()
+        if message[pos : pos + 1] == b"-" and message[pos + 1 : pos + 2] in (b"", b" "):
+            return msgid, None, message[pos + 2 :]
+        end = _sd_end(message, pos)
+        if end is not None:
+            return msgid, message[pos:end], message[end + 1 :]
+        if message[pos : pos + 1] == b"[":
+            return msgid, None, message[pos:]
+    span = _sd_3164_at(message, 0)
+    if span is None:
+        raise ValueError("not a structured message")
+    start, end = span
+    return None, message[start:end], message[end + 1 :]
+
+
+def structured_parts(
+    message: bytes, structured: bool
+) -> tuple[bytes | None, dict[str, dict[str, str]] | None, bytes]:
+    """
+    The RFC 5424 parts of a stored message, as shown to people and indexed:
+    C{(msgid, sd, msg)}.  Never raises: a message that is not structured
+    (or, written by something else, not readable as such) is all MSG.
+
+    @param message: the message as stored (L{Parsed.message}).
+    @param structured: its L{Parsed.structured} flag.
+    @return: the MSGID (C{None} for NILVALUE or none), the SD as
+        L{parse_structured_data} gives it (C{None} for NILVALUE or none),
+        and the MSG.
+    """
+    if structured:
+        try:
+            msgid, sd, msg = split_structured(message)
+            return msgid, None if sd is None else parse_structured_data(sd), msg
+        except (ValueError, UnicodeDecodeError):
+            pass
+    return None, None, message
 
 
 # --- header grammars -----------------------------------------------------
@@ -407,9 +501,7 @@ _RFC5424 = re.compile(
     rb"[1-9][0-9]{0,2} "
     rb"(?:-|([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
     rb"(?:\.([0-9]{1,12}))?(Z|[+-][0-9]{2}:[0-9]{2})) "
-    rb"([!-~]{1,255}) ([!-~]{1,48}) ([!-~]{1,128}) "
-    rb"(([!-~]{1,32}) (" + _SD + rb"))(?: |\Z)",
-    re.DOTALL,
+    rb"([!-~]{1,255}) ([!-~]{1,48}) ([!-~]{1,128}) ([!-~]{1,32}) (?=[-\[])"
 )
 
 # RFC 3164 time: "Mmm dd hh:mm:ss", day padded by a space or not, with an
@@ -419,8 +511,10 @@ _RFC3164_TIME = re.compile(
     rb"([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,12}))?:?(?: |\Z)"
 )
 
-# A HOSTNAME: printable US-ASCII or any byte >= 0x80 (UTF-8 host names).
-_HOST_CHARS = rb"[!-~\x80-\xff]{1,255}"
+# A HOSTNAME: letters, digits, ".", "_", "-", ":" (IPv6), or any byte >= 0x80
+# (UTF-8 host names), as rsyslog reads one by default: a word with other
+# characters ("#001", "--", "a/b") is not a host.
+_HOST_CHARS = rb"[0-9A-Za-z._:\-\x80-\xff]{1,255}"
 _HOST = re.compile(rb"(" + _HOST_CHARS + rb")(?: |\Z)")
 
 # A TAG: "name[pid]:" (then one optional SP) or "name:" (then SP or the end).
@@ -429,15 +523,24 @@ _TAG_CHARS = (
     rb"(?:\[([^\x00-\x20\x7f\]]{1,255})\]: ?|:(?: |\Z))"
 )
 _TAG = re.compile(_TAG_CHARS)
+# A TAG without a colon, as rsyslog, syslog-loose and jeromer/syslogparser
+# read one: the first word ("name" or "name[pid]"), then a SP or the end.
+_WORD_TAG = re.compile(
+    rb"([^\x00-\x20\x7f\[\]:]{1,255})(?:\[([^\x00-\x20\x7f\]]{1,255})\])?(?: |\Z)"
+)
 
 # The common case in one match: "Mmm dd hh:mm:ss HOST TAG".
 _RFC3164_FAST_TEXT = (
     rb"([A-Za-z]{3}) {1,2}([0-9]{1,2}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) "
     rb"(" + _HOST_CHARS + rb") " + _TAG_CHARS
 )
-_RFC3164_FAST = re.compile(_RFC3164_FAST_TEXT)
+# Both fast forms leave a message that begins with a SP or "[" (which may
+# be SD) to the general path.
+_RFC3164_FAST = re.compile(_RFC3164_FAST_TEXT + rb"(?![ \[])")
 # The same with an optional PRI, for parse_line's inlined fast path.
-_SYSLOG_FAST = re.compile(rb"(?:<(0|[1-9][0-9]{0,2})>)?" + _RFC3164_FAST_TEXT)
+_SYSLOG_FAST = re.compile(
+    rb"(?:<(0|[1-9][0-9]{0,2})>)?" + _RFC3164_FAST_TEXT + rb"(?![ \[])"
+)
 
 _ISO_TIME = re.compile(
     rb"([0-9]{4})-([0-9]{2})-([0-9]{2})([T ])([0-9]{2}):([0-9]{2}):([0-9]{2})"
@@ -473,6 +576,24 @@ def _headerless(raw: bytes, now: float, pri: int = PRI_NONE) -> Parsed:
     )
 
 
+def _after_tag(
+    raw: bytes,
+    pos: int,
+    point: int,
+    resolution: int,
+    pri: int,
+    host: bytes | None,
+    app: bytes,
+    pid: bytes | None,
+) -> Parsed:
+    """
+    Finish an RFC 3164 line whose message begins at C{pos}: flagged
+    C{structured} when it begins with SD (L{split_structured}'s form 4).
+    """
+    structured = raw[pos : pos + 1] in (b"[", b" ") and _sd_3164_at(raw, pos) is not None
+    return Parsed(point, resolution, pri, host, app, pid, raw[pos:], structured)
+
+
 def _host_and_tag(
     raw: bytes, pos: int, point: int, resolution: int, pri: int
 ) -> Parsed:
@@ -487,10 +608,10 @@ def _host_and_tag(
         else:
             host = h.group(1)
             pos = h.end()
-    t = _TAG.match(raw, pos)
+    t = _TAG.match(raw, pos) or _WORD_TAG.match(raw, pos)
     if t is None:
-        return Parsed(point, resolution, pri, host, b"", None, raw[pos:])
-    return Parsed(point, resolution, pri, host, t.group(1), t.group(2), raw[t.end() :])
+        return _after_tag(raw, pos, point, resolution, pri, host, b"", None)
+    return _after_tag(raw, t.end(), point, resolution, pri, host, t.group(1), t.group(2))
 
 
 def _rfc3164(
@@ -610,12 +731,14 @@ def _apache(raw: bytes, tz: tzinfo) -> Parsed | None:
 def _rfc5424(raw: bytes, pos: int, pri: int, now: float, tz: tzinfo) -> Parsed | None:
     """
     Parse the RFC 5424 header after C{<PRI>} (at C{pos}), or C{None}.
+
+    STRUCTURED-DATA that is not valid but begins with C{[} is read as no SD:
+    the header is taken and the bracket stays in the message.
     """
     m = _RFC5424.match(raw, pos)
     if m is None:
         return None
-    (y, mo, d, h, mi, s, frac, offset, host, app, procid,
-     rest, msgid, sd) = m.groups()  # fmt: skip
+    y, mo, d, h, mi, s, frac, offset, host, app, procid, msgid = m.groups()
     if y is None:
         point = int(now // 1) * TICKS_PER_SECOND
         resolution = TICKS_PER_SECOND
@@ -625,13 +748,21 @@ def _rfc5424(raw: bytes, pos: int, pri: int, now: float, tz: tzinfo) -> Parsed |
         if found is None:
             return None
         point = found
-    if sd != b"-" and not _valid_sd(sd):
-        return None
+    at = m.end()
+    if raw[at] == 45:  # "-": NILVALUE
+        if at + 1 < len(raw) and raw[at + 1] != 32:
+            return None
+        sd = False
+        text = at + 2
+    else:
+        end = _sd_end(raw, at)
+        sd = end is not None
+        text = at if end is None else end + 1
     pid = None if procid == b"-" else procid
     if app == b"-":
         app = pid or b""
-    if msgid == b"-" and sd == b"-":
-        message = raw[m.end() :]
+    if msgid == b"-" and not sd:
+        message = raw[text:]
         structured = False
     else:
         message = raw[m.start(12) :]
@@ -658,7 +789,7 @@ def _with_pri(raw: bytes, now: float, tz: tzinfo, year: int | None) -> Parsed | 
         return None
     pri = int(m.group(1))
     if pri > 191:
-        return None
+        pri = PRI_NONE  # out of range: the header after it is still read
     pos = m.end()
     kind = _KIND[raw[pos]] if pos < len(raw) else 0
     if kind == _DIGIT:
@@ -674,11 +805,13 @@ def _with_pri(raw: bytes, now: float, tz: tzinfo, year: int | None) -> Parsed | 
             found = _iso(raw, start, pri, tz)
         if found is not None:
             return found
+    if pri == PRI_NONE:
+        return None  # an out-of-range PRI and no time after it
     t = _TAG.match(raw, pos)
     if t is not None:
-        return Parsed(
-            int(now // 1) * TICKS_PER_SECOND, TICKS_PER_SECOND, pri, None,
-            t.group(1), t.group(2), raw[t.end() :],
+        return _after_tag(
+            raw, t.end(), int(now // 1) * TICKS_PER_SECOND, TICKS_PER_SECOND, pri, None,
+            t.group(1), t.group(2),
         )  # fmt: skip
     return _headerless(raw[pos:], now, pri)
 

@@ -13,6 +13,12 @@ C{docs/index.md}):
   - Text is turned into bytes with UTF-8 and C{surrogateescape}, so that
     bytes which are not UTF-8 (as a shell passes them in C{sys.argv}) can be
     searched for too.
+  - A term C{sd.ID.PARAM:VALUE} (e.g. C{sd.origin.software:rsyslogd}) is
+    not cut into tokens: it matches an event whose RFC 5424 (or rsyslog
+    RFC 3164) STRUCTURED-DATA has the element C{ID} with the parameter
+    C{PARAM} equal to C{VALUE} (exactly, case included; escapes undone).
+    The name ends at the first C{:}, the C{ID} at the last C{.} of the
+    name.  In L{parse_q}, C{sd.ID.PARAM:"a value"} takes a quoted value.
   - Everything in a query must match (AND); several hosts (or apps) are
     alternatives (OR).
 """
@@ -26,6 +32,7 @@ from decimal import Decimal, InvalidOperation
 
 from logship.core import tokenize
 from logship.core.event import Event
+from logship.core.parse import structured_parts
 
 #: Ticks (10^-8 s) per second.
 TICKS = 100_000_000
@@ -47,6 +54,37 @@ def to_bytes(text: str) -> bytes:
     that undecodable bytes given on a command line come back as themselves.
     """
     return text.encode("utf-8", "surrogateescape")
+
+
+#: A term that asks for an SD parameter: C{sd.ID.PARAM:VALUE}.
+_SD_TERM = re.compile(r"sd\.([^:]+)\.([^.:]+):(.*)\Z", re.DOTALL)
+
+
+def sd_condition(term: str) -> tuple[str, str, str] | None:
+    """
+    The C{(SD-ID, PARAM-NAME, value)} a term C{sd.ID.PARAM:VALUE} asks
+    for, or C{None} if the term is not one (then it is cut into tokens).
+
+    >>> sd_condition("sd.origin.software:rsyslogd")
+    ('origin', 'software', 'rsyslogd')
+    """
+    m = _SD_TERM.match(term)
+    return None if m is None else (m.group(1), m.group(2), m.group(3))
+
+
+def event_sd(event: Event) -> dict[str, dict[str, str]]:
+    """
+    The STRUCTURED-DATA of an event (L{structured_parts}), C{{}} if none.
+    """
+    return structured_parts(event.message, event.structured)[1] or {}
+
+
+def sd_triples(sd: dict[str, dict[str, str]]) -> list[tuple[str, str, str]]:
+    """
+    The C{(SD-ID, PARAM-NAME, value)} triples of parsed SD, as the indexes
+    store them for L{sd_condition} terms.
+    """
+    return [(sd_id, name, value) for sd_id, params in sd.items() for name, value in params.items()]
 
 
 def term_tokens(term: str) -> list[bytes]:
@@ -84,7 +122,8 @@ class Query:
     @ivar end: the first point excluded, or C{None} for no upper bound.
     @ivar hosts: accepted host names (any of them); empty: every host.
     @ivar apps: accepted app names (any of them); empty: every app.
-    @ivar terms: words, each matched token by token (see the module doc).
+    @ivar terms: words, each matched token by token, or C{sd.ID.PARAM:VALUE}
+        conditions (see the module doc).
     @ivar substrings: texts that must each occur in the message.
     @ivar limit: the page size, 1 to L{MAX_LIMIT}.
     @ivar cursor: the C{next} of the previous page, or C{None} for the first.
@@ -113,13 +152,22 @@ class Query:
             if not isinstance(value, tuple):
                 raise ValueError(f"{name} must be a tuple")
         for term in self.terms:
-            term_tokens(term)
+            if sd_condition(term) is None:
+                term_tokens(term)
 
     def tokens(self) -> list[bytes]:
         """
-        The lowercased tokens of all terms, each once.
+        The lowercased tokens of all terms (not SD conditions), each once.
         """
-        return list(dict.fromkeys(t for term in self.terms for t in term_tokens(term)))
+        return list(dict.fromkeys(
+            t for term in self.terms if sd_condition(term) is None for t in term_tokens(term)
+        ))  # fmt: skip
+
+    def sd(self) -> list[tuple[str, str, str]]:
+        """
+        The SD conditions among the terms (L{sd_condition}), each once.
+        """
+        return list(dict.fromkeys(c for c in map(sd_condition, self.terms) if c is not None))
 
     def substring_bytes(self) -> list[bytes]:
         """
@@ -143,7 +191,10 @@ class Query:
         if not all(s in event.message for s in self.substring_bytes()):
             return False
         wanted = self.tokens()
-        return not wanted or set(wanted) <= set(event_tokens(event))
+        if wanted and not set(wanted) <= set(event_tokens(event)):
+            return False
+        conditions = self.sd()
+        return not conditions or set(conditions) <= set(sd_triples(event_sd(event)))
 
 
 @dataclass
@@ -172,7 +223,8 @@ def parse_q(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
     Words separated by white space are terms; C{"quoted text"} is a
     substring (inside it, C{\\"} is a quote and C{\\\\} a backslash).  A
-    quote also ends the word before it.
+    quote also ends the word before it, except after C{sd.ID.PARAM:}, where
+    it is the value of that SD condition.
 
     >>> parse_q('error "disk full" sda1')
     (('error', 'sda1'), ('disk full',))
@@ -194,10 +246,16 @@ def parse_q(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
             j = i
             while j < n and not text[j].isspace() and text[j] != '"':
                 j += 1
-            terms.append(text[i:j])
+            word = text[i:j]
+            if j < n and text[j] == '"' and word.endswith(":") and sd_condition(word + "x"):
+                value: list[str] = []
+                j = _quoted(text, j, value)
+                word += value[0]
+            terms.append(word)
             i = j
     for term in terms:
-        term_tokens(term)
+        if sd_condition(term) is None:
+            term_tokens(term)
     return tuple(terms), tuple(s for s in substrings if s)
 
 

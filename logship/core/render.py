@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from logship.core.event import Event, join_parts, tokens_of, unpack_origin
-from logship.core.parse import PRI_NONE, TICKS_PER_SECOND, split_structured
+from logship.core.parse import PRI_NONE, TICKS_PER_SECOND, structured_parts
 
 
 def iso_time(point: int) -> str:
@@ -64,10 +64,14 @@ def _text(data: bytes) -> str:
 def _shown(event: Event) -> dict[str, Any]:
     """
     The fields every JSON form of an event has: point, time, host, app,
-    pid, severity, facility, message (UTF-8, invalid bytes replaced).
+    pid, severity, facility, message (UTF-8, invalid bytes replaced), and
+    for a structured event (RFC 5424, or SD after an RFC 3164 header)
+    C{msgid} and C{sd} (C{{SD-ID: {PARAM: value}}}, escapes undone; each
+    C{None} when absent), with C{message} then the MSG alone: the text after
+    them, as other syslog parsers give it.
     """
     pri = None if event.pri == PRI_NONE else event.pri
-    return {
+    obj = {
         "point": event.point,
         "time": iso_time(event.point),
         "host": _text(event.shn),
@@ -77,14 +81,24 @@ def _shown(event: Event) -> dict[str, Any]:
         "facility": None if pri is None else pri >> 3,
         "message": _text(event.message),
     }
+    if event.structured:
+        msgid, sd, msg = structured_parts(event.message, True)
+        if (msgid, sd, msg) != (None, None, event.message):  # else not readable
+            obj["message"] = _text(msg)
+            obj["msgid"] = None if msgid is None else _text(msgid)
+            obj["sd"] = sd
+    return obj
 
 
 def event_json(event: Event) -> dict[str, Any]:
     """
     The JSON object of an event, as C{logship parse} and C{logship cat --json}
     print it: its identity (C{id}, L{event_id}; C{origin}, L{origin_json})
-    and its fields.  Byte fields are shown as UTF-8; a message that is not
-    valid UTF-8 also comes whole in C{message_b64}, so nothing is lost.
+    and its fields (L{_shown}).  Byte fields are shown as UTF-8.  The
+    message as stored (for a structured event C{MSGID SD MSG}, which
+    C{crc} and substring searches cover) is C{stored_message} when it is
+    not C{message}; one that is not valid UTF-8 also comes whole in
+    C{message_b64}, so nothing is lost.
     """
     message = event.message
     obj = _shown(event)
@@ -92,14 +106,12 @@ def event_json(event: Event) -> dict[str, Any]:
     obj["origin"] = origin_json(event)
     obj["tokens"] = [_text(t) for t in tokens_of(event)]
     obj["crc"] = zlib.crc32(message)
+    if "sd" in obj:
+        obj["stored_message"] = _text(message)
     try:
         message.decode("utf-8")
     except UnicodeDecodeError:
         obj["message_b64"] = base64.b64encode(message).decode("ascii")
-    if event.structured:
-        msgid, sd, _ = split_structured(message)
-        obj["msgid"] = None if msgid is None else _text(msgid)
-        obj["sd"] = None if sd is None else _text(sd)
     if event.continued:
         obj["continued"] = True
     return obj
@@ -128,11 +140,12 @@ def origin_json(event: Event) -> dict[str, Any] | None:
 
 def live_json(event: Event) -> dict[str, Any]:
     """
-    The lean JSON object of an event for the live tail
+    The lean JSON object of an event for the live tail and archie's API
     (C{docs/live.md}): C{id} (L{event_id}), C{point}, C{time}, C{host},
     C{app}, C{pid}, C{severity}, C{facility}, C{message} (UTF-8, invalid
-    bytes replaced) and C{continued} when set; no tokens, no C{crc}, no
-    C{message_b64}, no structured-data split (what L{event_json} adds).
+    bytes replaced), C{msgid} and C{sd} for a structured event (see
+    L{_shown}) and C{continued} when set; no tokens, no C{crc}, no
+    C{message_b64}, no C{stored_message} (what L{event_json} adds).
     """
     obj: dict[str, Any] = {"id": event_id(event), **_shown(event)}
     if event.continued:

@@ -2,7 +2,10 @@
 
 Documents follow ECS names so that Kibana works unchanged (C{@timestamp},
 C{host.name}, C{process.name}, C{process.pid}, C{message},
-C{log.syslog.priority}), plus C{tokens} (the lowercased tokens, for terms)
+C{log.syslog.priority}, and for RFC 5424 C{log.syslog.msgid} and
+C{log.syslog.structured_data}, a C{flattened} object C{{SD-ID: {PARAM:
+value}}} that an C{sd.ID.PARAM:VALUE} term asks with a C{term} query on
+C{log.syslog.structured_data.ID.PARAM}), plus C{tokens} (the lowercased tokens, for terms)
 and C{logship.*} (the exact point, the identity, and base64 copies of the
 byte fields that are not UTF-8, so that an event comes back exactly).
 Events go to daily indices C{logship-<name>-YYYY.MM.DD} (UTC), with
@@ -33,6 +36,7 @@ from zope.interface import implementer
 
 from logship.core.event import Event, decode_all
 from logship.index import IIndex, IndexUnavailable, Loaded, check_name
+from logship.core.parse import structured_parts
 from logship.core.query import Query, SearchResult, event_tokens
 from logship.core.render import iso_time
 
@@ -123,12 +127,21 @@ def document(event: Event) -> dict[str, Any]:
         ship["pid"] = _text(event.pid)
         if event.pid.isdigit() and len(event.pid) < 19:
             doc["process"]["pid"] = int(event.pid)
+    syslog: dict[str, Any] = {}
     if event.pri != 255:
-        doc["log"] = {"syslog": {
+        syslog.update({
             "priority": event.pri,
             "severity": {"code": event.pri & 7},
             "facility": {"code": event.pri >> 3},
-        }}  # fmt: skip
+        })  # fmt: skip
+    if event.structured:
+        msgid, sd, _ = structured_parts(event.message, True)
+        if msgid is not None:
+            syslog["msgid"] = _text(msgid)
+        if sd:
+            syslog["structured_data"] = sd
+    if syslog:
+        doc["log"] = {"syslog": syslog}
     for field, value in (("message", event.message), ("host", event.shn),
                          ("app", event.app), ("pid", event.pid)):
         if value is not None and not _is_utf8(value):
@@ -201,6 +214,8 @@ def index_template(name: str) -> dict[str, Any]:
                         "priority": integer,
                         "severity": {"properties": {"code": integer}},
                         "facility": {"properties": {"code": integer}},
+                        "msgid": keyword,
+                        "structured_data": {"type": "flattened"},
                     }}}},
                     "logship": {"properties": {
                         "point": {"type": "unsigned_long"},
@@ -243,6 +258,8 @@ def query_dsl(query: Query) -> dict[str, Any]:
         filters.append({"terms": {"process.name": [_text(a) for a in query.apps]}})
     for token in query.tokens():
         filters.append({"term": {"tokens": token_text(token)}})
+    for sd_id, name, value in query.sd():
+        filters.append({"term": {f"log.syslog.structured_data.{sd_id}.{name}": value}})
     for s in query.substring_bytes():
         value = "*" + _wildcard_escape(_text(s)) + "*"
         filters.append({"wildcard": {"message.wildcard": {"value": value}}})

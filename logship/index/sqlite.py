@@ -30,6 +30,9 @@ C{docs/index.md}; in short:
     and committed first: the trigram table always holds at least the
     events of the main file (a stale trigram row only adds a candidate that
     C{instr} rejects).
+  - The STRUCTURED-DATA parameters of an event are pseudo-tokens C{@s<hex>}
+    (L{sd_token}) in C{toks} too, so an C{sd.ID.PARAM:VALUE} term is one
+    more FTS5 term.
   - C{blocks}: the number of events per 2^33-tick block (86 s), so that
     counting a time range reads two edge blocks, not the range.
 """
@@ -37,6 +40,7 @@ C{docs/index.md}; in short:
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import json
 import os
@@ -67,7 +71,8 @@ from logship.core.event import (
     tokens_field,
 )
 from logship.index import IIndex, IndexUnavailable, Loaded, check_name
-from logship.core.query import Query, SearchResult
+from logship.core.parse import structured_parts
+from logship.core.query import Query, SearchResult, sd_triples
 
 T = TypeVar("T")
 
@@ -110,10 +115,10 @@ LOAD_CHUNK = 10000
 #: Rows deleted per transaction by L{SqliteStore.drop_before}.
 DELETE_CHUNK = 20000
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: The schema versions L{SqliteStore} upgrades in place when it opens them.
-UPGRADABLE = (2, 3)
+UPGRADABLE = (2, 3, 4)
 
 #: What the trigram table's database file adds to the index's file name.
 TRIGRAM_SUFFIX = "-trigrams"
@@ -175,10 +180,33 @@ def trigram_text(message: bytes) -> str:
 def tokens_text(event: Event) -> str:
     """
     The C{toks} column of an event: its pid's and its message's tokens,
-    Latin-1 decoded (one character per byte), joined by spaces.
+    Latin-1 decoded (one character per byte), joined by spaces, then its
+    SD pseudo-tokens (L{sd_text}).
     """
     pid = tokenize.tokens(event.pid) if event.pid else []
-    return b" ".join(pid + tokenize.tokens(event.message)).decode("latin-1")
+    text = b" ".join(pid + tokenize.tokens(event.message)).decode("latin-1")
+    return text + sd_text(event.message, event.structured)
+
+
+def sd_token(sd_id: str, name: str, value: str) -> str:
+    """
+    The pseudo-token of one SD parameter: C{@s} and a 128-bit BLAKE2b
+    digest of C{ID NUL NAME NUL VALUE} (UTF-8) in hex.  No token of
+    L{logship.core.tokenize} begins with C{@}, so it never meets a term.
+    """
+    key = "\0".join((sd_id, name, value)).encode("utf-8", "surrogateescape")
+    return "@s" + hashlib.blake2b(key, digest_size=16).hexdigest()
+
+
+def sd_text(message: bytes, structured: bool) -> str:
+    """
+    What the SD of a message adds to C{toks}: C{" @s<hex>"} per parameter
+    (L{sd_token}), or C{""}.
+    """
+    if not structured:
+        return ""
+    sd = structured_parts(message, structured)[1]
+    return "".join(" " + sd_token(*t) for t in sd_triples(sd)) if sd else ""
 
 
 def names_text(shn: bytes, app: bytes) -> str:
@@ -248,6 +276,8 @@ def prepare_serialized(records: Iterable[bytes]) -> Prepared:
             toks = b" ".join([*pid_tokens(pid), rest]) if rest else b" ".join(pid_tokens(pid))
         if toks[:1] == b"@" or b" @" in toks:
             text = tokens_text(e)
+        elif e.structured:
+            text = toks.decode("latin-1") + sd_text(e.message, True)
         else:
             text = toks.decode("latin-1")
         flags = (FLAG_CONTINUED if e.continued else 0) | (FLAG_STRUCTURED if e.structured else 0)
@@ -380,6 +410,7 @@ class _Plan:
     @staticmethod
     def _token_match(query: Query) -> str | None:
         parts = [_fts_string(t.decode("latin-1")) for t in query.tokens()]
+        parts += [_fts_string(sd_token(*c)) for c in query.sd()]
         for prefix, names in (("@h", query.hosts), ("@a", query.apps)):
             if names:
                 alternatives = " OR ".join(_fts_string(prefix + n.hex()) for n in names)
@@ -501,7 +532,7 @@ class SqliteStore:
         if is_index:
             if version in UPGRADABLE:
                 self._upgrade(version)
-            elif not self._has_trigram_table():
+            if not self._has_trigram_table():
                 self._log.warn("{path}: the trigram table's file is missing: made again",
                                path=str(self.path))
                 self._fill_trigrams()
@@ -536,7 +567,7 @@ class SqliteStore:
 
     def _upgrade(self, version: int) -> None:
         """
-        Bring a schema-2 or schema-3 index to schema 4.
+        Bring a schema-2, 3 or 4 index to schema 5.
 
         2 to 3, in one transaction: its events (all of format version 1,
         without origins) get their identity column, and the unique index
@@ -544,6 +575,8 @@ class SqliteStore:
         from the messages, that file committed, then the old table dropped
         and the version set in one transaction of the main file (a crash
         in between leaves a schema-3 index, upgraded again when opened).
+        4 to 5, in one transaction: the structured events get their SD
+        pseudo-tokens (L{sd_text}) in C{toks} and the C{tokens} table.
         """
         self._log.info("Upgrading {path} from schema {version} to {schema}",
                        path=str(self.path), version=version, schema=SCHEMA_VERSION)
@@ -559,9 +592,23 @@ class SqliteStore:
                 db.execute("DROP INDEX events_identity")
                 db.execute("CREATE UNIQUE INDEX events_ident ON events (ident)")
                 db.execute("UPDATE meta SET value = 3 WHERE key = 'schema'")
-        self._fill_trigrams()
+        if version in (2, 3):
+            self._fill_trigrams()
+            with self._transaction():
+                db.execute("DROP TABLE main.trigrams")
+                db.execute("UPDATE meta SET value = 4 WHERE key = 'schema'")
         with self._transaction():
-            db.execute("DROP TABLE main.trigrams")
+            for row_id, shn, app, message, toks in db.execute(
+                f"SELECT id, shn, app, message, toks FROM events WHERE flags & {FLAG_STRUCTURED}"
+            ).fetchall():
+                extra = sd_text(message, True)
+                if extra:
+                    names = names_text(shn, app)
+                    db.execute("INSERT INTO tokens (tokens, rowid, toks) VALUES ('delete', ?, ?)",
+                               (row_id, toks + names))
+                    db.execute("UPDATE events SET toks = ? WHERE id = ?", (toks + extra, row_id))
+                    db.execute("INSERT INTO tokens (rowid, toks) VALUES (?, ?)",
+                               (row_id, toks + extra + names))
             db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
 
     def _transaction(self) -> "_Transaction":

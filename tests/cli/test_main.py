@@ -102,6 +102,58 @@ class ParseTests(CLITestCase):
         self.assertEqual([o["message"] for o in json_lines(result.stdout)], ["a", "b", "c"])
 
 
+#: An RFC 5424 line with MSGID and SD, and rsyslog's RFC 3164 "[origin ...]".
+SD_LINES = (
+    b'<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47'
+    b' [exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"]'
+    b'[examplePriority@32473 class="high\\]"] An application event\n'
+    b'<46>Jan  5 15:33:03 h rsyslogd: [origin software="rsyslogd" swVersion="8.32.0"] start\n'
+)
+
+#: What each gives as msgid, sd and message.
+SD_FIELDS = [
+    ("ID47", {
+        "exampleSDID@32473": {"iut": "3", "eventSource": "Application", "eventID": "1011"},
+        "examplePriority@32473": {"class": "high]"},
+    }, "An application event"),
+    (None, {"origin": {"software": "rsyslogd", "swVersion": "8.32.0"}}, "start"),
+]  # fmt: skip
+
+
+class StructuredDataTests(CLITestCase):
+    """
+    RFC 5424 MSGID and SD (and rsyslog's SD after an RFC 3164 header) apart
+    from the message in C{logship parse} and C{logship cat --json}; the
+    stored message stays whole.
+    """
+
+    def check(self, objects: list[dict]) -> None:
+        self.assertEqual([(o["msgid"], o["sd"], o["message"]) for o in objects], SD_FIELDS)
+        lines = SD_LINES.split(b"\n")
+        for obj, line in zip(objects, lines):
+            stored = obj["stored_message"].encode()
+            self.assertTrue(line.endswith(stored))
+            self.assertEqual(obj["crc"], zlib.crc32(stored))
+
+    def test_parse(self) -> None:
+        result = logship("parse", "--year", "2026", stdin=SD_LINES + b"plain line\n")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        *objects, plain = json_lines(result.stdout)
+        self.check(objects)
+        self.assertEqual(objects[0]["host"], "mymachine.example.com")
+        self.assertNotIn("sd", plain)
+        self.assertNotIn("stored_message", plain)
+
+    def test_import_then_cat(self) -> None:
+        source, buckets = self.tmp / "sd.log", self.tmp / "buckets"
+        source.write_bytes(SD_LINES)
+        result = logship("import", "--year", "2026", "--host", "h", str(source),
+                         "--buckets", str(buckets))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        objects = json_lines(logship("cat", "--json", str(buckets)).stdout)
+        self.check(sorted(objects, key=lambda o: o["app"]))
+
+
 class UsageErrorTests(CLITestCase):
     def test_unknown_option(self) -> None:
         self.assertIn("unrecognized", self.assertUserError(logship("parse", "--nope"), 2))

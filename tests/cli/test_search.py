@@ -13,7 +13,7 @@ import pytest
 
 from logship.index.sqlite import SqliteStore
 from logship.core.render import event_text
-from tests.index.common import corpus_events
+from tests.index.common import corpus_events, sd_events
 
 NOW = 1_790_000_000.0
 
@@ -126,3 +126,22 @@ def test_unreachable_elasticsearch() -> None:
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
     assert done.stderr.startswith("logship search: ") and done.stderr.count("\n") == 1
+
+
+def test_sd_terms(tmp_path: Path) -> None:
+    """
+    C{sd.ID.PARAM:VALUE} terms (in --term and --q, with a quoted value)
+    find the events with that SD parameter; --json shows msgid and sd.
+    """
+    store = SqliteStore(tmp_path / "recent.sqlite")
+    store.load(sd_events())
+    store.close()
+    url = f"sqlite:{tmp_path}"
+    status, out, _ = run("--index", url, "--term", "sd.origin.software:rsyslogd", "--json",
+                         "--from", "0")
+    objects = [json.loads(line) for line in out.splitlines()]
+    assert status == 0 and [o["message"] for o in objects] == ["stop", "start"]
+    assert objects[0]["sd"] == {"origin": {"software": "rsyslogd"}}
+    status, out, _ = run("--index", url, "--q", 'sd.exampleSDID@32473.eventSource:"Application"',
+                         "--count", "--from", "0")
+    assert (status, out) == (0, b"1\n")

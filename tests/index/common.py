@@ -3,6 +3,7 @@ search to compare backends with, and corpus events."""
 
 from __future__ import annotations
 
+import re
 import zlib
 from datetime import timezone
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from logship.core import tokenize
 from logship.core.event import Event
 from logship.core.ingest import LineEncoder
+from logship.core.parse import structured_parts
 from logship.core.query import Query
 from tests.corpus import corpus_lines_at
 from tests.strategies import pids, pris, short_messages
@@ -131,7 +133,14 @@ def brute_force(query: Query, events: list[Event]) -> list[Event]:
             if s.encode("utf-8", "surrogateescape") not in e.message:
                 return False
         have = {t.lower() for t in tokenize.tokens(e.message) + tokenize.tokens(e.pid or b"")}
+        sd = structured_parts(e.message, e.structured)[1] or {}
         for term in query.terms:
+            asked = re.fullmatch(r"sd\.(.+)\.([^.:]+?):(.*)", term, re.DOTALL)
+            if asked is not None and ":" not in asked.group(1):
+                sd_id, name, value = asked.groups()
+                if sd.get(sd_id, {}).get(name) != value:
+                    return False
+                continue
             for t in tokenize.tokens(term.encode("utf-8", "surrogateescape")):
                 if t.lower() not in have:
                     return False
@@ -155,3 +164,29 @@ def corpus_events(name: str) -> list[Event]:
     return [
         e for at, line in corpus_lines_at(name) for e in encoder.events(line, BASE / 10**8, at)
     ]
+
+
+#: Queries of SD terms, with and without other terms.
+SD_QUERIES = [
+    ("sd.origin.software:rsyslogd",), ("sd.origin.software:rsyslog",),
+    ("sd.exampleSDID@32473.eventSource:Application",), ("sd.meta.q:a]\"b",),
+    ("sd.origin.software:rsyslogd", "start"), ("sd.origin.software:rsyslogd", "stop"),
+    ("sd.meta.q:x",), ("application",),
+]  # fmt: skip
+
+
+def sd_events() -> list[Event]:
+    """
+    Events of RFC 5424 and RFC 3164 lines with SD, and some without.
+    """
+    encoder = LineEncoder(host=b"h", tz=timezone.utc, source=7)
+    lines = [
+        b'<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47'
+        b' [exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"]'
+        b' An application event',
+        b'<46>Jan  5 15:33:03 h rsyslogd: [origin software="rsyslogd" swVersion="8.32.0"] start',
+        b'<13>1 2019-02-13T19:48:34Z h app - - [meta q="a\\]\\"b"] [origin software="rsyslogd"]',
+        b'<46>Jan  5 15:34:03 h rsyslogd: [origin software="rsyslogd"] stop',
+        b"<46>Jan  5 15:35:03 h rsyslogd: origin software=rsyslogd",
+    ]
+    return [e for i, line in enumerate(lines) for e in encoder.events(line, 1.7e9, i * 100)]

@@ -102,3 +102,31 @@ def test_search_body() -> None:
     }  # fmt: skip
     with pytest.raises(ValueError):
         decode_cursor("xx")
+
+
+def test_structured_data_fields() -> None:
+    """
+    A structured event's document has ECS C{log.syslog.msgid} and
+    C{log.syslog.structured_data} (escapes undone); the message stays whole
+    (the event comes back exactly); an SD term is a C{term} query on the
+    flattened field, beside the token terms.
+    """
+    message = b'ID47 [exampleSDID@32473 iut="3" eventSource="App\\]"][origin x="1"] An event'
+    event = Event(DAY, 165, b"web1", b"evntslog", None, message, structured=True)
+    source = json.loads(bulk_body("recent", [event]).decode().split("\n")[1])
+    assert source["log"]["syslog"]["msgid"] == "ID47"
+    assert source["log"]["syslog"]["structured_data"] == {
+        "exampleSDID@32473": {"iut": "3", "eventSource": "App]"}, "origin": {"x": "1"}}
+    assert source["message"] == message.decode()
+    assert event_of(source) == event
+    rsyslog = Event(DAY, 255, b"h", b"rsyslogd", None, b'[origin software="rsyslogd"] start',
+                    structured=True)
+    assert document(rsyslog)["log"] == {"syslog": {"structured_data": {
+        "origin": {"software": "rsyslogd"}}}}
+    plain = document(Event(DAY, 13, b"h", b"a", None, b"ID47 [a] x"))
+    assert "msgid" not in plain["log"]["syslog"]
+    body = search_body(Query(terms=("sd.origin.software:rsyslogd", "start")))
+    assert body["query"]["bool"]["filter"] == [
+        {"term": {"tokens": "start"}},
+        {"term": {"log.syslog.structured_data.origin.software": "rsyslogd"}},
+    ]

@@ -33,11 +33,13 @@ from logship.index.sqlite import (
 from logship.core.query import Query
 from tests.index.common import (
     BASE,
+    SD_QUERIES,
     brute_force,
     corpus_events,
     identities,
     index_events,
     queries,
+    sd_events,
     unique,
 )
 
@@ -431,7 +433,7 @@ class FileTests(SynchronousTestCase):
         db.execute("UPDATE meta SET value = 1 WHERE key = 'schema'")
         db.commit()
         db.close()
-        with self.assertRaisesRegex(IndexUnavailable, "schema version 1, this logship reads 4"):
+        with self.assertRaisesRegex(IndexUnavailable, "schema version 1, this logship reads 5"):
             SqliteStore(path, create=False)
 
     def test_upgrade_from_schema_2(self) -> None:
@@ -485,7 +487,7 @@ class FileTests(SynchronousTestCase):
         for _ in range(2):
             store = SqliteStore(path, create=False)
             self.assertEqual(store._db.execute(
-                "SELECT value FROM meta WHERE key = 'schema'").fetchone(), (4,))
+                "SELECT value FROM meta WHERE key = 'schema'").fetchone(), (5,))
             self.assertIsNone(store._db.execute(
                 "SELECT 1 FROM main.sqlite_master WHERE name = 'trigrams'").fetchone())
             for e in events[:: 60]:
@@ -493,6 +495,53 @@ class FileTests(SynchronousTestCase):
                 check_search(self, store, query, events)
             store.close()
             self.assertTrue(os.path.exists(path + "-trigrams"))
+
+    def test_sd_terms(self) -> None:
+        """
+        C{sd.ID.PARAM:VALUE} terms find the structured events with that
+        parameter (escapes undone, exact value), alone or with other terms,
+        as L{Query.matches} says; loaded events and serialized ones alike.
+        """
+        path = self.mktemp()
+        store = SqliteStore(path)
+        self.addCleanup(store.close)
+        events = sd_events()
+        store.load(events[:2])
+        store.load_serialized([encode(e) for e in events[2:]])
+        for terms in SD_QUERIES:
+            check_search(self, store, Query(terms=terms), events)
+        found = store.search(Query(terms=("sd.origin.software:rsyslogd",)))
+        self.assertEqual(len(found.events), 2)
+
+    def test_upgrade_from_schema_4(self) -> None:
+        """
+        An index of schema 4 (no SD pseudo-tokens) is upgraded in place:
+        its structured events get them, and SD terms find them; the other
+        rows and terms are as they were.
+        """
+        path = self.mktemp()
+        events = sd_events()
+        store = SqliteStore(path)
+        store.load(events)
+        store.close()
+        db = sqlite3.connect(path)
+        for row_id, toks, shn, app in db.execute(
+                "SELECT id, toks, shn, app FROM events").fetchall():
+            bare = " ".join(t for t in toks.split(" ") if not t.startswith("@s"))
+            names = f" @h{shn.hex()} @a{app.hex()}"
+            db.execute("INSERT INTO tokens (tokens, rowid, toks) VALUES ('delete', ?, ?)",
+                       (row_id, toks + names))
+            db.execute("INSERT INTO tokens (rowid, toks) VALUES (?, ?)", (row_id, bare + names))
+            db.execute("UPDATE events SET toks = ? WHERE id = ?", (bare, row_id))
+        db.execute("UPDATE meta SET value = 4 WHERE key = 'schema'")
+        db.commit()
+        db.close()
+        os.remove(path + "-trigrams")  # and its trigram file gone: made again
+        store = SqliteStore(path, create=False)
+        self.addCleanup(store.close)
+        for terms in SD_QUERIES:
+            check_search(self, store, Query(terms=terms), events)
+        check_search(self, store, Query(substrings=("software=",)), events)
 
     def test_trigram_file_made_again(self) -> None:
         """

@@ -42,6 +42,25 @@ class EncodingTests(LiveTestCase):
         self.assertIn("tokens", event_json(event))
         self.assertEqual(event_json(event)["id"], first["id"])
 
+    def test_structured_event(self) -> None:
+        """
+        A structured event comes with C{msgid} and C{sd} apart and its MSG
+        as C{message}, as in the API and C{logship cat --json}.
+        """
+        client, _ = self.open()
+        event = decode(encode_fields(
+            T0 * TICKS_PER_SECOND, 165, b"h", b"evntslog", None,
+            b'ID47 [ex@32473 iut="3" q="\\"x\\""] An application event', structured=True,
+        ))  # fmt: skip
+        self.publish([event])
+        [shown] = client.events()
+        self.assertEqual(
+            (shown["msgid"], shown["sd"], shown["message"]),
+            ("ID47", {"ex@32473": {"iut": "3", "q": '"x"'}}, "An application event"),
+        )
+        self.assertEqual(live_json(event), shown)
+        self.assertEqual({k: event_json(event)[k] for k in shown}, shown)
+
     def test_same_id_on_two_bucks(self) -> None:
         """
         The same event written by two bucks has the same id on both (the

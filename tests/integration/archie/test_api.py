@@ -36,6 +36,7 @@ from logship.porter.service import PorterService
 from logship.core.query import Query, parse_time
 from logship.core.render import event_id
 from tests.archie.common import APPS, COUNT, HOSTS, NOW, corpus, expected, write_index
+from tests.index.common import sd_events
 from tests.integration.waiting import wait_until
 
 TOKEN = "t0ken-for-the-tests-0123456789"
@@ -334,6 +335,31 @@ async def test_unknown_index(archie: Setup) -> None:
 
     body = await wait_until(found, 5, "the new index searched")
     assert [e["id"] for e in body["events"]] == ids(expected(Query(), few))
+
+
+@pytest_twisted.ensureDeferred
+async def test_structured_data(archie: Setup) -> None:
+    """
+    Events with SD come with C{msgid}, C{sd} and the MSG as C{message};
+    C{q} takes C{sd.ID.PARAM:VALUE} terms.
+    """
+    events = sd_events()
+    write_index(archie.index_dir, "history-sd", events)
+
+    async def found() -> Any:
+        code, body = await archie.get("/api/search", {
+            "index": "history-sd", "q": 'sd.origin.software:rsyslogd stop', "from": "0"})
+        return body if code == 200 else None
+
+    body = await wait_until(found, 5, "the new index searched")
+    [event] = body["events"]
+    assert (event["msgid"], event["sd"], event["message"]) == (
+        None, {"origin": {"software": "rsyslogd"}}, "stop")
+    code, body = await archie.get("/api/search", {
+        "index": "history-sd", "q": "sd.exampleSDID@32473.iut:3", "from": "0"})
+    [event] = body["events"]
+    assert (event["msgid"], event["message"]) == ("ID47", "An application event")
+    assert event["sd"]["exampleSDID@32473"]["eventSource"] == "Application"
 
 
 @pytest_twisted.ensureDeferred

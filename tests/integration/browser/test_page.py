@@ -138,6 +138,31 @@ def test_search_term_substring_and_range(cluster: WebCluster, indexed: dict[str,
     assert rows(page) == [f"{RUN} payment declined card=visa code=51 order-{k}" for k in (4, 3, 2)]
 
 
+def test_structured_data_shown_and_searched(cluster: WebCluster, page: Page) -> None:
+    """
+    An RFC 5424 line's MSGID and SD show before its message (the MSG), and
+    an C{sd.ID.PARAM:VALUE} term finds it.
+    """
+    tag = RUN + "sd"
+    now = iso(datetime.now(timezone.utc))
+    append_lines(cluster.log, [
+        f'<165>1 {now} shop-3 evntslog - ID47 [exampleSDID@32473 iut="3" run="{tag}"]'
+        f' {tag} An application event'.encode()])
+    page.goto(cluster.url + "/#search")
+    page.select_option("#search-range", "-1h")
+
+    def searched() -> bool:
+        search(page, f"sd.exampleSDID@32473.run:{tag}")
+        page.wait_for_timeout(300)
+        return page.locator("#search-count").get_attribute("data-total") == "1"
+
+    wait_until_blocking(searched, 60, "the SD line found by its SD term")
+    cell = page.locator("#search-results tbody td.message").first
+    expect(cell.locator(".msgid")).to_have_text("ID47")
+    expect(cell.locator(".sd")).to_have_text(f'[exampleSDID@32473 iut="3" run="{tag}"]')
+    assert rows(page) == [f'ID47 [exampleSDID@32473 iut="3" run="{tag}"] {tag} An application event']
+
+
 def test_search_errors_are_shown(cluster: WebCluster, page: Page) -> None:
     """
     A query the API refuses shows its reason.
