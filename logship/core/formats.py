@@ -45,6 +45,7 @@ from logship.core.parse import (
     _iso,
     _local_minute,
     _MAX_SECONDS,
+    _TAG,
     _point,
     _rfc3164,
     infer_year,
@@ -319,6 +320,7 @@ _BGL = re.compile(
     rb"(?:\.([0-9]{1,12}))? [!-~]{1,255} [A-Z]{1,16} ([A-Z_]{1,48}) ([A-Z]{1,16})(?: |\Z)"
 )
 _SECONDS_A_DAY = 86400
+_WORD = re.compile(rb"[!-~]{1,255} ")
 
 
 def _cluster(raw: bytes, now: float, tz: tzinfo, year: int | None) -> Parsed | None:
@@ -339,7 +341,10 @@ def _cluster(raw: bytes, now: float, tz: tzinfo, year: int | None) -> Parsed | N
     pos = m.end()
     t = _RFC3164_TIME.match(raw, pos)
     if t is not None:
-        found = _host_and_tag(raw, t.end(), point, TICKS_PER_SECOND, _pri(severity))
+        # its host word ("node/node", "src@node") is dropped when a TAG follows
+        w = _WORD.match(raw, t.end())
+        at = w.end() if w is not None and _TAG.match(raw, w.end()) is not None else t.end()
+        found = _host_and_tag(raw, at, point, TICKS_PER_SECOND, _pri(severity))
         found.host = node
         return found
     b = _BGL.match(raw, pos)
@@ -395,31 +400,11 @@ def _prefixed(raw: bytes, now: float, tz: tzinfo, year: int | None) -> Parsed | 
     return found
 
 
-# Where an RFC 3164 time may start: at 0, or after <PRI> and one optional SP.
-_SYSLOG_START = re.compile(rb"(?:<[0-9]{1,3}> ?)?[A-Za-z]")
-_MAC_TAG = re.compile(
-    rb"([^\x00-\x20\x7f\[\]:]{1,255})\[([^\x00-\x20\x7f\]]{1,255})\] "
-    rb"\([^()\x00-\x1f]{1,255}\): ?"
-)
-
-
-def _mac_tag(found: Parsed) -> Parsed | None:
-    """
-    An RFC 3164 line left without a TAG because its C{app[pid]} is followed
-    by a second bracketed part: C{app[pid] (x): msg}.
-    """
-    m = _MAC_TAG.match(found.message)
-    if m is None:
-        return None
-    return Parsed(
-        found.point, found.resolution, found.pri, found.host,
-        m.group(1), m.group(2), found.message[m.end() :],
-    )  # fmt: skip
-
-
 def _macos(raw: bytes, now: float, tz: tzinfo, year: int | None) -> Parsed | None:
-    found = _rfc3164(raw, 0, PRI_NONE, now, tz, year)
-    return None if found is None or found.app else _mac_tag(found)
+    """
+    RFC 3164 (parse.py reads macOS's C{app[pid] (detail):} tag itself).
+    """
+    return _rfc3164(raw, 0, PRI_NONE, now, tz, year)
 
 
 _HINTED: dict[str, Recognizer] = {
@@ -469,15 +454,11 @@ def guess(
 
     @param found: what parse.py's own shapes gave, C{None} for nothing.  A
         result is only ever refined where parse.py's fast path leaves the
-        line to Python (C{docs/speedups.md}): an RFC 3164 line without a
-        TAG is tried as C{macos}, an ISO time with a space as C{log4j}.
+        line to Python (C{docs/speedups.md}): an ISO time with a space is
+        tried as C{log4j}.
     """
     if found is not None:
-        if found.host is None:
-            return _log4j(raw, now, tz, year)
-        if _SYSLOG_START.match(raw) is None:
-            return None
-        return _mac_tag(found)
+        return _log4j(raw, now, tz, year) if found.host is None else None
     for recognize in _GUESSES.get(raw[0], ()) if raw else ():
         parsed = recognize(raw, now, tz, year)
         if parsed is not None:

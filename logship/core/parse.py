@@ -523,6 +523,12 @@ _TAG_CHARS = (
     rb"(?:\[([^\x00-\x20\x7f\]]{1,255})\]: ?|:(?: |\Z))"
 )
 _TAG = re.compile(_TAG_CHARS)
+# A TAG with a second bracketed part after the pid, as macOS writes them:
+# "name[pid] (detail): " (the detail is dropped, as peers do).
+_TAG_DETAIL = re.compile(
+    rb"([^\x00-\x20\x7f\[\]:]{1,255})\[([^\x00-\x20\x7f\]]{1,255})\] "
+    rb"\([^()\x00-\x1f]{1,255}\): ?"
+)
 # A TAG without a colon, as rsyslog, syslog-loose and jeromer/syslogparser
 # read one: the first word ("name" or "name[pid]"), then a SP or the end.
 _WORD_TAG = re.compile(
@@ -608,7 +614,7 @@ def _host_and_tag(
         else:
             host = h.group(1)
             pos = h.end()
-    t = _TAG.match(raw, pos) or _WORD_TAG.match(raw, pos)
+    t = _TAG.match(raw, pos) or _TAG_DETAIL.match(raw, pos) or _WORD_TAG.match(raw, pos)
     if t is None:
         return _after_tag(raw, pos, point, resolution, pri, host, b"", None)
     return _after_tag(raw, t.end(), point, resolution, pri, host, t.group(1), t.group(2))
