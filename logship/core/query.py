@@ -19,6 +19,11 @@ C{docs/index.md}):
     C{PARAM} equal to C{VALUE} (exactly, case included; escapes undone).
     The name ends at the first C{:}, the C{ID} at the last C{.} of the
     name.  In L{parse_q}, C{sd.ID.PARAM:"a value"} takes a quoted value.
+  - A term C{severity:LEVEL} (or C{sev:LEVEL}) matches an event whose
+    priority states a severity at least as grave as C{LEVEL}: a name of
+    RFC 5424 (C{emerg alert crit err warning notice info debug}, and the
+    usual long forms C{error warn critical ...}) or its number 0 to 7.
+    Events without a priority never match it.
   - Everything in a query must match (AND); several hosts (or apps) are
     alternatives (OR).
 """
@@ -32,7 +37,7 @@ from decimal import Decimal, InvalidOperation
 
 from logship.core import tokenize
 from logship.core.event import Event
-from logship.core.parse import structured_parts
+from logship.core.parse import PRI_NONE, structured_parts
 
 #: Ticks (10^-8 s) per second.
 TICKS = 100_000_000
@@ -54,6 +59,44 @@ def to_bytes(text: str) -> bytes:
     that undecodable bytes given on a command line come back as themselves.
     """
     return text.encode("utf-8", "surrogateescape")
+
+
+#: Severity names (RFC 5424's, and the long forms people type) and numbers.
+SEVERITIES = {
+    "emerg": 0, "emergency": 0, "panic": 0, "alert": 1, "crit": 2, "critical": 2,
+    "fatal": 2, "err": 3, "error": 3, "warning": 4, "warn": 4, "notice": 5,
+    "info": 6, "informational": 6, "debug": 7, "trace": 7,
+}  # fmt: skip
+
+#: A term that asks for a severity: C{severity:LEVEL} or C{sev:LEVEL}.
+_SEVERITY_TERM = re.compile(r"(?:severity|sev):([A-Za-z]+|[0-7])\Z", re.IGNORECASE)
+
+def severity_condition(term: str) -> int | None:
+    """
+    The severity a term C{severity:LEVEL} asks for at least (0 the gravest,
+    7 the least), or C{None} if the term is not one.
+
+    >>> severity_condition("sev:warning")
+    4
+
+    @raise ValueError: an unknown level name.
+    """
+    m = _SEVERITY_TERM.match(term)
+    if m is None:
+        return None
+    level = m.group(1).lower()
+    if level.isdigit():
+        return int(level)
+    if level not in SEVERITIES:
+        raise ValueError(f"unknown severity {m.group(1)!r}; known: {', '.join(SEVERITIES)}, 0-7")
+    return SEVERITIES[level]
+
+
+def is_condition(term: str) -> bool:
+    """
+    Whether a term is a condition (SD or severity) rather than words.
+    """
+    return sd_condition(term) is not None or severity_condition(term) is not None
 
 
 #: A term that asks for an SD parameter: C{sd.ID.PARAM:VALUE}.
@@ -152,7 +195,7 @@ class Query:
             if not isinstance(value, tuple):
                 raise ValueError(f"{name} must be a tuple")
         for term in self.terms:
-            if sd_condition(term) is None:
+            if not is_condition(term):
                 term_tokens(term)
 
     def tokens(self) -> list[bytes]:
@@ -160,7 +203,7 @@ class Query:
         The lowercased tokens of all terms (not SD conditions), each once.
         """
         return list(dict.fromkeys(
-            t for term in self.terms if sd_condition(term) is None for t in term_tokens(term)
+            t for term in self.terms if not is_condition(term) for t in term_tokens(term)
         ))  # fmt: skip
 
     def sd(self) -> list[tuple[str, str, str]]:
@@ -168,6 +211,14 @@ class Query:
         The SD conditions among the terms (L{sd_condition}), each once.
         """
         return list(dict.fromkeys(c for c in map(sd_condition, self.terms) if c is not None))
+
+    def severity(self) -> int | None:
+        """
+        The gravest severity asked for by C{severity:} terms (the
+        condition they all make together), C{None} if none.
+        """
+        levels = [v for v in map(severity_condition, self.terms) if v is not None]
+        return min(levels) if levels else None
 
     def substring_bytes(self) -> list[bytes]:
         """
@@ -189,6 +240,9 @@ class Query:
         if self.apps and event.app not in self.apps:
             return False
         if not all(s in event.message for s in self.substring_bytes()):
+            return False
+        severity = self.severity()
+        if severity is not None and (event.pri == PRI_NONE or event.pri & 7 > severity):
             return False
         wanted = self.tokens()
         if wanted and not set(wanted) <= set(event_tokens(event)):
@@ -254,7 +308,7 @@ def parse_q(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
             terms.append(word)
             i = j
     for term in terms:
-        if sd_condition(term) is None:
+        if not is_condition(term):
             term_tokens(term)
     return tuple(terms), tuple(s for s in substrings if s)
 

@@ -260,6 +260,9 @@ def query_dsl(query: Query) -> dict[str, Any]:
         filters.append({"term": {"tokens": token_text(token)}})
     for sd_id, name, value in query.sd():
         filters.append({"term": {f"log.syslog.structured_data.{sd_id}.{name}": value}})
+    severity = query.severity()
+    if severity is not None:  # events without a priority have no severity field
+        filters.append({"range": {"log.syslog.severity.code": {"lte": severity}}})
     for s in query.substring_bytes():
         value = "*" + _wildcard_escape(_text(s)) + "*"
         filters.append({"wildcard": {"message.wildcard": {"value": value}}})

@@ -71,7 +71,7 @@ from logship.core.event import (
     tokens_field,
 )
 from logship.index import IIndex, IndexUnavailable, Loaded, check_name
-from logship.core.parse import structured_parts
+from logship.core.parse import PRI_NONE, structured_parts
 from logship.core.query import Query, SearchResult, sd_triples
 
 T = TypeVar("T")
@@ -399,6 +399,10 @@ class _Plan:
                     f"instr(' ' || lower(e.toks) || ' ', :lt{i}) > 0"
                 )
                 self.params[f"lt{i}"] = " " + token.decode("latin-1") + " "
+        severity = query.severity()
+        if severity is not None:
+            self.exact.append(f"e.pri != {PRI_NONE} AND (e.pri & 7) <= :sev")
+            self.params["sev"] = severity
         if query.start is not None:
             self.exact.append("+e.point >= :ps")
             self.params["ps"] = query.start - OFFSET

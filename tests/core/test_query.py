@@ -8,7 +8,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from logship.core.event import Event
-from logship.core.query import Query, event_tokens, parse_q, parse_time, term_tokens
+from logship.core.parse import PRI_NONE
+from logship.core.query import (
+    Query,
+    event_tokens,
+    parse_q,
+    parse_time,
+    severity_condition,
+    term_tokens,
+)
 
 NOW = 1_790_000_000.25
 T = 10**8
@@ -115,3 +123,39 @@ def test_matches_tokens(message: bytes, pid: bytes) -> None:
     assert not Query(start=6).matches(event)
     assert not Query(end=5).matches(event)
     assert not Query(hosts=(b"x",)).matches(event)
+
+
+@pytest.mark.parametrize(("term", "level"), [
+    ("sev:err", 3), ("severity:ERROR", 3), ("sev:warning", 4), ("SEV:Warn", 4),
+    ("severity:0", 0), ("sev:7", 7), ("sev:crit", 2), ("severity:info", 6),
+    ("sev:8", None), ("sev:", None), ("severe:err", None), ("err", None),
+])  # fmt: skip
+def test_severity_condition(term: str, level: int | None) -> None:
+    """
+    C{severity:LEVEL} and C{sev:LEVEL} name a level or its number; other
+    terms are words.
+    """
+    assert severity_condition(term) == level
+
+
+def test_unknown_severity_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown severity 'loud'"):
+        Query(terms=("sev:loud",))
+    with pytest.raises(ValueError, match="unknown severity"):
+        parse_q("disk sev:loud")
+
+
+def test_matches_severity() -> None:
+    """
+    A severity term matches events at least as grave, never one without a
+    priority; several of them: the gravest holds.
+    """
+    def event(pri: int) -> Event:
+        return Event(1_700_000_000 * 10**8, pri, b"h", b"a", None, b"disk full")
+
+    query = Query(terms=("sev:warning", "disk"))
+    assert query.severity() == 4
+    assert [query.matches(event(pri)) for pri in (8 + 3, 8 + 4, 8 + 5, PRI_NONE)] == [
+        True, True, False, False]  # fmt: skip
+    assert Query(terms=("sev:warning", "sev:err")).severity() == 3
+    assert parse_q("sev:err disk") == (("sev:err", "disk"), ())

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from logship.core import tokenize
 from logship.core.event import Event
 from logship.core.ingest import LineEncoder
-from logship.core.parse import structured_parts
-from logship.core.query import Query
+from logship.core.parse import PRI_NONE, structured_parts
+from logship.core.query import Query, severity_condition
 from tests.corpus import corpus_lines_at
 from tests.strategies import pids, pris, short_messages
 
@@ -73,6 +73,10 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", "surrogateescape")
 
 
+#: Severity conditions the query strategy adds (L{severity_condition}).
+SEVERITY_TERMS = ["sev:err", "severity:Warning", "sev:0", "sev:7", "severity:debug"]
+
+
 @st.composite
 def queries(draw: st.DrawFn, events: list[Event]) -> Query:
     """
@@ -92,6 +96,7 @@ def queries(draw: st.DrawFn, events: list[Event]) -> Query:
         for t in draw(st.lists(st.sampled_from(candidates), max_size=2))
         if tokenize.tokens(t)
     ]
+    terms += draw(st.lists(st.sampled_from(SEVERITY_TERMS), max_size=1))
     names = [e.shn for e in events][:5] + HOSTS
     start = draw(st.none() | points())
     return Query(
@@ -135,6 +140,11 @@ def brute_force(query: Query, events: list[Event]) -> list[Event]:
         have = {t.lower() for t in tokenize.tokens(e.message) + tokenize.tokens(e.pid or b"")}
         sd = structured_parts(e.message, e.structured)[1] or {}
         for term in query.terms:
+            level = severity_condition(term)
+            if level is not None:
+                if e.pri == PRI_NONE or e.pri % 8 > level:
+                    return False
+                continue
             asked = re.fullmatch(r"sd\.(.+)\.([^.:]+?):(.*)", term, re.DOTALL)
             if asked is not None and ":" not in asked.group(1):
                 sd_id, name, value = asked.groups()

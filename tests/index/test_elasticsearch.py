@@ -104,6 +104,18 @@ def test_search_body() -> None:
         decode_cursor("xx")
 
 
+def test_severity_filter() -> None:
+    """
+    A severity term is a range on the ECS severity code (events without a
+    priority have none, so they never match), not a token.
+    """
+    body = search_body(Query(terms=("sev:warning", "disk", "severity:err")))
+    assert body["query"]["bool"]["filter"] == [
+        {"term": {"tokens": "disk"}},
+        {"range": {"log.syslog.severity.code": {"lte": 3}}},
+    ]
+
+
 def test_structured_data_fields() -> None:
     """
     A structured event's document has ECS C{log.syslog.msgid} and

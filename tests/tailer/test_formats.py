@@ -54,4 +54,11 @@ class FormatsToIndexTests(ServiceTestCase):
         self.assertEqual(store.count(Query(hosts=(b"cn-42",))), 2)
         self.assertEqual(store.count(Query(apps=(b"KERNEL",))), 2)
         self.assertEqual(store.count(Query(apps=(b"neutron.agent",), terms=("3121",))), 2)
+        # the level a line states is searched as a severity, not a word
+        self.assertGreater(store.count(Query(terms=("sev:debug",))), 20)
+        for level in range(8):
+            self.assertEqual(
+                store.count(Query(terms=(f"sev:{level}",))),
+                sum(1 for e in EXAMPLES if e.severity is not None and e.severity <= level),
+            )
         self.stop(service)
