@@ -53,7 +53,6 @@ import random
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -227,15 +226,21 @@ def loss_pass(cluster: rc.LiveCluster, subscriber: rc.Subscriber, level: str, pl
                     process.kill()
                     kills += 1
 
-        timers = [threading.Timer(k["delay"], strike, [k["targets"]]) for k in phase["kills"]]
+        # the kills and the writer's end in time order, from this thread
+        # (no timed waits on other threads: libfaketime breaks those)
+        steps = sorted(
+            [(k["delay"], k["targets"]) for k in phase["kills"]] + [(phase_seconds, None)],
+            key=lambda step: step[0],
+        )
         writer = rc.Writer(cluster.log, rate, nxt)
         writer.start()
-        for timer in timers:
-            timer.start()
-        time.sleep(phase_seconds)
-        nxt = writer.stop()
-        for timer in timers:
-            timer.join()
+        began = time.monotonic()
+        for at, targets in steps:
+            time.sleep(max(0.0, at - (time.monotonic() - began)))
+            if targets is None:
+                nxt = writer.stop()
+            else:
+                strike(targets)
         time.sleep(phase["downtime"])
         rc.restart_dead(cluster)
     written = range(first, nxt)
