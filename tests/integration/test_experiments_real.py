@@ -7,6 +7,8 @@ exit 0 and leave its JSON, CSV and PNG in the directory given.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -23,12 +25,18 @@ def test_quick_run_writes_its_outputs(name: str, tmp_path: Path) -> None:
     C{NAME.json} (readable), C{NAME.csv} and C{NAME.png}.
     """
     out = tmp_path / "out"
-    done = subprocess.run(
+    run = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "experiments" / f"{name}.py"), "--quick",
          "--out", str(out), "--workdir", str(tmp_path / "work")],
-        capture_output=True, text=True, timeout=300,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # its cluster goes with it if it hangs
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    try:
+        stdout, stderr = run.communicate(timeout=300)  # a bound for a hang
+    except subprocess.TimeoutExpired:
+        os.killpg(run.pid, signal.SIGKILL)
+        stdout, stderr = run.communicate()
+    assert run.returncode == 0, stdout[-3000:] + stderr[-3000:]
     assert json.loads((out / f"{name}.json").read_text())["meta"]["quick"] is True
     assert (out / f"{name}.csv").read_text().count("\n") >= 2
     assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
