@@ -402,6 +402,19 @@ PEERS = {
 }
 
 
+def real_clock(env: dict[str, str]) -> dict[str, str]:
+    """
+    C{env} without libfaketime (C{faketime '+400 days' make test} preloads
+    it into every child): the peers are not ours to put on a fake clock,
+    and syslog-ng aborts under it.
+    """
+    kept = {k: v for k, v in env.items() if not k.startswith("FAKETIME")}
+    preload = [p for p in kept.pop("LD_PRELOAD", "").split(":") if p and "faketime" not in p]
+    if preload:
+        kept["LD_PRELOAD"] = ":".join(preload)
+    return kept
+
+
 def run_peer(
     peer: Peer, programs: Programs, workdir: Path, input_path: Path, count: int,
     stall: float, timeout: float,
@@ -424,8 +437,8 @@ def run_peer(
 
     def start(cmd: list[str], env: dict[str, str], role: str) -> subprocess.Popen[bytes]:
         with open(work / f"{role}.out", "wb") as out:
-            process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
+            process = subprocess.Popen(cmd, env=real_clock(env), stdout=out,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
         processes.append(process)
         return process
 

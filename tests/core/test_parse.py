@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from logship.core import formats
 from logship.core.parse import (
     PRI_NONE,
     TICKS_PER_SECOND,
@@ -1024,7 +1025,8 @@ def check_invariants(raw: bytes, p: Parsed, now: float = NOW) -> None:
      - the message is a suffix of the line, and the fields come from the
        prefix that was cut (nothing lost, nothing invented);
      - a line with nothing cut is headerless: timed at C{now}, no fields;
-     - a PRI comes from the line's first bytes;
+     - a PRI comes from the line's first bytes, or is the user facility
+       with the level a non-syslog header states (L{formats.FACILITY});
      - host and app fit in one length byte, the point in 64 bits, and the
        point has no digits finer than its resolution;
      - a structured message splits, and its SD parses.
@@ -1036,7 +1038,7 @@ def check_invariants(raw: bytes, p: Parsed, now: float = NOW) -> None:
         assert p == headerless(raw, now_point=int(now // 1) * TICKS_PER_SECOND)
     if p.pri != PRI_NONE:
         assert 0 <= p.pri <= 191
-        assert prefix.startswith(b"<%d>" % p.pri)
+        assert prefix.startswith(b"<%d>" % p.pri) or p.pri >> 3 == formats.FACILITY
     if p.host is not None:
         assert 1 <= len(p.host) <= 255 and p.host in prefix
     assert len(p.app) <= 255 and p.app in prefix
@@ -1128,6 +1130,7 @@ def test_never_raises_on_any_bytes(raw: bytes, now: float, tz: tzinfo) -> None:
 
 @settings(max_examples=500, deadline=None)
 @given(st.one_of(mutated_lines(), built_lines()), st.sampled_from([UTC, NY]))
+@example(b"2015-07-29 17:41:44,7 INFO  [x] - y", UTC)  # a level, no <PRI>: pri 14
 def test_never_raises_on_mutated_headers(raw: bytes, tz: tzinfo) -> None:
     p = _parse(raw, NOW, tz, None)
     check_invariants(raw, p)

@@ -62,7 +62,7 @@ def test_rsyslog_relp_every_line_once(group: ProcessGroup) -> None:
     try:
         lines = _lines(0, LINES)
         _append(source, lines)
-        spooled = _wait_spooled(cluster, lines[-1].decode())
+        spooled = _wait_spooled(cluster, [line.decode() for line in lines])
         assert Counter(spooled) == Counter(line.decode() for line in lines)
         cluster.check(LINES)
     finally:
@@ -117,7 +117,7 @@ def test_sender_killed_mid_stream(group: ProcessGroup, protocol: str) -> None:
         rsyslog.start()
         last = _lines(LINES, 1)
         _append(source, last)
-        spooled = _wait_spooled(cluster, last[0].decode(), timeout=180)
+        spooled = _wait_spooled(cluster, [last[0].decode()], timeout=180)
         assert held <= set(spooled), "lines the tailer had taken before the kill are gone"
         missing, duplicated = _tally(lines + last, spooled)
         # reported, not required: rsyslog's own losses (docs/syslog.md)

@@ -60,9 +60,11 @@ def _start(group: ProcessGroup) -> tuple[Cluster, Rsyslog, Path]:
     return cluster, rsyslog, source
 
 
-def _wait_spooled(cluster: Cluster, last: str, timeout: float = 120.0) -> list[str]:
+def _wait_spooled(cluster: Cluster, wanted: list[str], timeout: float = 120.0) -> list[str]:
     """
-    Wait until the tailer's spool holds C{last} and nothing is undelivered.
+    Wait until the tailer's spool holds every message of C{wanted} and
+    nothing is undelivered.  (Not only the last one sent: rsyslog's queue
+    workers may deliver in another order.)
 
     @return: the spool's messages.
     """
@@ -70,10 +72,10 @@ def _wait_spooled(cluster: Cluster, last: str, timeout: float = 120.0) -> list[s
 
     def arrived() -> bool:
         found[:] = _messages(cluster.spool_root)
-        return last in found
+        return set(wanted) <= set(found)
 
-    wait_until_blocking(arrived, timeout, f"{last!r} spooled",
-                        on_timeout=lambda: f"{len(found)} spooled")
+    wait_until_blocking(arrived, timeout, f"{len(wanted)} messages spooled",
+                        on_timeout=lambda: f"{len(set(wanted) - set(found))} missing")
     after = len(cluster.all_tailer_stats())
     cluster.wait_stats(lambda s: s["undelivered"] == 0, "nothing undelivered", after=after)
     return found
@@ -97,7 +99,7 @@ def kill_tailer_mid_stream(
     [held] = read_identities([cluster.spool_root], torn_ok=[cluster.spool_root])
     _append(source, second)  # queued by rsyslog while the tailer is down
     cluster.start_tailer()
-    spooled = _wait_spooled(cluster, second[-1].decode(), timeout=180)
+    spooled = _wait_spooled(cluster, [second[-1].decode()], timeout=180)
     *on_bucks, after = read_identities(
         [b.workdir / "data" / "buckets" for b in cluster.bucks] + [cluster.spool_root],
         torn_ok=[cluster.spool_root],
@@ -117,7 +119,7 @@ def test_rsyslog_forwards_every_line_once(group: ProcessGroup) -> None:
     try:
         lines = _lines(0, LINES)
         _append(source, lines)
-        spooled = _wait_spooled(cluster, lines[-1].decode())
+        spooled = _wait_spooled(cluster, [line.decode() for line in lines])
         assert Counter(spooled) == Counter(line.decode() for line in lines)
         cluster.check(LINES)
     finally:
@@ -174,6 +176,6 @@ def test_udp_datagrams(group: ProcessGroup) -> None:
             sender.sendto(datagram.encode(), ("127.0.0.1", port))
             if i % 100 == 99:
                 cluster.wait_stats(lambda s, sent=i + 1: s["lines"] >= sent, f"{i + 1} read")
-    spooled = _wait_spooled(cluster, messages[-1])
+    spooled = _wait_spooled(cluster, messages)
     assert Counter(spooled) == Counter(messages)
     cluster.check(len(messages))
