@@ -1532,6 +1532,8 @@ sp_parse_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject 
                 tz = value;
             else if (PyUnicode_CompareWithASCIIString(key, "year") == 0)
                 year = value;
+            else if (PyUnicode_CompareWithASCIIString(key, "hint") == 0 && value == Py_None)
+                ; /* no hint: the guess, as without it */
             else
                 ok = 0;
         }

@@ -168,12 +168,7 @@ class LineEncoder:
         head = self._unended
         if head is None:
             line = raw if first is None else raw[:first]
-            if self._hint is None:
-                parsed = parse.parse_line(line, now=now, tz=self._tz, year=self._year)
-            else:
-                parsed = parse.parse_line(
-                    line, now=now, tz=self._tz, year=self._year, hint=self._hint
-                )
+            parsed = parse.parse_line(line, now=now, tz=self._tz, year=self._year, hint=self._hint)
             shn = self._host if parsed.host is None else parsed.host
             message = parsed.message if first is None else parsed.message + raw[first:]
             structured = parsed.structured

@@ -232,6 +232,8 @@ def test_parse_line_odd_arguments() -> None:
     same("parse", "parse_line", bytearray(line), now=NOW, tz=timezone.utc)
     same("parse", "parse_line", line, now=float("nan"), tz=timezone.utc)
     same("parse", "parse_line", line, now=NOW, tz=timezone.utc, year=True)
+    same("parse", "parse_line", line, now=NOW, tz=timezone.utc, hint=None)  # on the fast path
+    same("parse", "parse_line", line, now=NOW, tz=timezone.utc, hint="log4j")
     same("parse", "parse_line", line, now=NOW)
     same("parse", "parse_line", line, NOW, timezone.utc)
 
