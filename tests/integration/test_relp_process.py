@@ -22,6 +22,7 @@ from tests.integration.test_syslog_process import (
     _lines,
     _messages,
     _wait_spooled,
+    forward_every_line_once,
     kill_tailer_mid_stream,
 )
 
@@ -60,11 +61,7 @@ def test_rsyslog_relp_every_line_once(group: ProcessGroup) -> None:
     """
     cluster, rsyslog, source = _start(group)
     try:
-        lines = _lines(0, LINES)
-        _append(source, lines)
-        spooled = _wait_spooled(cluster, [line.decode() for line in lines])
-        assert Counter(spooled) == Counter(line.decode() for line in lines)
-        cluster.check(LINES)
+        forward_every_line_once(cluster, source, LINES)
     finally:
         rsyslog.stop()
     assert cluster.tailer is not None

@@ -81,6 +81,20 @@ def _wait_spooled(cluster: Cluster, wanted: list[str], timeout: float = 120.0) -
     return found
 
 
+def forward_every_line_once(cluster: Cluster, source: Path, count: int) -> None:
+    """
+    Append C{count} lines to the file rsyslog forwards; check that each
+    arrives once in the spool, as one event with the same message, on 2
+    bucks, and that no buck holds one twice.
+    """
+    sent = _lines(0, count)
+    _append(source, sent)
+    lines = [line.decode() for line in sent]
+    spooled = _wait_spooled(cluster, lines)
+    assert Counter(spooled) == Counter(lines)
+    cluster.check(count)
+
+
 def kill_tailer_mid_stream(
     cluster: Cluster, source: Path, first: list[bytes], second: list[bytes], mid: int
 ) -> tuple[list[bytes], list[str]]:
@@ -117,11 +131,7 @@ def test_rsyslog_forwards_every_line_once(group: ProcessGroup) -> None:
     """
     cluster, rsyslog, source = _start(group)
     try:
-        lines = _lines(0, LINES)
-        _append(source, lines)
-        spooled = _wait_spooled(cluster, [line.decode() for line in lines])
-        assert Counter(spooled) == Counter(line.decode() for line in lines)
-        cluster.check(LINES)
+        forward_every_line_once(cluster, source, LINES)
     finally:
         rsyslog.stop()
     assert "syslog listening on" in cluster.tailer.log_text()  # type: ignore[union-attr]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import timezone
 from typing import Any
 
 from twisted.application.service import MultiService
@@ -25,16 +24,7 @@ JAVA = make_rules(preset="java", timeout=3)
 
 class MultilineServiceTests(ServiceTestCase):
     def multiline_service(self, rules: Any = JAVA) -> TailerService:
-        service = TailerService(
-            sources=[Source(str(self.log), "ack2", rules)],
-            state_dir=self.tmp / "state",
-            bucks={},
-            key=None,
-            node="t",
-            host=b"h",
-            tz=timezone.utc,
-            clock=self.clock,
-        )
+        service = self.new_service(sources=[Source(str(self.log), "ack2", rules)])
         service.startService()
         return service
 

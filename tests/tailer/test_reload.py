@@ -122,15 +122,9 @@ class ReconfigureTests(ServiceTestCase):
         revoked = self.tmp / "revoked.txt"
         revoked.write_text("")
         os.utime(revoked, (1000, 1000))
-        service = TailerService(
-            sources=[Source(str(self.tmp / "a.log"), "ack2")],
-            state_dir=self.tmp / "state",
-            bucks={},
-            key=None,
+        service = self.new_service(
+            "a.log",
             node="web-1",
-            host=b"h",
-            tz=timezone.utc,
-            clock=self.clock,
             credentials=own,
             revocations=RevocationFile(revoked, own.trust),
             revocation_interval=3600,

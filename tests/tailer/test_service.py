@@ -40,13 +40,17 @@ class ServiceTestCase(SynchronousTestCase):
         durability: str = "ack2",
         bucks: dict[str, Any] | None = None,
         node: str = "t",
+        sources: list[Source] | None = None,
+        **extra: Any,
     ) -> TailerService:
         """
         A tailer (not started) of C{patterns} (C{*.log} if none) in the
-        scratch directory, on the test's clock.
+        scratch directory, or of C{sources}, on the test's clock.
+
+        @param extra: more arguments of L{TailerService}.
         """
         return TailerService(
-            sources=[
+            sources=sources or [
                 Source(str(self.tmp / p), durability)  # type: ignore[arg-type]
                 for p in patterns or ("*.log",)
             ],
@@ -57,6 +61,7 @@ class ServiceTestCase(SynchronousTestCase):
             host=b"h",
             tz=timezone.utc,
             clock=self.clock,
+            **extra,
         )
 
     def service(self, durability: str = "ack2") -> TailerService:
