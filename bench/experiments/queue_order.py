@@ -34,8 +34,6 @@ C{queue_order.csv} and C{queue_order.png}.
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import random
 import struct
 import sys
@@ -59,6 +57,7 @@ from logship.core.ingest import LineEncoder  # noqa: E402
 from logship.core.parse import TICKS_PER_SECOND  # noqa: E402
 from logship.core.sample import sample_lines  # noqa: E402
 from logship.porter.merge import merge  # noqa: E402
+from outputs import say_row, write_outputs  # noqa: E402
 
 BATCH = 1000
 START = 1795685820.0  # 2026-11-26T09:37:00Z
@@ -179,26 +178,27 @@ def read_range_bucketed(root: Path, low: int, high: int, seconds: int) -> tuple[
     """
     The events of [low, high) from bucket files: (returned, scanned, bytes read).
     """
-    found = scanned = size = 0
-    for start, path in list_buckets(root / "buckets"):
-        if start * TICKS_PER_SECOND >= high or (start + seconds) * TICKS_PER_SECOND <= low:
-            continue
-        size += path.stat().st_size
-        with open(path, "rb") as f:
-            for _, event in iter_records(f):
-                scanned += 1
-                found += low <= point_of(event) < high
-    return found, scanned, size
+    return _count_in([
+        path for start, path in list_buckets(root / "buckets")
+        if start * TICKS_PER_SECOND < high and (start + seconds) * TICKS_PER_SECOND > low
+    ], low, high)
 
 
 def read_range_log(log: Log, low: int, high: int) -> tuple[int, int, int]:
     """
     The events of [low, high) from the log: every segment whose points overlap.
     """
+    return _count_in(
+        [path for path, first, last in log.segments if first < high and last >= low], low, high
+    )
+
+
+def _count_in(paths: list[Path], low: int, high: int) -> tuple[int, int, int]:
+    """
+    Read every record of C{paths}: (events in [low, high), events scanned, bytes read).
+    """
     found = scanned = size = 0
-    for path, first, last in log.segments:
-        if first >= high or last < low:
-            continue
+    for path in paths:
         size += path.stat().st_size
         with open(path, "rb") as f:
             for _, event in iter_records(f):
@@ -366,15 +366,10 @@ def main(argv: list[str] | None = None) -> int:
     for late in (float(x) for x in args.late_rates.split(",")):
         row = run(late, args)
         rows.append(row)
-        print(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                        for k, v in row.items()), flush=True)
-    (args.out / "queue_order.json").write_text(json.dumps(
-        {"params": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-         "rows": rows}, indent=1))
-    with open(args.out / "queue_order.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+        say_row(row)
+    write_outputs(args.out, "queue_order", {
+        "params": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+    }, rows)
     plot(rows, args.out / "queue_order.png")
     print(f"wrote {args.out}/queue_order.{{json,csv,png}}")
     return 0

@@ -49,8 +49,6 @@ and C{replication.png}.
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import math
 import random
 import statistics
@@ -78,6 +76,7 @@ from logship.wire.messages import (  # noqa: E402
     encode_message,
 )
 from logship.wire.seal import SESSION_OVERHEAD  # noqa: E402
+from outputs import say_row, write_outputs  # noqa: E402
 
 #: Kafka protocol overheads (bytes), from its protocol guide: a record
 #: batch header is 61 bytes; a record adds ~8 bytes of varint fields
@@ -702,15 +701,10 @@ def main(argv: list[str] | None = None) -> int:
         for design, results in runs.items():
             row: dict[str, object] = {"design": design, "servers": n, **summarize(results)}
             rows.append(row)
-            print(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                            for k, v in row.items()), flush=True)
-    (args.out / "replication.json").write_text(json.dumps(
-        {"params": asdict(p), "calibration": cal, "rows": rows,
-         "cpu_seconds": time.process_time() - started}, indent=1))
-    with open(args.out / "replication.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+            say_row(row)
+    write_outputs(args.out, "replication", {
+        "params": asdict(p), "calibration": cal, "cpu_seconds": time.process_time() - started,
+    }, rows)
     plot(rows, args.out / "replication.png")
     print(f"wrote {args.out}/replication.{{json,csv,png}}")
     return 0
