@@ -81,7 +81,7 @@ def test_tailer_killed_mid_stream(group: ProcessGroup) -> None:
     try:
         first = _lines(0, LINES)
         second = _lines(LINES, LINES // 4)
-        held, spooled = kill_tailer_mid_stream(cluster, source, first, second, LINES // 5)
+        held, spooled = kill_tailer_mid_stream(cluster, source, first, second, LINES // 5, every=True)
         missing, duplicated = _tally(first + second, spooled)
         assert missing == 0, f"{missing} lines lost"
         print(f"RELP, tailer killed: {len(held)} events held at the kill; lost: {missing};"

@@ -96,13 +96,19 @@ def forward_every_line_once(cluster: Cluster, source: Path, count: int) -> None:
 
 
 def kill_tailer_mid_stream(
-    cluster: Cluster, source: Path, first: list[bytes], second: list[bytes], mid: int
+    cluster: Cluster,
+    source: Path,
+    first: list[bytes],
+    second: list[bytes],
+    mid: int,
+    every: bool = False,
 ) -> tuple[list[bytes], list[str]]:
     """
     Append C{first} to the file rsyslog forwards, SIGKILL the tailer once
     it read C{mid} lines, append C{second} (rsyslog queues it), start the
-    tailer again and wait for the last line.  Checked: every event the
-    spool held at the kill is still there and on 2 bucks.
+    tailer again and wait for the last line, or with C{every} for every
+    line (rsyslog resends after the restart in its own order).  Checked:
+    every event the spool held at the kill is still there and on 2 bucks.
 
     @return: the identities the spool held at the kill, and the spool's
         messages at the end.
@@ -113,7 +119,8 @@ def kill_tailer_mid_stream(
     [held] = read_identities([cluster.spool_root], torn_ok=[cluster.spool_root])
     _append(source, second)  # queued by rsyslog while the tailer is down
     cluster.start_tailer()
-    spooled = _wait_spooled(cluster, [second[-1].decode()], timeout=180)
+    wanted = first + second if every else second[-1:]
+    spooled = _wait_spooled(cluster, [line.decode() for line in wanted], timeout=180)
     *on_bucks, after = read_identities(
         [b.workdir / "data" / "buckets" for b in cluster.bucks] + [cluster.spool_root],
         torn_ok=[cluster.spool_root],
